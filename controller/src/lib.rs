@@ -1,0 +1,1 @@
+//! kube-rs controller for MnoConnection.

@@ -1,0 +1,1 @@
+//! End-to-end support: SMSC simulator and load generator.
