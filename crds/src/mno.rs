@@ -32,15 +32,62 @@ use crate::status::MnoConnectionStatus;
     status = "MnoConnectionStatus",
     derive = "PartialEq",
     doc = "An SMPP connection to one mobile network operator, run by one connector pod.",
-    printcolumn(name = "Operator", type_ = "string", json_path = ".spec.operatorId", description = "The platform's operator id"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the connector is bound"),
-    printcolumn(name = "State", type_ = "string", json_path = ".status.session.bindState", description = "BOUND, FAILBACK or UNBOUND"),
-    printcolumn(name = "Endpoint", type_ = "string", json_path = ".status.session.activeEndpoint", description = "The endpoint in use"),
-    printcolumn(name = "TPS", type_ = "integer", json_path = ".spec.throttle.tps", description = "Submits per second allowed"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "Primary", type_ = "string", json_path = ".spec.primary.host", priority = 1, description = "Primary SMSC host"),
-    printcolumn(name = "Backup", type_ = "string", json_path = ".spec.backup.host", priority = 1, description = "Backup SMSC host"),
-    printcolumn(name = "Message", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].message", priority = 1, description = "The Ready condition's message")
+    printcolumn(
+        name = "Operator",
+        type_ = "string",
+        json_path = ".spec.operatorId",
+        description = "The platform's operator id"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Whether the connector is bound"
+    ),
+    printcolumn(
+        name = "State",
+        type_ = "string",
+        json_path = ".status.session.bindState",
+        description = "BOUND, FAILBACK or UNBOUND"
+    ),
+    printcolumn(
+        name = "Endpoint",
+        type_ = "string",
+        json_path = ".status.session.activeEndpoint",
+        description = "The endpoint in use"
+    ),
+    printcolumn(
+        name = "TPS",
+        type_ = "integer",
+        json_path = ".spec.throttle.tps",
+        description = "Submits per second allowed"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Primary",
+        type_ = "string",
+        json_path = ".spec.primary.host",
+        priority = 1,
+        description = "Primary SMSC host"
+    ),
+    printcolumn(
+        name = "Backup",
+        type_ = "string",
+        json_path = ".spec.backup.host",
+        priority = 1,
+        description = "Backup SMSC host"
+    ),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        priority = 1,
+        description = "The Ready condition's message"
+    )
 )]
 #[x_kube(
     validation = Rule::new("!has(self.backup) || self.backup.host != self.primary.host || self.backup.port != self.primary.port").message("backup must differ from primary (host or port)").field_path(".backup"),
@@ -54,7 +101,10 @@ pub struct MnoConnectionSpec {
     /// The platform's operator id (lowercase letters, digits and '-', at most 63). Immutable:
     /// it names the dispatch subject, the Redis keys and the correlation rows.
     #[x_kube(validation = Rule::new("self == oldSelf").message("operatorId is immutable"))]
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+    )]
     pub operator_id: String,
     /// The primary SMSC endpoint.
     pub primary: EndpointSpec,

@@ -65,7 +65,10 @@ pub enum RenderError {
 pub fn render_config(mno: &MnoConnection) -> Result<ConnectorConfig, RenderError> {
     let namespace = mno.namespace().ok_or(RenderError::MissingNamespace)?;
     let spec = &mno.spec;
-    let credentials = match (&spec.credentials.secret_ref, &spec.credentials.operator_management) {
+    let credentials = match (
+        &spec.credentials.secret_ref,
+        &spec.credentials.operator_management,
+    ) {
         (Some(secret), _) => CredentialsSource::File {
             path: format!("{}/{}", paths::CREDENTIALS_DIR, secret.key),
         },
@@ -127,7 +130,10 @@ fn endpoint(spec: &EndpointSpec, role: EndpointRole) -> Endpoint {
     let tls = spec.tls.as_ref().filter(|t| t.enabled).map(|t| {
         let dir = role.tls_dir();
         let (cert_file, key_file) = if t.secret_name.is_some() && t.client_certificate {
-            (Some(format!("{dir}/tls.crt")), Some(format!("{dir}/tls.key")))
+            (
+                Some(format!("{dir}/tls.crt")),
+                Some(format!("{dir}/tls.key")),
+            )
         } else {
             (None, None)
         };

@@ -38,7 +38,10 @@ fn main() -> ExitCode {
         return match std::fs::read_to_string(&path) {
             Ok(current) if current == yaml => ExitCode::SUCCESS,
             Ok(_) => {
-                eprintln!("crdgen: {} is stale; run `cargo run -p crds --bin crdgen`", path.display());
+                eprintln!(
+                    "crdgen: {} is stale; run `cargo run -p crds --bin crdgen`",
+                    path.display()
+                );
                 ExitCode::FAILURE
             }
             Err(e) => {
