@@ -12,11 +12,11 @@ use crate::mno::{EndpointSpec, MnoConnection};
 /// Where the connector pod finds its files; the controller mounts them there.
 pub mod paths {
     /// Directory of the ConfigMap volume.
-    pub const CONFIG_DIR: &str = "/etc/smpp-connector";
+    pub const CONFIG_DIR: &str = "/etc/smpp-connector/config";
     /// Key of the configuration file in the ConfigMap.
     pub const CONFIG_KEY: &str = "config.yaml";
     /// Full path of the configuration file.
-    pub const CONFIG_FILE: &str = "/etc/smpp-connector/config.yaml";
+    pub const CONFIG_FILE: &str = "/etc/smpp-connector/config/config.yaml";
     /// Directory where a credentials Secret is mounted.
     pub const CREDENTIALS_DIR: &str = "/etc/smpp-connector/credentials";
     /// Directory under which the TLS Secret of an endpoint is mounted (`{dir}/{endpoint}`).
