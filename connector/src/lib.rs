@@ -1,1 +1,3 @@
 //! SMPP 3.4 connector library.
+
+pub mod codec;
