@@ -1,1 +1,4 @@
 //! SMPP 3.4 connector library.
+
+pub mod receipt;
+pub mod text;
