@@ -47,6 +47,11 @@ def strict(schema):
                 walk(value)
 
     walk(schema)
+    # The API server adds these to every CRD schema.
+    props = schema.setdefault("properties", {})
+    props.setdefault("apiVersion", {"type": "string"})
+    props.setdefault("kind", {"type": "string"})
+    props.setdefault("metadata", {"type": "object"})
     return schema
 
 
