@@ -83,7 +83,7 @@ mapfile -t kind_manifests < <(find e2e/kind -name '*.yaml' -type f | sort)
 kvalidate "${kind_manifests[@]}"
 
 step "MnoConnection documents against the CRD schema"
-mapfile -t cr_files < <(grep -rl --include='*.yaml' -E '^kind: MnoConnection' e2e/kind examples 2>/dev/null | sort)
+mapfile -t cr_files < <(grep -rl --include='*.yaml' -E '^kind: MnoConnection' e2e/kind examples deploy/argocd 2>/dev/null | sort)
 [[ "${#cr_files[@]}" -gt 0 ]] || fail "no MnoConnection manifests found"
 python3 .ci/validate_custom_resources.py --crd "$CRD" "${cr_files[@]}" \
   || fail "MnoConnection manifests do not match the CRD"
