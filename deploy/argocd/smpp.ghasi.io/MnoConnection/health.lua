@@ -64,7 +64,10 @@ local function evaluate(o)
 
   local session = status.session or {}
   if session.bindState == "FAILBACK" or session.activeEndpoint == "backup" then
-    return health("Degraded", text(degraded, "Bound on the backup endpoint"))
+    if isTrue(degraded) then
+      return health("Degraded", text(degraded, "Bound on the backup endpoint"))
+    end
+    return health("Degraded", "Bound on the backup endpoint")
   end
   if isTrue(reconciling) then
     return health("Progressing", text(reconciling, "Reconciling"))
