@@ -1,6 +1,9 @@
 //! SMPP 3.4 connector library.
 
 pub mod dispatch;
+pub mod events;
 
 #[cfg(test)]
 mod schema_check;
+#[cfg(test)]
+mod test_support;
