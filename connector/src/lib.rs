@@ -2,6 +2,7 @@
 
 pub mod dispatch;
 pub mod events;
+pub mod jetstream;
 
 #[cfg(test)]
 mod schema_check;

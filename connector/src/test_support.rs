@@ -18,3 +18,11 @@ pub async fn jetstream() -> async_nats::jetstream::Context {
     let client = async_nats::connect(NATS_URL).await.expect("local NATS");
     async_nats::jetstream::new(client)
 }
+
+/// A minimal valid configuration for `operator_id` (everything else defaulted).
+pub fn config(operator_id: &str) -> crds::ConnectorConfig {
+    let yaml = format!(
+        "operatorId: {operator_id}\nprimary: {{host: 127.0.0.1, port: 2775}}\ncredentials: {{source: file, path: /dev/null}}\n"
+    );
+    crds::ConnectorConfig::from_yaml(&yaml).expect("test config")
+}
