@@ -3,3 +3,11 @@
 pub mod codec;
 pub mod receipt;
 pub mod text;
+pub mod dispatch;
+pub mod events;
+pub mod jetstream;
+
+#[cfg(test)]
+mod schema_check;
+#[cfg(test)]
+mod test_support;
