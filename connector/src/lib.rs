@@ -1,1 +1,13 @@
 //! SMPP 3.4 connector library.
+
+pub mod codec;
+pub mod receipt;
+pub mod text;
+pub mod dispatch;
+pub mod events;
+pub mod jetstream;
+
+#[cfg(test)]
+mod schema_check;
+#[cfg(test)]
+mod test_support;
