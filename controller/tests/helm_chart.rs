@@ -129,15 +129,15 @@ fn verbs(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// Exactly what the controller does with each resource (see the comment in rbac.yaml).
+/// Exactly what the controller does with each resource (see the comment in rbac.yaml):
+/// a verb added to the chart without a use in the controller fails here.
 fn expected_controller_permissions() -> BTreeMap<(String, String), BTreeSet<String>> {
     let apply = ["get", "list", "watch", "create", "patch"];
-    let read = ["get", "list", "watch"];
     [
         (
             "smpp.ghasi.io",
             "mnoconnections",
-            &["get", "list", "watch", "patch"][..],
+            &["get", "list", "watch"][..],
         ),
         (
             "smpp.ghasi.io",
@@ -155,8 +155,7 @@ fn expected_controller_permissions() -> BTreeMap<(String, String), BTreeSet<Stri
         ("apps", "deployments", &apply[..]),
         ("rbac.authorization.k8s.io", "roles", &apply[..]),
         ("rbac.authorization.k8s.io", "rolebindings", &apply[..]),
-        ("", "secrets", &read[..]),
-        ("", "pods", &read[..]),
+        ("", "secrets", &["get"][..]),
         ("events.k8s.io", "events", &["create", "patch"][..]),
     ]
     .into_iter()
@@ -415,7 +414,7 @@ fn all_options_render_scopes_rbac_and_adds_the_optional_objects() {
         .expect("leader-election Role in the lease namespace");
     let expected_lease: BTreeMap<(String, String), BTreeSet<String>> = [(
         ("coordination.k8s.io".to_string(), "leases".to_string()),
-        verbs(&["get", "create", "update", "patch"]),
+        verbs(&["get", "create", "update"]),
     )]
     .into_iter()
     .collect();
