@@ -351,6 +351,7 @@ fn probes_and_environment_match_the_controller() {
     assert_eq!(env_value(&env, "LEADER_ELECTION"), "false");
     assert_eq!(env_value(&env, "WATCH_NAMESPACE"), "");
     assert_eq!(env_value(&env, "LEASE_NAMESPACE"), "smpp-system");
+    assert_eq!(env_value(&env, "LEASE_NAME"), "smpp-smpp-connector");
     assert_eq!(env_value(&env, "LOG_FORMAT"), "json");
     assert_eq!(env_value(&env, "RUST_LOG"), "info");
     let connector = env_value(&env, "CONNECTOR_IMAGE");
