@@ -454,6 +454,27 @@ fn all_options_render_scopes_rbac_and_adds_the_optional_objects() {
         strings(&np["spec"]["policyTypes"]),
         verbs(&["Egress", "Ingress"])
     );
+    // One peer: scrapes only from Prometheus pods in the monitoring namespace (both selectors).
+    let peers = np["spec"]["ingress"][0]["from"]
+        .as_array()
+        .expect("ingress peers");
+    assert_eq!(peers.len(), 1);
+    assert_eq!(
+        peers[0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+    assert_eq!(
+        peers[0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "prometheus"
+    );
+    let egress_ports: BTreeSet<i64> = np["spec"]["egress"]
+        .as_array()
+        .expect("egress")
+        .iter()
+        .flat_map(|rule| rule["ports"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["port"].as_i64())
+        .collect();
+    assert_eq!(egress_ports, [53, 443, 6443].into_iter().collect());
 }
 
 #[test]
