@@ -161,3 +161,8 @@ pub fn decode_message(
     };
     Ok(DecodedMessage { udh, content })
 }
+
+#[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
+mod split_proptests;
