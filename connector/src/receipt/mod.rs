@@ -210,3 +210,6 @@ pub fn parse_receipt(input: &ReceiptInput) -> Result<Receipt, ReceiptError> {
         fields,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -254,3 +254,7 @@ impl IdFormLearner {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "msgid_tests.rs"]
+mod tests;
