@@ -78,7 +78,11 @@ fn words(s: &str) -> Vec<Word<'_>> {
 
 /// A `key:` at word `i`: (key as written, normalised key, value in the word, byte offset just
 /// after the colon, words consumed).
-fn key_at<'a>(ws: &[Word<'a>], s: &'a str, i: usize) -> Option<(String, String, &'a str, usize, usize)> {
+fn key_at<'a>(
+    ws: &[Word<'a>],
+    s: &'a str,
+    i: usize,
+) -> Option<(String, String, &'a str, usize, usize)> {
     let w = ws[i];
     let lower = w.text.to_ascii_lowercase();
     if (lower == "submit" || lower == "done") && i + 1 < ws.len() {

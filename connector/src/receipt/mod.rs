@@ -181,7 +181,9 @@ pub fn parse_receipt(input: &ReceiptInput) -> Result<Receipt, ReceiptError> {
         ),
     };
     let text_stat = non_empty(fields.stat.as_deref());
-    let tlv_status = input.message_state.and_then(DeliveryStatus::from_message_state);
+    let tlv_status = input
+        .message_state
+        .and_then(DeliveryStatus::from_message_state);
     let (status, status_source) = match (tlv_status, &text_stat) {
         (Some(s), _) => (s, ValueSource::Tlv),
         (None, Some(stat)) => (

@@ -10,14 +10,22 @@ fn as_is_ignores_case_and_leading_zeros() {
         ("ABCDEF", "abcdef", true),
         ("0", "000", true),
         ("123", "124", false),
-        ("F1EC8CE7-FC9D-4B88-9E3A-4E5D3D8E9D3A", "f1ec8ce7-fc9d-4b88-9e3a-4e5d3d8e9d3a", true),
+        (
+            "F1EC8CE7-FC9D-4B88-9E3A-4E5D3D8E9D3A",
+            "f1ec8ce7-fc9d-4b88-9e3a-4e5d3d8e9d3a",
+            true,
+        ),
         ("0f1ec8ce7-aa", "f1ec8ce7-aa", false),
         (" 42\0", "42", true),
         ("msg-001", "MSG-001", true),
         ("msg-001", "msg-1", false),
     ];
     for (submit, receipt, same) in table {
-        assert_eq!(ids_match(submit, receipt, IdForm::AsIs), same, "{submit} / {receipt}");
+        assert_eq!(
+            ids_match(submit, receipt, IdForm::AsIs),
+            same,
+            "{submit} / {receipt}"
+        );
     }
 }
 
@@ -36,7 +44,11 @@ fn hex_to_decimal() {
         ("0", "0", true),
     ];
     for (submit, receipt, same) in table {
-        assert_eq!(ids_match(submit, receipt, IdForm::HexToDecimal), same, "{submit} / {receipt}");
+        assert_eq!(
+            ids_match(submit, receipt, IdForm::HexToDecimal),
+            same,
+            "{submit} / {receipt}"
+        );
     }
 }
 
@@ -50,7 +62,11 @@ fn decimal_to_hex() {
         ("16", "16", false),
     ];
     for (submit, receipt, same) in table {
-        assert_eq!(ids_match(submit, receipt, IdForm::DecimalToHex), same, "{submit} / {receipt}");
+        assert_eq!(
+            ids_match(submit, receipt, IdForm::DecimalToHex),
+            same,
+            "{submit} / {receipt}"
+        );
     }
 }
 
@@ -61,10 +77,22 @@ fn unparseable_ids_fall_back_to_as_is() {
         key("1FFFFFFFFFFFFFFFF", IdSide::Submit, IdForm::HexToDecimal).as_str(),
         "s:1ffffffffffffffff"
     );
-    assert_eq!(key("abc-1", IdSide::Receipt, IdForm::HexToDecimal).as_str(), "s:abc-1");
-    assert_eq!(key("0A1B2C", IdSide::Submit, IdForm::HexToDecimal).as_str(), "hd:662316");
-    assert_eq!(key("662316", IdSide::Receipt, IdForm::HexToDecimal).as_str(), "hd:662316");
-    assert_eq!(key("0A1B2C", IdSide::Receipt, IdForm::DecimalToHex).as_str(), "dh:662316");
+    assert_eq!(
+        key("abc-1", IdSide::Receipt, IdForm::HexToDecimal).as_str(),
+        "s:abc-1"
+    );
+    assert_eq!(
+        key("0A1B2C", IdSide::Submit, IdForm::HexToDecimal).as_str(),
+        "hd:662316"
+    );
+    assert_eq!(
+        key("662316", IdSide::Receipt, IdForm::HexToDecimal).as_str(),
+        "hd:662316"
+    );
+    assert_eq!(
+        key("0A1B2C", IdSide::Receipt, IdForm::DecimalToHex).as_str(),
+        "dh:662316"
+    );
     assert!(ids_match("uuid-X", "UUID-x", IdForm::DecimalToHex));
 }
 

@@ -75,7 +75,10 @@ fn jasmin_style_uuid_reordered_with_tlvs() {
     assert_eq!(r.err, owned("000"));
     assert_eq!(r.submit_date, at(2025, 11, 25, 10, 0, 0));
     assert_eq!(r.done_date, at(2025, 11, 25, 10, 1, 0));
-    assert_eq!(r.fields.id.as_deref(), Some("f1ec8ce7-fc9d-4b88-9e3a-4e5d3d8e9d3a"));
+    assert_eq!(
+        r.fields.id.as_deref(),
+        Some("f1ec8ce7-fc9d-4b88-9e3a-4e5d3d8e9d3a")
+    );
     assert_eq!(r.fields.sub, owned("001"));
     assert_eq!(r.fields.dlvrd, owned("001"));
     assert_eq!(r.fields.text, owned(""));
@@ -234,7 +237,10 @@ fn accepted_is_not_final() {
 
 #[test]
 fn underscore_keys_and_deleted() {
-    let r = parse_receipt(&receipt("id:1 submit_date:2511251000 done_date:2511251001 stat:DELETED err:000")).unwrap();
+    let r = parse_receipt(&receipt(
+        "id:1 submit_date:2511251000 done_date:2511251001 stat:DELETED err:000",
+    ))
+    .unwrap();
     assert_eq!(r.status, DeliveryStatus::Deleted);
     assert_eq!(r.submit_date, at(2025, 11, 25, 10, 0, 0));
     assert_eq!(r.done_date, at(2025, 11, 25, 10, 1, 0));
@@ -243,7 +249,10 @@ fn underscore_keys_and_deleted() {
 
 #[test]
 fn values_after_a_space_following_the_colon() {
-    let r = parse_receipt(&receipt("id: 12345 sub: 001 stat: DELIVRD err: 000 text: spaced")).unwrap();
+    let r = parse_receipt(&receipt(
+        "id: 12345 sub: 001 stat: DELIVRD err: 000 text: spaced",
+    ))
+    .unwrap();
     assert_eq!(r.message_id, "12345");
     assert_eq!(r.fields.sub, owned("001"));
     assert_eq!(r.status, DeliveryStatus::Delivered);
@@ -331,7 +340,10 @@ fn unrecognised_stat_is_unknown_with_the_raw_value() {
 
 #[test]
 fn bad_dates_are_none_and_kept_raw() {
-    let r = parse_receipt(&receipt("id:5 submit date:2513251000 done date:25112510 stat:DELIVRD")).unwrap();
+    let r = parse_receipt(&receipt(
+        "id:5 submit date:2513251000 done date:25112510 stat:DELIVRD",
+    ))
+    .unwrap();
     assert_eq!(r.submit_date, None);
     assert_eq!(r.done_date, None);
     assert_eq!(r.fields.submit_date, owned("2513251000"));
@@ -354,9 +366,18 @@ fn errors_are_typed() {
         }),
         Err(ReceiptError::NotAReceipt(0x08))
     );
-    assert_eq!(parse_receipt(&receipt("stat:DELIVRD")), Err(ReceiptError::MissingMessageId));
-    assert_eq!(parse_receipt(&receipt("id: stat:DELIVRD")), Err(ReceiptError::MissingMessageId));
-    assert_eq!(parse_receipt(&receipt("id:1 err:000")), Err(ReceiptError::MissingStatus));
+    assert_eq!(
+        parse_receipt(&receipt("stat:DELIVRD")),
+        Err(ReceiptError::MissingMessageId)
+    );
+    assert_eq!(
+        parse_receipt(&receipt("id: stat:DELIVRD")),
+        Err(ReceiptError::MissingMessageId)
+    );
+    assert_eq!(
+        parse_receipt(&receipt("id:1 err:000")),
+        Err(ReceiptError::MissingStatus)
+    );
     assert_eq!(
         parse_receipt(&ReceiptInput {
             message_state: Some(9),
@@ -428,20 +449,47 @@ fn seg(status: DeliveryStatus) -> Option<SegmentState> {
 #[test]
 fn aggregate_message_status() {
     use DeliveryStatus as D;
-    assert_eq!(message_status([seg(D::Delivered)]), MessageStatus::Delivered);
-    assert_eq!(message_status([seg(D::Delivered), seg(D::Delivered)]), MessageStatus::Delivered);
-    assert_eq!(message_status([seg(D::Delivered), None]), MessageStatus::Pending);
-    assert_eq!(message_status([seg(D::Delivered), seg(D::Enroute)]), MessageStatus::Pending);
+    assert_eq!(
+        message_status([seg(D::Delivered)]),
+        MessageStatus::Delivered
+    );
+    assert_eq!(
+        message_status([seg(D::Delivered), seg(D::Delivered)]),
+        MessageStatus::Delivered
+    );
+    assert_eq!(
+        message_status([seg(D::Delivered), None]),
+        MessageStatus::Pending
+    );
+    assert_eq!(
+        message_status([seg(D::Delivered), seg(D::Enroute)]),
+        MessageStatus::Pending
+    );
     assert_eq!(message_status([seg(D::Accepted)]), MessageStatus::Pending);
-    assert_eq!(message_status([seg(D::Undelivered), None]), MessageStatus::Pending);
-    assert_eq!(message_status([seg(D::Delivered), seg(D::Expired)]), MessageStatus::Expired);
+    assert_eq!(
+        message_status([seg(D::Undelivered), None]),
+        MessageStatus::Pending
+    );
+    assert_eq!(
+        message_status([seg(D::Delivered), seg(D::Expired)]),
+        MessageStatus::Expired
+    );
     assert_eq!(
         message_status([seg(D::Expired), seg(D::Undelivered), seg(D::Delivered)]),
         MessageStatus::Undelivered
     );
-    assert_eq!(message_status([seg(D::Undelivered), seg(D::Rejected)]), MessageStatus::Rejected);
-    assert_eq!(message_status([seg(D::Unknown), seg(D::Deleted)]), MessageStatus::Deleted);
-    assert_eq!(message_status([seg(D::Unknown), seg(D::Delivered)]), MessageStatus::Unknown);
+    assert_eq!(
+        message_status([seg(D::Undelivered), seg(D::Rejected)]),
+        MessageStatus::Rejected
+    );
+    assert_eq!(
+        message_status([seg(D::Unknown), seg(D::Deleted)]),
+        MessageStatus::Deleted
+    );
+    assert_eq!(
+        message_status([seg(D::Unknown), seg(D::Delivered)]),
+        MessageStatus::Unknown
+    );
     assert_eq!(
         message_status([Some(SegmentState {
             status: D::Delivered,
@@ -449,6 +497,9 @@ fn aggregate_message_status() {
         })]),
         MessageStatus::Pending
     );
-    assert_eq!(message_status(Vec::<Option<SegmentState>>::new()), MessageStatus::Pending);
+    assert_eq!(
+        message_status(Vec::<Option<SegmentState>>::new()),
+        MessageStatus::Pending
+    );
     assert_eq!(MessageStatus::Pending.as_str(), "PENDING");
 }

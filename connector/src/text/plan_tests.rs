@@ -45,9 +45,15 @@ fn gsm_161_characters_is_two_segments_of_153_and_8() {
     assert_eq!(p.segment_count(), 2);
     let s1 = &p.segments[0];
     assert!(s1.esm_udhi);
-    assert_eq!(&s1.short_message()[..6], &[0x05, 0x00, 0x03, 0xA7, 0x02, 0x01]);
+    assert_eq!(
+        &s1.short_message()[..6],
+        &[0x05, 0x00, 0x03, 0xA7, 0x02, 0x01]
+    );
     assert_eq!(payload_len(s1), 153);
-    assert_eq!(&p.segments[1].short_message()[..6], &[0x05, 0x00, 0x03, 0xA7, 0x02, 0x02]);
+    assert_eq!(
+        &p.segments[1].short_message()[..6],
+        &[0x05, 0x00, 0x03, 0xA7, 0x02, 0x02]
+    );
     assert_eq!(payload_len(&p.segments[1]), 8);
     assert_eq!(join(&p.segments, false).unwrap(), text);
 }
@@ -77,7 +83,12 @@ fn an_escape_pair_at_152_153_moves_to_the_next_segment() {
 #[test]
 fn escapes_count_twice_in_a_single_message() {
     let text = "€".repeat(80);
-    assert_eq!(plan(&text, &config(), ForcedEncoding::Auto, 0).unwrap().segment_count(), 1);
+    assert_eq!(
+        plan(&text, &config(), ForcedEncoding::Auto, 0)
+            .unwrap()
+            .segment_count(),
+        1
+    );
     let text = "€".repeat(81);
     let p = plan(&text, &config(), ForcedEncoding::Auto, 0).unwrap();
     assert_eq!(p.segment_count(), 2);
@@ -130,7 +141,9 @@ fn at_most_255_segments() {
     let text = "a".repeat(255 * 153 + 1);
     assert_eq!(
         plan(&text, &config(), ForcedEncoding::Auto, 9),
-        Err(PlanError::Split(SplitError::TooManySegments { needed: 256 }))
+        Err(PlanError::Split(SplitError::TooManySegments {
+            needed: 256
+        }))
     );
 }
 
@@ -140,7 +153,10 @@ fn sixteen_bit_references_take_one_more_octet() {
     let text = "a".repeat(200);
     let p = plan(&text, &c, ForcedEncoding::Auto, 0xBEEF).unwrap();
     assert_eq!(p.segment_count(), 2);
-    assert_eq!(&p.segments[0].short_message()[..7], &[0x06, 0x08, 0x04, 0xBE, 0xEF, 0x02, 0x01]);
+    assert_eq!(
+        &p.segments[0].short_message()[..7],
+        &[0x06, 0x08, 0x04, 0xBE, 0xEF, 0x02, 0x01]
+    );
     assert_eq!(payload_len(&p.segments[0]), 152);
     assert_eq!(join(&p.segments, false).unwrap(), text);
 }
@@ -183,7 +199,9 @@ fn payload_mode_sends_the_whole_message_once() {
     let huge = "c".repeat(65_536);
     assert_eq!(
         plan(&huge, &c, ForcedEncoding::Auto, 1),
-        Err(PlanError::Split(SplitError::PayloadTooLong { octets: 65_536 }))
+        Err(PlanError::Split(SplitError::PayloadTooLong {
+            octets: 65_536
+        }))
     );
 }
 
@@ -249,7 +267,10 @@ fn turkish_locking_shift_when_it_saves_segments() {
         })
     );
     assert_eq!(p.segment_count(), 1);
-    assert_eq!(&p.segments[0].short_message()[..4], &[0x03, 0x25, 0x01, 0x01]);
+    assert_eq!(
+        &p.segments[0].short_message()[..4],
+        &[0x03, 0x25, 0x01, 0x01]
+    );
     assert_eq!(join(&p.segments, false).unwrap(), text);
 }
 
@@ -258,7 +279,9 @@ fn both_shift_tables_and_concatenation_share_the_udh() {
     // '∞' exists only in the Portuguese locking table, 'ı' only in Turkish tables: Portuguese
     // locking shift plus Turkish single shift, over several segments.
     let text = "ı∞ã".repeat(60);
-    let c = with(|c| c.national_languages = vec![NationalLanguage::Turkish, NationalLanguage::Portuguese]);
+    let c = with(|c| {
+        c.national_languages = vec![NationalLanguage::Turkish, NationalLanguage::Portuguese]
+    });
     let p = plan(&text, &c, ForcedEncoding::Gsm7, 3).unwrap();
     assert_eq!(
         p.encoding,
@@ -270,15 +293,23 @@ fn both_shift_tables_and_concatenation_share_the_udh() {
     // 240 septets, (140 - 12) * 8 / 7 = 146 septets per segment.
     assert_eq!(p.segment_count(), 2);
     let udh = &p.segments[0].short_message()[..12];
-    assert_eq!(udh, &[0x0B, 0x00, 0x03, 0x03, 0x02, 0x01, 0x25, 0x01, 0x03, 0x24, 0x01, 0x01]);
-    assert!(p.segments.iter().all(|s| s.short_message().len() - 12 <= 146));
+    assert_eq!(
+        udh,
+        &[0x0B, 0x00, 0x03, 0x03, 0x02, 0x01, 0x25, 0x01, 0x03, 0x24, 0x01, 0x01]
+    );
+    assert!(p
+        .segments
+        .iter()
+        .all(|s| s.short_message().len() - 12 <= 146));
     assert_eq!(payload_len(&p.segments[0]), 146);
     assert_eq!(join(&p.segments, false).unwrap(), text);
 }
 
 #[test]
 fn spanish_and_portuguese_single_shifts() {
-    let c = with(|c| c.national_languages = vec![NationalLanguage::Spanish, NationalLanguage::Portuguese]);
+    let c = with(|c| {
+        c.national_languages = vec![NationalLanguage::Spanish, NationalLanguage::Portuguese]
+    });
     let p = plan("Canción: ¿Dónde está?", &c, ForcedEncoding::Auto, 0).unwrap();
     assert_eq!(
         p.encoding,
@@ -396,7 +427,10 @@ fn binary_splits_by_octets() {
         .flat_map(|s| s.short_message()[6..].to_vec())
         .collect();
     assert_eq!(joined, data);
-    assert_eq!(split_binary(&data[..140], 0x04, &policy, 5).unwrap().len(), 1);
+    assert_eq!(
+        split_binary(&data[..140], 0x04, &policy, 5).unwrap().len(),
+        1
+    );
 }
 
 #[test]
@@ -433,11 +467,15 @@ fn decode_message_reads_udh_and_tables() {
         Err(DecodeError::Udh(udh::UdhError::UnsupportedLanguage(7)))
     ));
     assert_eq!(
-        decode_message(0x01, false, b"IA5 text", false).unwrap().content,
+        decode_message(0x01, false, b"IA5 text", false)
+            .unwrap()
+            .content,
         Content::Text("IA5 text".into())
     );
     assert_eq!(
-        decode_message(0xF4, false, &[1, 2, 3], false).unwrap().content,
+        decode_message(0xF4, false, &[1, 2, 3], false)
+            .unwrap()
+            .content,
         Content::Binary(vec![1, 2, 3])
     );
 }

@@ -33,7 +33,11 @@ fn table_sizes_match_the_specification() {
     assert_eq!(tables::TURKISH_SINGLE.len(), 17);
     assert_eq!(tables::SPANISH_SINGLE.len(), 19);
     assert_eq!(tables::PORTUGUESE_SINGLE.len(), 37);
-    for t in [&tables::DEFAULT, &tables::TURKISH_LOCKING, &tables::PORTUGUESE_LOCKING] {
+    for t in [
+        &tables::DEFAULT,
+        &tables::TURKISH_LOCKING,
+        &tables::PORTUGUESE_LOCKING,
+    ] {
         assert_eq!(t[0x1B], tables::NONE);
         assert_eq!(t[0x0A], '\n');
         assert_eq!(t[0x0D], '\r');
@@ -73,7 +77,11 @@ fn every_locking_cell_round_trips_in_every_combination() {
             if ch == tables::NONE {
                 continue;
             }
-            assert_eq!(t.encode_char(ch), Some(GsmCode::Direct(code as u8)), "{t:?} {ch:?}");
+            assert_eq!(
+                t.encode_char(ch),
+                Some(GsmCode::Direct(code as u8)),
+                "{t:?} {ch:?}"
+            );
             let septets = t.encode(&ch.to_string()).unwrap();
             assert_eq!(t.decode(&septets).unwrap(), ch.to_string(), "{t:?} {ch:?}");
             assert_eq!(t.decode(&[code as u8]).unwrap(), ch.to_string());
@@ -147,7 +155,10 @@ fn decode_errors_are_typed() {
             value: 0x80
         })
     );
-    assert_eq!(gsm.decode(&[0x41, ESCAPE]), Err(GsmDecodeError::TruncatedEscape));
+    assert_eq!(
+        gsm.decode(&[0x41, ESCAPE]),
+        Err(GsmDecodeError::TruncatedEscape)
+    );
     assert_eq!(
         gsm.decode(&[ESCAPE, 0xFF]),
         Err(GsmDecodeError::NotASeptet {
@@ -192,13 +203,25 @@ fn classic_packed_vector() {
 
 #[test]
 fn packing_with_every_fill_from_0_to_6_matches_the_bit_layout() {
-    let text = GsmTables::DEFAULT.encode("The quick brown fox jumps over 13 lazy dogs!").unwrap();
+    let text = GsmTables::DEFAULT
+        .encode("The quick brown fox jumps over 13 lazy dogs!")
+        .unwrap();
     for fill in 0..=6u8 {
         for len in 1..text.len() {
             let septets = &text[..len];
             let packed = pack(septets, fill);
-            assert_eq!(packed, reference_pack(septets, fill), "fill {fill} len {len}");
-            assert_eq!(packed.len(), packed_len(len + usize::from((usize::from(fill) + 7 * len) % 8 == 1), fill));
+            assert_eq!(
+                packed,
+                reference_pack(septets, fill),
+                "fill {fill} len {len}"
+            );
+            assert_eq!(
+                packed.len(),
+                packed_len(
+                    len + usize::from((usize::from(fill) + 7 * len) % 8 == 1),
+                    fill
+                )
+            );
             assert_eq!(unpack(&packed, fill), septets, "fill {fill} len {len}");
         }
     }
@@ -207,7 +230,17 @@ fn packing_with_every_fill_from_0_to_6_matches_the_bit_layout() {
 #[test]
 fn fill_bits_after_udh_lengths() {
     // UDH octets (UDHL included) -> fill bits: 6 -> 1 (concat 8-bit), 7 -> 0 (16-bit).
-    let expected = [(1, 6), (2, 5), (3, 4), (4, 3), (5, 2), (6, 1), (7, 0), (9, 5), (12, 2)];
+    let expected = [
+        (1, 6),
+        (2, 5),
+        (3, 4),
+        (4, 3),
+        (5, 2),
+        (6, 1),
+        (7, 0),
+        (9, 5),
+        (12, 2),
+    ];
     for (udh, fill) in expected {
         assert_eq!(fill_bits(udh), fill, "udh {udh}");
     }
@@ -228,7 +261,10 @@ fn a_final_cr_on_an_octet_boundary_is_doubled() {
     let septets = GsmTables::DEFAULT.encode("1234567\r").unwrap();
     let packed = pack(&septets, 0);
     assert_eq!(packed.len(), 8);
-    assert_eq!(GsmTables::DEFAULT.decode(&unpack(&packed, 0)).unwrap(), "1234567\r\r");
+    assert_eq!(
+        GsmTables::DEFAULT.decode(&unpack(&packed, 0)).unwrap(),
+        "1234567\r\r"
+    );
 }
 
 #[test]
