@@ -87,7 +87,11 @@ fn key_at<'a>(
     let lower = w.text.to_ascii_lowercase();
     if (lower == "submit" || lower == "done") && i + 1 < ws.len() {
         let next = ws[i + 1];
-        if next.text.len() >= 5 && next.text[..5].eq_ignore_ascii_case("date:") {
+        let is_date = next
+            .text
+            .get(..5)
+            .is_some_and(|head| head.eq_ignore_ascii_case("date:"));
+        if is_date {
             let key = &s[w.start..next.start + 4];
             return Some((
                 key.to_string(),

@@ -503,3 +503,19 @@ fn aggregate_message_status() {
     );
     assert_eq!(MessageStatus::Pending.as_str(), "PENDING");
 }
+
+#[test]
+fn multibyte_characters_never_split_a_key() {
+    let r = parse_receipt(&receipt(
+        "id:1 done dâte:2511251000 submit é stat:DELIVRD text:ü",
+    ))
+    .unwrap();
+    assert_eq!(r.status, DeliveryStatus::Delivered);
+    assert_eq!(r.done_date, None);
+    assert_eq!(
+        r.fields.unparsed,
+        vec!["done", "dâte:2511251000", "submit", "é"]
+    );
+    assert!(r.fields.extra.is_empty());
+    assert_eq!(r.fields.text, owned("ü"));
+}
