@@ -3,6 +3,7 @@
 pub mod dispatch;
 pub mod events;
 pub mod jetstream;
+pub mod throttle;
 
 #[cfg(test)]
 mod schema_check;
