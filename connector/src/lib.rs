@@ -1,5 +1,6 @@
 //! SMPP 3.4 connector library.
 
+pub mod correlation;
 pub mod dispatch;
 pub mod events;
 pub mod jetstream;
