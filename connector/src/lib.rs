@@ -1,6 +1,7 @@
 //! SMPP 3.4 connector library.
 
 pub mod correlation;
+pub mod credentials;
 pub mod dispatch;
 pub mod events;
 pub mod jetstream;
