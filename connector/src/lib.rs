@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod dispatch;
 pub mod events;
 pub mod jetstream;
+pub mod settings;
 pub mod throttle;
 
 #[cfg(test)]
