@@ -9,9 +9,6 @@ pub mod jetstream;
 pub mod status_writer;
 pub mod correlation;
 pub mod credentials;
-pub mod dispatch;
-pub mod events;
-pub mod jetstream;
 pub mod settings;
 pub mod throttle;
 
