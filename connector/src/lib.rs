@@ -6,6 +6,11 @@ pub mod text;
 pub mod dispatch;
 pub mod events;
 pub mod jetstream;
+pub mod status_writer;
+pub mod correlation;
+pub mod credentials;
+pub mod settings;
+pub mod throttle;
 
 #[cfg(test)]
 mod schema_check;
