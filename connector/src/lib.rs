@@ -4,7 +4,10 @@ pub mod correlation;
 pub mod credentials;
 pub mod dispatch;
 pub mod events;
+pub mod http;
 pub mod jetstream;
+pub mod logging;
+pub mod metrics;
 pub mod settings;
 pub mod throttle;
 

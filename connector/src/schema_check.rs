@@ -58,6 +58,9 @@ pub fn schema_errors(schema: &str, instances: &[Value]) -> Vec<Vec<String>> {
 /// Asserts that every instance is valid against the schema.
 pub fn assert_valid(schema: &str, instances: &[Value]) {
     for (inst, errs) in instances.iter().zip(schema_errors(schema, instances)) {
-        assert!(errs.is_empty(), "{inst} is invalid against {schema}: {errs:?}");
+        assert!(
+            errs.is_empty(),
+            "{inst} is invalid against {schema}: {errs:?}"
+        );
     }
 }
