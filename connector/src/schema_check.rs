@@ -64,3 +64,20 @@ pub fn assert_valid(schema: &str, instances: &[Value]) {
         );
     }
 }
+
+#[test]
+fn docs_embed_the_current_schemas() {
+    let doc = std::fs::read_to_string(schema_path("../contracts.md")).expect("docs/contracts.md");
+    for name in [
+        "dispatch-command.schema.json",
+        "dlr-event.schema.json",
+        "operator-health.schema.json",
+        "credentials-response.schema.json",
+    ] {
+        let schema = std::fs::read_to_string(schema_path(name)).expect("schema file");
+        assert!(
+            doc.contains(schema.trim_end()),
+            "docs/contracts.md does not embed the current {name}"
+        );
+    }
+}
