@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod dispatch;
 pub mod events;
 pub mod http;
+pub mod intake;
 pub mod jetstream;
 pub mod logging;
 pub mod metrics;
