@@ -43,7 +43,12 @@ pub struct Intake {
 
 impl Intake {
     /// Intake for `operator_id`.
-    pub fn new(operator_id: &str, publisher: EventPublisher, pool: PgPool, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        operator_id: &str,
+        publisher: EventPublisher,
+        pool: PgPool,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             operator_id: operator_id.to_string(),
             publisher,
@@ -62,7 +67,12 @@ impl Intake {
                 Ok(command) => valid.push((message, command)),
                 Err(rejection) => {
                     let fallback = format!("seq-{}", stream_sequence(&message));
-                    let event = DlrEvent::rejected_command(&self.operator_id, &rejection, &fallback, Utc::now());
+                    let event = DlrEvent::rejected_command(
+                        &self.operator_id,
+                        &rejection,
+                        &fallback,
+                        Utc::now(),
+                    );
                     match self.publisher.publish_dlr(&event).await {
                         Ok(_) => {
                             self.metrics.rejected(rejection.reason.kind());
@@ -113,7 +123,11 @@ impl Intake {
     }
 
     /// PostgreSQL failed while checking redeliveries: those are nak'ed, first deliveries go on.
-    async fn fail_redeliveries(&self, valid: Vec<(Message, ValidCommand)>, e: &CorrelationError) -> Vec<Accepted> {
+    async fn fail_redeliveries(
+        &self,
+        valid: Vec<(Message, ValidCommand)>,
+        e: &CorrelationError,
+    ) -> Vec<Accepted> {
         tracing::warn!(error = %e, "cannot check redelivered commands; they will come back");
         let mut out = Vec::new();
         for (message, command) in valid {

@@ -9,6 +9,7 @@ pub mod intake;
 pub mod jetstream;
 pub mod logging;
 pub mod metrics;
+pub mod receipt_events;
 pub mod settings;
 pub mod throttle;
 

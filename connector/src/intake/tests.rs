@@ -31,15 +31,29 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
     })
     .await
     .unwrap();
-    let publisher = EventPublisher::new(js.clone(), &format!("{prefix}.dlr"), &format!("{prefix}.health"));
+    let publisher = EventPublisher::new(
+        js.clone(),
+        &format!("{prefix}.dlr"),
+        &format!("{prefix}.health"),
+    );
     let metrics = Arc::new(Metrics::new());
     let intake = Intake::new(&op, publisher, db.pool.clone(), metrics.clone());
 
-    let good = format!(r#"{{"messageId":"ok-1","operatorId":"{op}","from":"GHASI","to":"233241234567","text":"hi","metadata":{{"t":"1"}}}}"#);
-    let bad_priority = format!(r#"{{"messageId":"bad-1","operatorId":"{op}","from":"GHASI","to":"233241234567","text":"hi","priority":9,"metadata":{{"t":"2"}}}}"#);
-    let other_op = r#"{"messageId":"bad-2","operatorId":"someone-else","from":"GHASI","to":"1","text":"hi"}"#.to_string();
+    let good = format!(
+        r#"{{"messageId":"ok-1","operatorId":"{op}","from":"GHASI","to":"233241234567","text":"hi","metadata":{{"t":"1"}}}}"#
+    );
+    let bad_priority = format!(
+        r#"{{"messageId":"bad-1","operatorId":"{op}","from":"GHASI","to":"233241234567","text":"hi","priority":9,"metadata":{{"t":"2"}}}}"#
+    );
+    let other_op =
+        r#"{"messageId":"bad-2","operatorId":"someone-else","from":"GHASI","to":"1","text":"hi"}"#
+            .to_string();
     for payload in [good, bad_priority, other_op, "not json".to_string()] {
-        js.publish(cfg.dispatch_subject(), payload.into()).await.unwrap().await.unwrap();
+        js.publish(cfg.dispatch_subject(), payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
     }
     let (_bound, rx) = watch::channel(true);
     let mut puller = DispatchPuller::new(consumer, rx, Duration::from_millis(300));
@@ -62,15 +76,33 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
     }
     assert_eq!(events[0].event_id, format!("{op}:bad-1:REJECTED"));
     assert_eq!(events[0].message_id.as_deref(), Some("bad-1"));
-    assert_eq!(events[0].reason.as_deref(), Some("\"priority\" is 9, out of range 0..=3"));
+    assert_eq!(
+        events[0].reason.as_deref(),
+        Some("\"priority\" is 9, out of range 0..=3")
+    );
     assert_eq!(events[0].metadata.get("t").map(String::as_str), Some("2"));
-    assert_eq!((events[0].status, events[0].source), (DlrStatus::Rejected, EventSource::Connector));
-    assert!(events[1].reason.as_deref().unwrap().contains("differs from the subject's operator"));
-    assert_eq!(events[2].event_id, format!("{op}:seq-{not_json_seq}:REJECTED"));
+    assert_eq!(
+        (events[0].status, events[0].source),
+        (DlrStatus::Rejected, EventSource::Connector)
+    );
+    assert!(events[1]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("differs from the subject's operator"));
+    assert_eq!(
+        events[2].event_id,
+        format!("{op}:seq-{not_json_seq}:REJECTED")
+    );
     assert_eq!(events[2].message_id, None);
     let text = metrics.encode();
     for kind in ["out_of_range", "operator_mismatch", "not_json"] {
-        assert!(text.contains(&format!("smpp_rejected_commands_total{{reason=\"{kind}\"}} 1")), "{text}");
+        assert!(
+            text.contains(&format!(
+                "smpp_rejected_commands_total{{reason=\"{kind}\"}} 1"
+            )),
+            "{text}"
+        );
     }
 
     // Terminated: nothing pending but the accepted one.
@@ -87,7 +119,10 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
             segment: Segment { index: 1, count: 1 },
             outcome: SubmitOutcome::Submitted {
                 smsc_message_id: "A1".into(),
-                keys: SmscIdKeys { key: "a1".into(), alt_key: None },
+                keys: SmscIdKeys {
+                    key: "a1".into(),
+                    alt_key: None,
+                },
             },
             attempts: 1,
             concat_ref: None,
@@ -97,11 +132,16 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
         .await
         .await
         .unwrap();
-    nak_after(&accepted[0].message, Duration::ZERO).await.unwrap();
+    nak_after(&accepted[0].message, Duration::ZERO)
+        .await
+        .unwrap();
     let again = pull_all(&mut puller, 10).await;
     assert_eq!(again.len(), 1);
     assert_eq!(delivery_count(&again[0]), 2);
-    assert!(intake.process(again).await.is_empty(), "already submitted: not sent again");
+    assert!(
+        intake.process(again).await.is_empty(),
+        "already submitted: not sent again"
+    );
     assert!(metrics.encode().contains("smpp_idempotent_skips_total 1"));
     // Acknowledged: nothing left.
     let mut info = c.info().await.unwrap().clone();
