@@ -1,5 +1,6 @@
 //! SMPP 3.4 connector library.
 
+pub mod codec;
 pub mod correlation;
 pub mod credentials;
 pub mod dispatch;
@@ -9,8 +10,11 @@ pub mod intake;
 pub mod jetstream;
 pub mod logging;
 pub mod metrics;
+pub mod receipt;
 pub mod receipt_events;
 pub mod settings;
+pub mod status_writer;
+pub mod text;
 pub mod throttle;
 
 #[cfg(test)]

@@ -1,1 +1,3 @@
 //! End-to-end support: SMSC simulator and load generator.
+
+pub mod loadgen;
