@@ -435,8 +435,13 @@ async fn apply_receipts(
     for row in found {
         let i = usize::try_from(row.try_get::<i32, _>("ord")?).unwrap_or(usize::MAX);
         let submitted_at: DateTime<Utc> = row.try_get("submitted_at")?;
-        let Some(slot) = hits.get_mut(i) else { continue };
-        if slot.as_ref().is_some_and(|h| h.submitted_at >= submitted_at) {
+        let Some(slot) = hits.get_mut(i) else {
+            continue;
+        };
+        if slot
+            .as_ref()
+            .is_some_and(|h| h.submitted_at >= submitted_at)
+        {
             continue;
         }
         let metadata: String = row.try_get("metadata")?;
@@ -498,7 +503,10 @@ async fn apply_receipts(
         let segs = state
             .entry((h.operator_id.clone(), h.message_id.clone()))
             .or_insert_with(|| vec![SegState::default(); usize::from(h.count)]);
-        if let Some(s) = usize::from(h.index).checked_sub(1).and_then(|i| segs.get_mut(i)) {
+        if let Some(s) = usize::from(h.index)
+            .checked_sub(1)
+            .and_then(|i| segs.get_mut(i))
+        {
             let keep_old = s.status.is_some_and(|old| old.is_final()) && !new.is_final();
             if !keep_old {
                 s.status = Some(new);

@@ -103,7 +103,13 @@ struct WireCredentials {
     backup: Option<WireBind>,
 }
 
-fn check_field(path: &str, field: &str, value: &str, min: usize, max: usize) -> Result<(), CredentialsError> {
+fn check_field(
+    path: &str,
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), CredentialsError> {
     let n = value.chars().count();
     if n < min || n > max {
         return Err(CredentialsError::Invalid(format!(
@@ -179,10 +185,7 @@ impl CredentialsError {
     /// Whether the failure is transient (retried with backoff) rather than one that needs a
     /// person (retried slowly).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Server(_) | Self::Timeout | Self::Transport(_)
-        )
+        matches!(self, Self::Server(_) | Self::Timeout | Self::Transport(_))
     }
 }
 
@@ -277,10 +280,12 @@ impl CredentialsStore {
     pub async fn fetch_once(&self) -> Result<Credentials, CredentialsError> {
         match &self.source {
             Source::File { path } => {
-                let body = tokio::fs::read(path).await.map_err(|e| CredentialsError::File {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
+                let body = tokio::fs::read(path)
+                    .await
+                    .map_err(|e| CredentialsError::File {
+                        path: path.display().to_string(),
+                        message: e.to_string(),
+                    })?;
                 Credentials::from_json(&body)
             }
             Source::Api {

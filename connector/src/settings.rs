@@ -78,9 +78,15 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Read { path, message } => write!(f, "cannot read configuration file {path}: {message}"),
+            Self::Read { path, message } => {
+                write!(f, "cannot read configuration file {path}: {message}")
+            }
             Self::Syntax { message } => write!(f, "configuration is not valid YAML: {message}"),
-            Self::Key { key, origin, message } => {
+            Self::Key {
+                key,
+                origin,
+                message,
+            } => {
                 write!(f, "configuration key `{key}`")?;
                 if let Some(o) = origin {
                     write!(f, " ({o})")?;
@@ -127,7 +133,9 @@ pub fn load_str(
     let env: BTreeMap<String, String> = env.into_iter().collect();
     let mut origins: BTreeMap<String, String> = BTreeMap::new();
     for (var, value) in env.range(ENV_PREFIX.to_string()..) {
-        let Some(rest) = var.strip_prefix(ENV_PREFIX) else { break };
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+            break;
+        };
         let path: Vec<String> = rest.split("__").map(camel_case).collect();
         if path.iter().any(String::is_empty) {
             return Err(ConfigError::Env {
@@ -135,15 +143,23 @@ pub fn load_str(
                 message: "empty key segment".into(),
             });
         }
-        let parsed = serde_yaml::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.clone()));
-        set(&mut root, &path, parsed).map_err(|message| ConfigError::Env { var: var.clone(), message })?;
+        let parsed =
+            serde_yaml::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.clone()));
+        set(&mut root, &path, parsed).map_err(|message| ConfigError::Env {
+            var: var.clone(),
+            message,
+        })?;
         origins.insert(path.join("."), format!("from environment variable {var}"));
     }
     for (var, key) in SHORT_OVERRIDES {
         if let Some(value) = env.get(*var) {
             let path: Vec<String> = key.split('.').map(str::to_string).collect();
-            set(&mut root, &path, Value::String(value.clone()))
-                .map_err(|message| ConfigError::Env { var: var.to_string(), message })?;
+            set(&mut root, &path, Value::String(value.clone())).map_err(|message| {
+                ConfigError::Env {
+                    var: var.to_string(),
+                    message,
+                }
+            })?;
             origins.insert(key.to_string(), format!("from environment variable {var}"));
         }
     }

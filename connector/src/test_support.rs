@@ -39,7 +39,9 @@ impl TestDb {
     pub async fn new() -> Self {
         use sqlx::Executor;
         let name = unique("smpp_test").replace('-', "_");
-        let admin = sqlx::PgPool::connect(POSTGRES_URL).await.expect("local PostgreSQL");
+        let admin = sqlx::PgPool::connect(POSTGRES_URL)
+            .await
+            .expect("local PostgreSQL");
         admin
             .execute(format!("CREATE DATABASE {name}").as_str())
             .await
@@ -51,7 +53,9 @@ impl TestDb {
             .connect(&url)
             .await
             .expect("test database");
-        crate::correlation::migrate(&pool).await.expect("migrations");
+        crate::correlation::migrate(&pool)
+            .await
+            .expect("migrations");
         Self { pool, name }
     }
 
@@ -64,7 +68,9 @@ impl TestDb {
     pub async fn drop_db(self) {
         use sqlx::Executor;
         self.pool.close().await;
-        let admin = sqlx::PgPool::connect(POSTGRES_URL).await.expect("local PostgreSQL");
+        let admin = sqlx::PgPool::connect(POSTGRES_URL)
+            .await
+            .expect("local PostgreSQL");
         admin
             .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
             .await

@@ -174,7 +174,13 @@ impl GrantLog {
 
     /// Local sliding window: grant up to `want` so that the last `lookback` holds at most
     /// `limit`; otherwise the wait until the oldest grant leaves the window.
-    fn take(&mut self, now: Instant, limit: u32, want: u32, lookback: Duration) -> Result<u32, Duration> {
+    fn take(
+        &mut self,
+        now: Instant,
+        limit: u32,
+        want: u32,
+        lookback: Duration,
+    ) -> Result<u32, Duration> {
         self.prune(now, lookback);
         let grant = limit.saturating_sub(self.used()).min(want);
         if grant > 0 {
@@ -184,7 +190,9 @@ impl GrantLog {
         let wait = self
             .entries
             .front()
-            .map(|&(t, _, _)| (t + lookback + Duration::from_millis(1)).saturating_duration_since(now))
+            .map(|&(t, _, _)| {
+                (t + lookback + Duration::from_millis(1)).saturating_duration_since(now)
+            })
             .unwrap_or(Duration::from_millis(1));
         Err(wait.max(Duration::from_millis(1)))
     }

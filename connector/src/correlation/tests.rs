@@ -50,7 +50,10 @@ async fn rows_are_committed_when_the_caller_is_told() {
     migrate(&db.pool).await.unwrap();
     let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 64, Duration::from_millis(5));
     let op = unique("op");
-    w.record_submit(submit(&op, "m1", 1, 1, "0A1B")).await.await.unwrap();
+    w.record_submit(submit(&op, "m1", 1, 1, "0A1B"))
+        .await
+        .await
+        .unwrap();
     // A different connection sees it: it was committed.
     let other = sqlx::PgPool::connect(&db.url()).await.unwrap();
     let (status, key, alt, meta): (String, String, Option<String>, String) = sqlx::query_as(
@@ -60,7 +63,10 @@ async fn rows_are_committed_when_the_caller_is_told() {
     .fetch_one(&other)
     .await
     .unwrap();
-    assert_eq!((status.as_str(), key.as_str(), alt.as_deref()), ("SUBMITTED", "0a1b", Some("2587")));
+    assert_eq!(
+        (status.as_str(), key.as_str(), alt.as_deref()),
+        ("SUBMITTED", "0a1b", Some("2587"))
+    );
     assert_eq!(meta, r#"{"tenantId": "t-42"}"#);
     other.close().await;
     drop(w);
@@ -74,20 +80,27 @@ async fn concurrent_callers_share_group_commits() {
     let op = unique("op");
     let mut waits = Vec::new();
     for i in 0..300 {
-        waits.push(w.record_submit(submit(&op, &format!("m{i}"), 1, 1, &format!("{i:x}"))).await);
+        waits.push(
+            w.record_submit(submit(&op, &format!("m{i}"), 1, 1, &format!("{i:x}")))
+                .await,
+        );
     }
     for f in waits {
         f.await.unwrap();
     }
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM smpp.message_correlations WHERE operator_id = $1")
-        .bind(&op)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM smpp.message_correlations WHERE operator_id = $1")
+            .bind(&op)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(n, 300);
     assert_eq!(w.stats().rows.load(Relaxed), 300);
     let batches = w.stats().batches.load(Relaxed);
-    assert!((3..=30).contains(&batches), "{batches} transactions for 300 rows");
+    assert!(
+        (3..=30).contains(&batches),
+        "{batches} transactions for 300 rows"
+    );
     drop(w);
     handle.await.unwrap();
     db.drop_db().await;
@@ -117,7 +130,10 @@ async fn a_failed_batch_fails_its_callers_and_the_writer_goes_on() {
     assert!(matches!(good.await, Err(CorrelationError::Database(_))));
     assert!(bad.await.is_err());
     assert!(!already_submitted(&db.pool, &op, "ok").await.unwrap());
-    w.record_submit(submit(&op, "ok", 1, 1, "A1")).await.await.unwrap();
+    w.record_submit(submit(&op, "ok", 1, 1, "A1"))
+        .await
+        .await
+        .unwrap();
     assert!(already_submitted(&db.pool, &op, "ok").await.unwrap());
     assert_eq!(w.stats().failures.load(Relaxed), 1);
     db.drop_db().await;
@@ -128,22 +144,46 @@ async fn receipts_correlate_and_aggregate_over_segments() {
     let db = TestDb::new().await;
     let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 64, Duration::from_millis(2));
     let op = unique("op");
-    w.record_submit(submit(&op, "long", 1, 2, "0A")).await.await.unwrap();
-    w.record_submit(submit(&op, "long", 2, 2, "0B")).await.await.unwrap();
+    w.record_submit(submit(&op, "long", 1, 2, "0A"))
+        .await
+        .await
+        .unwrap();
+    w.record_submit(submit(&op, "long", 2, 2, "0B"))
+        .await
+        .await
+        .unwrap();
 
-    let first = correlated(w.apply_receipt(receipt(&op, "0a", "DELIVRD")).await.await.unwrap());
+    let first = correlated(
+        w.apply_receipt(receipt(&op, "0a", "DELIVRD"))
+            .await
+            .await
+            .unwrap(),
+    );
     assert_eq!(first.message_id, "long");
     assert_eq!(first.segment, Segment { index: 1, count: 2 });
     assert_eq!(first.message_status, MessageStatus::Pending);
-    assert_eq!(first.metadata.get("tenantId").map(String::as_str), Some("t-42"));
+    assert_eq!(
+        first.metadata.get("tenantId").map(String::as_str),
+        Some("t-42")
+    );
 
     // The alternate (decimal) form of 0B is 11.
-    let second = correlated(w.apply_receipt(receipt(&op, "11", "UNDELIV")).await.await.unwrap());
+    let second = correlated(
+        w.apply_receipt(receipt(&op, "11", "UNDELIV"))
+            .await
+            .await
+            .unwrap(),
+    );
     assert_eq!(second.segment.index, 2);
     assert_eq!(second.message_status, MessageStatus::Undelivered);
 
     // A late ENROUTE does not replace the final status.
-    let late = correlated(w.apply_receipt(receipt(&op, "0a", "ENROUTE")).await.await.unwrap());
+    let late = correlated(
+        w.apply_receipt(receipt(&op, "0a", "ENROUTE"))
+            .await
+            .await
+            .unwrap(),
+    );
     assert_eq!(late.message_status, MessageStatus::Undelivered);
     let (status, stat, received): (String, String, Option<DateTime<Utc>>) = sqlx::query_as(
         "SELECT receipt_status, receipt_stat, receipt_received_at FROM smpp.message_correlations WHERE operator_id = $1 AND message_id = 'long' AND segment_index = 1",
@@ -156,12 +196,18 @@ async fn receipts_correlate_and_aggregate_over_segments() {
     assert!(received.is_some());
 
     assert_eq!(
-        w.apply_receipt(receipt(&op, "nope", "DELIVRD")).await.await.unwrap(),
+        w.apply_receipt(receipt(&op, "nope", "DELIVRD"))
+            .await
+            .await
+            .unwrap(),
         ReceiptMatch::Unmatched
     );
     // Another operator's id space is separate.
     assert_eq!(
-        w.apply_receipt(receipt("other-op", "0a", "DELIVRD")).await.await.unwrap(),
+        w.apply_receipt(receipt("other-op", "0a", "DELIVRD"))
+            .await
+            .await
+            .unwrap(),
         ReceiptMatch::Unmatched
     );
     db.drop_db().await;
@@ -179,8 +225,14 @@ async fn receipts_of_one_batch_see_each_other() {
     let r2 = w.apply_receipt(receipt(&op, "c2", "DELIVRD")).await;
     s1.await.unwrap();
     s2.await.unwrap();
-    assert_eq!(correlated(r1.await.unwrap()).message_status, MessageStatus::Pending);
-    assert_eq!(correlated(r2.await.unwrap()).message_status, MessageStatus::Delivered);
+    assert_eq!(
+        correlated(r1.await.unwrap()).message_status,
+        MessageStatus::Pending
+    );
+    assert_eq!(
+        correlated(r2.await.unwrap()).message_status,
+        MessageStatus::Delivered
+    );
     db.drop_db().await;
 }
 
@@ -189,17 +241,27 @@ async fn idempotency_records() {
     let db = TestDb::new().await;
     let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 64, Duration::from_millis(1));
     let op = unique("op");
-    w.record_submit(submit(&op, "half", 1, 2, "D1")).await.await.unwrap();
-    w.record_submit(submit(&op, "full", 1, 1, "D2")).await.await.unwrap();
+    w.record_submit(submit(&op, "half", 1, 2, "D1"))
+        .await
+        .await
+        .unwrap();
+    w.record_submit(submit(&op, "full", 1, 1, "D2"))
+        .await
+        .await
+        .unwrap();
     let mut failed = submit(&op, "failed", 1, 1, "D3");
-    failed.outcome = SubmitOutcome::Failed { command_status: 0x0B };
+    failed.outcome = SubmitOutcome::Failed {
+        command_status: 0x0B,
+    };
     w.record_submit(failed.clone()).await.await.unwrap();
 
     assert!(already_submitted(&db.pool, &op, "full").await.unwrap());
     assert!(!already_submitted(&db.pool, &op, "half").await.unwrap());
     assert!(!already_submitted(&db.pool, &op, "failed").await.unwrap());
     assert!(!already_submitted(&db.pool, &op, "never").await.unwrap());
-    let prior = prior_submissions(&db.pool, &op, &["half", "full", "never"]).await.unwrap();
+    let prior = prior_submissions(&db.pool, &op, &["half", "full", "never"])
+        .await
+        .unwrap();
     assert_eq!(prior.len(), 2);
     let half = &prior["half"];
     assert!(!half.is_complete() && half.has(1) && !half.has(2));
@@ -243,6 +305,9 @@ async fn pending_receipts_are_kept_once_listed_and_deleted() {
     assert_eq!(listed[0].facts, p.facts);
     assert_eq!(listed[0].candidate_keys, p.candidate_keys);
     delete_pending(&db.pool, &listed[0]).await.unwrap();
-    assert!(pending_receipts(&db.pool, &op, 10).await.unwrap().is_empty());
+    assert!(pending_receipts(&db.pool, &op, 10)
+        .await
+        .unwrap()
+        .is_empty());
     db.drop_db().await;
 }

@@ -18,7 +18,11 @@ struct Answer {
 }
 
 fn answer(status: u16, body: &'static str) -> Answer {
-    Answer { status, body, delay: Duration::ZERO }
+    Answer {
+        status,
+        body,
+        delay: Duration::ZERO,
+    }
 }
 
 #[derive(Default)]
@@ -38,7 +42,12 @@ async fn handler(
         .unwrap_or("")
         .to_string();
     fake.seen.lock().unwrap().push((operator, auth));
-    let a = fake.answers.lock().unwrap().pop_front().unwrap_or(answer(500, "no more answers"));
+    let a = fake
+        .answers
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(answer(500, "no more answers"));
     tokio::time::sleep(a.delay).await;
     (StatusCode::from_u16(a.status).unwrap(), a.body.to_string())
 }
@@ -73,7 +82,10 @@ async fn setup(answers: Vec<Answer>, timeout_ms: u64) -> Setup {
         ..Default::default()
     });
     let app = Router::new()
-        .route("/internal/v1/operators/{operator}/smpp-credentials", get(handler))
+        .route(
+            "/internal/v1/operators/{operator}/smpp-credentials",
+            get(handler),
+        )
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -117,19 +129,39 @@ async fn ok_answer_gives_checked_credentials_with_the_bearer_token_from_the_file
 
 #[tokio::test]
 async fn refused_token_and_unknown_operator() {
-    let s = setup(vec![answer(401, ""), answer(403, ""), answer(404, "")], 1000).await;
-    assert_eq!(s.store.fetch_once().await, Err(CredentialsError::Unauthorized(401)));
-    assert_eq!(s.store.fetch_once().await, Err(CredentialsError::Unauthorized(403)));
-    assert_eq!(s.store.fetch_once().await, Err(CredentialsError::UnknownOperator));
+    let s = setup(
+        vec![answer(401, ""), answer(403, ""), answer(404, "")],
+        1000,
+    )
+    .await;
+    assert_eq!(
+        s.store.fetch_once().await,
+        Err(CredentialsError::Unauthorized(401))
+    );
+    assert_eq!(
+        s.store.fetch_once().await,
+        Err(CredentialsError::Unauthorized(403))
+    );
+    assert_eq!(
+        s.store.fetch_once().await,
+        Err(CredentialsError::UnknownOperator)
+    );
     let p = RetryPolicy::default();
     assert_eq!(p.delay(1, &CredentialsError::UnknownOperator), p.slow);
-    assert_eq!(p.delay(3, &CredentialsError::Server(503)), Duration::from_secs(4));
+    assert_eq!(
+        p.delay(3, &CredentialsError::Server(503)),
+        Duration::from_secs(4)
+    );
     assert_eq!(p.delay(30, &CredentialsError::Timeout), p.max);
 }
 
 #[tokio::test]
 async fn server_errors_are_retried_until_success() {
-    let s = setup(vec![answer(500, "boom"), answer(503, ""), answer(200, GOOD)], 1000).await;
+    let s = setup(
+        vec![answer(500, "boom"), answer(503, ""), answer(200, GOOD)],
+        1000,
+    )
+    .await;
     let c = s.store.refresh().await;
     assert_eq!(c.primary.system_id, "ghasi01");
     assert_eq!(s.fake.seen.lock().unwrap().len(), 3);
@@ -142,7 +174,11 @@ async fn server_errors_are_retried_until_success() {
 #[tokio::test]
 async fn refresh_replaces_rotated_credentials() {
     let rotated = r#"{"systemId": "ghasi01", "password": "n3w"}"#;
-    let s = setup(vec![answer(200, GOOD), answer(401, ""), answer(200, rotated)], 1000).await;
+    let s = setup(
+        vec![answer(200, GOOD), answer(401, ""), answer(200, rotated)],
+        1000,
+    )
+    .await;
     assert_eq!(s.store.get().await.primary.password.expose(), "s3cret");
     let c = s.store.refresh().await;
     assert_eq!(c.primary.password.expose(), "n3w");
@@ -152,7 +188,11 @@ async fn refresh_replaces_rotated_credentials() {
 
 #[tokio::test]
 async fn timeout_is_transient() {
-    let slow = Answer { status: 200, body: GOOD, delay: Duration::from_secs(5) };
+    let slow = Answer {
+        status: 200,
+        body: GOOD,
+        delay: Duration::from_secs(5),
+    };
     let s = setup(vec![slow], 100).await;
     let e = s.store.fetch_once().await.unwrap_err();
     assert_eq!(e, CredentialsError::Timeout);
@@ -167,7 +207,10 @@ async fn bad_bodies_are_invalid() {
             answer(200, r#"{"systemId": "sixteen-chars-xx", "password": "p"}"#),
             answer(200, r#"{"systemId": "a", "password": "ninechars"}"#),
             answer(200, r#"{"systemId": "a"}"#),
-            answer(200, r#"{"systemId": "a", "password": "p", "backup": {"systemId": ""}}"#),
+            answer(
+                200,
+                r#"{"systemId": "a", "password": "p", "backup": {"systemId": ""}}"#,
+            ),
         ],
         1000,
     )
@@ -183,19 +226,29 @@ async fn bad_bodies_are_invalid() {
 async fn missing_token_file_is_reported() {
     let s = setup(vec![], 1000).await;
     std::fs::remove_file(&s.token.0).unwrap();
-    assert!(matches!(s.store.fetch_once().await, Err(CredentialsError::TokenFile { .. })));
+    assert!(matches!(
+        s.store.fetch_once().await,
+        Err(CredentialsError::TokenFile { .. })
+    ));
     assert!(s.fake.seen.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn file_source() {
     let f = TempFile::new(GOOD);
-    let source = CredentialsSource::File { path: f.0.display().to_string() };
+    let source = CredentialsSource::File {
+        path: f.0.display().to_string(),
+    };
     let store = CredentialsStore::new("x", &source, RetryPolicy::default()).unwrap();
     assert_eq!(store.get().await.primary.system_id, "ghasi01");
-    let missing = CredentialsSource::File { path: "/nonexistent/creds.json".into() };
+    let missing = CredentialsSource::File {
+        path: "/nonexistent/creds.json".into(),
+    };
     let store = CredentialsStore::new("x", &missing, RetryPolicy::default()).unwrap();
-    assert!(matches!(store.fetch_once().await, Err(CredentialsError::File { .. })));
+    assert!(matches!(
+        store.fetch_once().await,
+        Err(CredentialsError::File { .. })
+    ));
 }
 
 #[test]
@@ -219,7 +272,10 @@ fn parser_agrees_with_the_schema() {
         r#"{"systemId": "a", "password": "p", "backup": {"systemId": "b"}}"#,
         r#"{"systemId": 5, "password": "p"}"#,
     ];
-    let values: Vec<serde_json::Value> = cases.iter().map(|c| serde_json::from_str(c).unwrap()).collect();
+    let values: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|c| serde_json::from_str(c).unwrap())
+        .collect();
     let verdicts = schema_errors("credentials-response.schema.json", &values);
     for (case, errors) in cases.iter().zip(verdicts) {
         assert_eq!(

@@ -3,7 +3,10 @@ use super::*;
 const MINIMAL: &str = "operatorId: mtn-gh\nprimary:\n  host: smsc1.example\n  port: 2775\ncredentials:\n  source: file\n  path: /etc/smpp/creds.json\n";
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -40,13 +43,22 @@ fn generic_and_short_overrides() {
     .unwrap();
     assert_eq!(c.session.window, 32);
     assert_eq!(c.throttle.permit_batch, 20);
-    assert_eq!(c.encoding.accepted, vec![crds::config::Charset::Gsm7, crds::config::Charset::Latin1]);
+    assert_eq!(
+        c.encoding.accepted,
+        vec![crds::config::Charset::Gsm7, crds::config::Charset::Latin1]
+    );
     assert_eq!(c.bind.system_type, "123");
-    assert_eq!(c.backup.as_ref().map(|b| b.address()), Some("smsc2.example:2776".into()));
+    assert_eq!(
+        c.backup.as_ref().map(|b| b.address()),
+        Some("smsc2.example:2776".into())
+    );
     assert_eq!(c.operator_id, "vodafone-gh");
     assert_eq!(c.nats.url, "nats://nats:4222");
     assert_eq!(c.redis.url, "redis://redis:6379");
-    assert_eq!(c.postgres.url, "postgres://b@db/y", "SMPP_DATABASE_URL wins over DATABASE_URL");
+    assert_eq!(
+        c.postgres.url, "postgres://b@db/y",
+        "SMPP_DATABASE_URL wins over DATABASE_URL"
+    );
     assert_eq!(c.http.address, "127.0.0.1:9090");
     assert_eq!(c.logging.level, "debug");
     assert_eq!(c.logging.format, crds::config::LogFormat::Json);
@@ -66,7 +78,10 @@ fn err(text: &str, e: &[(&str, &str)]) -> String {
 #[test]
 fn errors_name_the_key_and_line() {
     let e = err(&format!("{MINIMAL}session:\n  window: lots\n"), &[]);
-    assert!(e.starts_with("configuration key `session.window` (line 9)"), "{e}");
+    assert!(
+        e.starts_with("configuration key `session.window` (line 9)"),
+        "{e}"
+    );
     let e = err(&format!("{MINIMAL}sesion:\n  window: 3\n"), &[]);
     assert!(e.contains("unknown field `sesion`"), "{e}");
     let e = err(&MINIMAL.replace("  port: 2775\n", ""), &[]);
@@ -82,9 +97,15 @@ fn errors_name_the_key_and_line() {
 #[test]
 fn errors_from_the_environment_name_the_variable() {
     let e = err(MINIMAL, &[("SMPP_CONNECTOR__SESSION__WINDOW", "many")]);
-    assert!(e.contains("`session.window` (from environment variable SMPP_CONNECTOR__SESSION__WINDOW)"), "{e}");
+    assert!(
+        e.contains("`session.window` (from environment variable SMPP_CONNECTOR__SESSION__WINDOW)"),
+        "{e}"
+    );
     let e = err(MINIMAL, &[("SMPP_CONNECTOR__OPERATOR_ID__X", "1")]);
-    assert!(e.starts_with("environment variable SMPP_CONNECTOR__OPERATOR_ID__X"), "{e}");
+    assert!(
+        e.starts_with("environment variable SMPP_CONNECTOR__OPERATOR_ID__X"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -94,8 +115,14 @@ fn validation_problems_are_listed_by_key() {
         &[("SMPP_HTTP_ADDRESS", "nowhere")],
     );
     assert!(e.starts_with("invalid configuration:"), "{e}");
-    assert!(e.contains("\n  session.window: 5000 is out of range 1..=1024"), "{e}");
-    assert!(e.contains("\n  throttle.permitBatch: must be at least 1"), "{e}");
+    assert!(
+        e.contains("\n  session.window: 5000 is out of range 1..=1024"),
+        "{e}"
+    );
+    assert!(
+        e.contains("\n  throttle.permitBatch: must be at least 1"),
+        "{e}"
+    );
     assert!(e.contains("\n  http.address:"), "{e}");
 }
 
@@ -111,7 +138,10 @@ fn camel_case_of_env_segments() {
     assert_eq!(camel_case("PERMIT_BATCH"), "permitBatch");
     assert_eq!(camel_case("OPERATOR_ID"), "operatorId");
     assert_eq!(camel_case("URL"), "url");
-    assert_eq!(camel_case("ENQUIRE_LINK_INTERVAL_SECONDS"), "enquireLinkIntervalSeconds");
+    assert_eq!(
+        camel_case("ENQUIRE_LINK_INTERVAL_SECONDS"),
+        "enquireLinkIntervalSeconds"
+    );
 }
 
 mod reference;

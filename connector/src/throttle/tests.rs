@@ -27,7 +27,10 @@ async fn redis_total(prefix: &str) -> u64 {
     for k in keys {
         let v: u64 = con.get(&k).await.unwrap();
         let ttl: i64 = con.pttl(&k).await.unwrap();
-        assert!(ttl > 0 && ttl <= 3 * 1020, "bucket {k} has a TTL of a few windows: {ttl}");
+        assert!(
+            ttl > 0 && ttl <= 3 * 1020,
+            "bucket {k} has a TTL of a few windows: {ttl}"
+        );
         total += v;
     }
     total
@@ -39,15 +42,27 @@ fn local_log_is_a_sliding_window() {
     let t0 = Instant::now();
     let lookback = Duration::from_millis(1000);
     assert_eq!(log.take(t0, 10, 6, lookback), Ok(6));
-    assert_eq!(log.take(t0 + Duration::from_millis(500), 10, 6, lookback), Ok(4));
-    let wait = log.take(t0 + Duration::from_millis(600), 10, 1, lookback).unwrap_err();
+    assert_eq!(
+        log.take(t0 + Duration::from_millis(500), 10, 6, lookback),
+        Ok(4)
+    );
+    let wait = log
+        .take(t0 + Duration::from_millis(600), 10, 1, lookback)
+        .unwrap_err();
     assert_eq!(wait, Duration::from_millis(401));
-    assert_eq!(log.take(t0 + Duration::from_millis(1001), 10, 10, lookback), Ok(6));
+    assert_eq!(
+        log.take(t0 + Duration::from_millis(1001), 10, 10, lookback),
+        Ok(6)
+    );
 }
 
 #[tokio::test]
 async fn unlimited_grants_at_once() {
-    let t = Throttle::new(redis::Client::open(REDIS_URL).unwrap(), "x", ThrottleSettings::new(0, 10));
+    let t = Throttle::new(
+        redis::Client::open(REDIS_URL).unwrap(),
+        "x",
+        ThrottleSettings::new(0, 10),
+    );
     assert_eq!(t.acquire(50).await.count, 10);
     assert_eq!(t.state(), ThrottleState::Unlimited);
 }
@@ -61,7 +76,11 @@ async fn replicas_never_exceed_the_limit_in_any_second() {
     let stop = Instant::now() + Duration::from_millis(2500);
     let mut tasks = Vec::new();
     for _ in 0..3 {
-        let t = Throttle::new(redis::Client::open(REDIS_URL).unwrap(), &op, ThrottleSettings::new(limit, 10));
+        let t = Throttle::new(
+            redis::Client::open(REDIS_URL).unwrap(),
+            &op,
+            ThrottleSettings::new(limit, 10),
+        );
         tasks.push(tokio::spawn(async move {
             let mut used = Vec::new();
             while Instant::now() < stop {
@@ -80,11 +99,18 @@ async fn replicas_never_exceed_the_limit_in_any_second() {
     }
     all.sort();
     let worst = max_in_any_window(&all, Duration::from_secs(1));
-    assert!(worst <= limit as usize, "{worst} submits in one second, limit {limit}");
+    assert!(
+        worst <= limit as usize,
+        "{worst} submits in one second, limit {limit}"
+    );
     // 2.5 s at ~97% of 200/s, minus the last acquire that may end past `stop`.
     assert!(all.len() >= 400, "only {} grants in 2.5 s", all.len());
     let in_redis = redis_total(&format!("tps:{op}:")).await;
-    assert!(in_redis <= all.len() as u64 && in_redis >= 150, "{in_redis} of {}", all.len());
+    assert!(
+        in_redis <= all.len() as u64 && in_redis >= 150,
+        "{in_redis} of {}",
+        all.len()
+    );
 }
 
 /// A TCP proxy to the local Redis that can be cut (connections dropped, new ones closed).
@@ -108,7 +134,9 @@ impl Proxy {
                 }
                 let mut cut_rx = cut2.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect("127.0.0.1:6379").await else { return };
+                    let Ok(mut outbound) = TcpStream::connect("127.0.0.1:6379").await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut_rx.changed() => {}
@@ -133,7 +161,11 @@ async fn redis_outage_degrades_to_the_local_window_and_recovers() {
     let op = unique("tpsdown");
     let mut settings = ThrottleSettings::new(50, 10);
     settings.probe_interval = Duration::from_millis(100);
-    let t = Throttle::new(redis::Client::open(format!("redis://{}", proxy.addr)).unwrap(), &op, settings);
+    let t = Throttle::new(
+        redis::Client::open(format!("redis://{}", proxy.addr)).unwrap(),
+        &op,
+        settings,
+    );
 
     assert_eq!(t.acquire(10).await.count, 10);
     assert_eq!(t.state(), ThrottleState::Shared);
@@ -175,12 +207,19 @@ async fn redis_outage_degrades_to_the_local_window_and_recovers() {
 #[tokio::test(start_paused = true)]
 async fn unreachable_redis_at_start_is_degraded_not_fatal() {
     // Port 1 on loopback: connection refused.
-    let t = Throttle::new(redis::Client::open("redis://127.0.0.1:1").unwrap(), &unique("tpsnone"), ThrottleSettings::new(5, 5));
+    let t = Throttle::new(
+        redis::Client::open("redis://127.0.0.1:1").unwrap(),
+        &unique("tpsnone"),
+        ThrottleSettings::new(5, 5),
+    );
     let p = t.acquire(5).await;
     assert_eq!(p.count, 5);
     assert_eq!(t.state(), ThrottleState::Degraded);
     let start = Instant::now();
     let p = t.acquire(5).await;
     assert!(p.count >= 1);
-    assert!(Instant::now().duration_since(start) >= Duration::from_millis(1000), "the local window waited");
+    assert!(
+        Instant::now().duration_since(start) >= Duration::from_millis(1000),
+        "the local window waited"
+    );
 }

@@ -33,7 +33,11 @@ fn object_of<'a>(root: &'a Value, v: &'a Value) -> Option<&'a Value> {
 fn enum_values(v: &Value) -> Option<Vec<String>> {
     let alts = v.get("oneOf")?.as_array()?;
     alts.iter()
-        .map(|a| a.get("const").and_then(Value::as_str).map(|c| format!("`{c}`")))
+        .map(|a| {
+            a.get("const")
+                .and_then(Value::as_str)
+                .map(|c| format!("`{c}`"))
+        })
         .collect()
 }
 
@@ -61,7 +65,10 @@ fn type_of(root: &Value, v: &Value) -> String {
 }
 
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\\\|")
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "\\\\|")
 }
 
 fn rows(root: &Value, obj: &Value, prefix: &str, out: &mut Vec<String>) {
@@ -70,7 +77,9 @@ fn rows(root: &Value, obj: &Value, prefix: &str, out: &mut Vec<String>) {
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let Some(props) = obj.get("properties").and_then(Value::as_object) else { return };
+    let Some(props) = obj.get("properties").and_then(Value::as_object) else {
+        return;
+    };
     for (name, prop) in props {
         let key = format!("{prefix}{name}");
         let desc = prop
@@ -80,11 +89,21 @@ fn rows(root: &Value, obj: &Value, prefix: &str, out: &mut Vec<String>) {
             .map(one_line)
             .unwrap_or_default();
         let resolved = resolve(root, prop);
-        if let Some(variants) = resolved.get("oneOf").and_then(Value::as_array).filter(|v| v.iter().all(|a| a.get("properties").is_some())) {
+        if let Some(variants) = resolved
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .filter(|v| v.iter().all(|a| a.get("properties").is_some()))
+        {
             out.push(format!("| `{key}` | object | required | {desc} |"));
             for variant in variants {
-                let tag = variant["properties"]["source"]["const"].as_str().unwrap_or("?");
-                let vdesc = variant.get("description").and_then(Value::as_str).map(one_line).unwrap_or_default();
+                let tag = variant["properties"]["source"]["const"]
+                    .as_str()
+                    .unwrap_or("?");
+                let vdesc = variant
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(one_line)
+                    .unwrap_or_default();
                 out.push(format!("| `{key}.source` = `{tag}` | | | {vdesc} |"));
                 let mut sub = variant.clone();
                 if let Some(p) = sub.get_mut("properties").and_then(Value::as_object_mut) {
@@ -95,7 +114,11 @@ fn rows(root: &Value, obj: &Value, prefix: &str, out: &mut Vec<String>) {
             continue;
         }
         if let Some(o) = object_of(root, prop) {
-            let req = if required.contains(&name.as_str()) { "required" } else { "optional" };
+            let req = if required.contains(&name.as_str()) {
+                "required"
+            } else {
+                "optional"
+            };
             out.push(format!("| `{key}` | object | {req} | {desc} |"));
             rows(root, o, &format!("{key}."), out);
             continue;
@@ -108,7 +131,10 @@ fn rows(root: &Value, obj: &Value, prefix: &str, out: &mut Vec<String>) {
                 None => "unset".to_string(),
             }
         };
-        out.push(format!("| `{key}` | {} | {default} | {desc} |", type_of(root, prop)));
+        out.push(format!(
+            "| `{key}` | {} | {default} | {desc} |",
+            type_of(root, prop)
+        ));
     }
 }
 
