@@ -6,6 +6,7 @@ pub mod text;
 pub mod dispatch;
 pub mod events;
 pub mod jetstream;
+pub mod session;
 
 #[cfg(test)]
 mod schema_check;
