@@ -546,7 +546,11 @@ impl State<'_> {
         if idle || now >= deadline {
             let seq = self.window.allocate();
             self.write(&Pdu::new(seq, Body::Unbind), buf);
-            let wait = secs(self.ctx.session.enquire_link_timeout_seconds.max(1));
+            let most = secs(self.ctx.session.enquire_link_timeout_seconds.max(1));
+            let wait = deadline.saturating_duration_since(now).clamp(
+                Duration::from_millis(500),
+                most.max(Duration::from_millis(500)),
+            );
             self.unbinding = Some((seq, now + wait));
         }
     }

@@ -30,6 +30,7 @@ pub(crate) struct Shared {
 
 /// The bound connections of one session.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // Built once per bind; boxing buys nothing.
 enum Established {
     Transceiver(Link),
     Pair { tx: Link, rx: Link },
