@@ -1,1 +1,3 @@
-//! End-to-end support: SMSC simulator and load generator.
+//! End-to-end support: the SMSC simulator ([`sim`]) and the load generator.
+
+pub mod sim;
