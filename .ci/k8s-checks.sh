@@ -88,32 +88,6 @@ mapfile -t cr_files < <(grep -rl --include='*.yaml' -E '^kind: MnoConnection' e2
 python3 .ci/validate_custom_resources.py --crd "$CRD" "${cr_files[@]}" \
   || fail "MnoConnection manifests do not match the CRD"
 
-step "Grafana dashboard"
-python3 - docs/grafana/smpp-connector.json <<'PY' || fail "docs/grafana/smpp-connector.json"
-import json, re, sys
-# The connector's metric names, agreed with the connector (histograms with their series).
-AGREED = {"smpp_submit_total", "smpp_receipts_total", "smpp_window_in_use", "smpp_tps_used",
-          "smpp_session_state", "smpp_reconnects_total", "smpp_correlation_misses_total",
-          "smpp_rejected_commands_total"}
-for h in ("smpp_response_latency_seconds", "smpp_receipt_latency_seconds"):
-    AGREED |= {h + "_bucket", h + "_sum", h + "_count"}
-dash = json.load(open(sys.argv[1], encoding="utf-8"))
-ids, used, problems = set(), set(), []
-for panel in dash["panels"]:
-    if panel["id"] in ids:
-        problems.append(f"duplicate panel id {panel['id']}")
-    ids.add(panel["id"])
-    for target in panel.get("targets", []):
-        used |= set(re.findall(r"\b(smpp_[a-z_]+)", target["expr"]))
-unknown = used - AGREED
-if unknown:
-    problems.append(f"unknown metrics: {sorted(unknown)}")
-if problems:
-    print("\n".join(problems))
-    sys.exit(1)
-print(f"dashboard: {len(dash['panels'])} panels, {len(used)} metric series, all agreed names")
-PY
-
 step "shellcheck"
 mapfile -t scripts < <(
   git ls-files -z | while IFS= read -r -d '' f; do

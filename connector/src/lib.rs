@@ -16,6 +16,7 @@ pub mod settings;
 pub mod status_writer;
 pub mod text;
 pub mod throttle;
+pub mod session;
 
 #[cfg(test)]
 mod schema_check;

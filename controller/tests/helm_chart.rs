@@ -454,6 +454,27 @@ fn all_options_render_scopes_rbac_and_adds_the_optional_objects() {
         strings(&np["spec"]["policyTypes"]),
         verbs(&["Egress", "Ingress"])
     );
+    // One peer: scrapes only from Prometheus pods in the monitoring namespace (both selectors).
+    let peers = np["spec"]["ingress"][0]["from"]
+        .as_array()
+        .expect("ingress peers");
+    assert_eq!(peers.len(), 1);
+    assert_eq!(
+        peers[0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+    assert_eq!(
+        peers[0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "prometheus"
+    );
+    let egress_ports: BTreeSet<i64> = np["spec"]["egress"]
+        .as_array()
+        .expect("egress")
+        .iter()
+        .flat_map(|rule| rule["ports"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["port"].as_i64())
+        .collect();
+    assert_eq!(egress_ports, [53, 443, 6443].into_iter().collect());
 }
 
 #[test]
@@ -529,5 +550,155 @@ fn covered(values: &Value, schema: &Value, at: &str, missing: &mut Vec<String>) 
             Some(child) => covered(value, child, &path, missing),
             None => missing.push(path),
         }
+    }
+}
+
+/// The Role the controller creates for each connector grants only what the chart's role lets
+/// the controller hold (RBAC refuses to create it otherwise), and every kind of child it
+/// applies can be created and patched. Built from `examples/mno-full.yaml` by the controller's
+/// own code.
+#[test]
+fn chart_rbac_covers_what_the_controller_creates() {
+    let Some(helm) = helm() else { return };
+    let held = permissions(one(&render(&helm, &[]), "ClusterRole"));
+
+    let text = std::fs::read_to_string(repo().join("examples/mno-full.yaml")).expect("example");
+    let mut mno: crds::MnoConnection = serde_yaml::from_str(&text).expect("example parses");
+    // As read from the API server: owner references need the uid.
+    mno.metadata.uid = Some("6f1c2a52-0c3e-4c8e-9a53-0d7f4b1e2a10".into());
+    let config = crds::render_config(&mno).expect("example renders");
+    let children =
+        controller::children::build(&mno, &config, "smpp-connector:test").expect("children build");
+
+    let role = serde_json::to_value(&children.role).expect("role serialises");
+    let rules = role["rules"].as_array().expect("connector role rules");
+    assert!(!rules.is_empty());
+    for rule in rules {
+        for group in strings(&rule["apiGroups"]) {
+            for resource in strings(&rule["resources"]) {
+                let have = held
+                    .get(&(group.clone(), resource.clone()))
+                    .cloned()
+                    .unwrap_or_default();
+                let want = strings(&rule["verbs"]);
+                assert!(
+                    want.is_subset(&have),
+                    "connector Role grants {want:?} on {group}/{resource}; the controller holds {have:?}"
+                );
+            }
+        }
+    }
+
+    let applied = [
+        ("", "configmaps", serde_json::to_value(&children.config_map)),
+        (
+            "",
+            "serviceaccounts",
+            serde_json::to_value(&children.service_account),
+        ),
+        (
+            "rbac.authorization.k8s.io",
+            "roles",
+            serde_json::to_value(&children.role),
+        ),
+        (
+            "rbac.authorization.k8s.io",
+            "rolebindings",
+            serde_json::to_value(&children.role_binding),
+        ),
+        (
+            "apps",
+            "deployments",
+            serde_json::to_value(&children.deployment),
+        ),
+        ("", "services", serde_json::to_value(&children.service)),
+    ];
+    for (group, resource, object) in applied {
+        let object = object.expect("child serialises");
+        let owner = &object["metadata"]["ownerReferences"][0];
+        assert_eq!(
+            owner["kind"], "MnoConnection",
+            "{resource} is owned by the resource"
+        );
+        let have = held
+            .get(&(group.to_string(), resource.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            verbs(&["get", "list", "watch", "create", "patch"]).is_subset(&have),
+            "{group}/{resource}: the controller applies and watches it but holds {have:?}"
+        );
+        if owner["blockOwnerDeletion"] == true {
+            assert!(
+                held.get(&("smpp.ghasi.io".into(), "mnoconnections/finalizers".into()))
+                    .is_some_and(|v| v.contains("update")),
+                "blockOwnerDeletion needs update on mnoconnections/finalizers"
+            );
+        }
+    }
+
+    // The connector pods that the optional PodMonitor selects by default.
+    let pod_labels = &serde_json::to_value(&children.deployment).expect("deployment")["spec"]
+        ["template"]["metadata"]["labels"];
+    let values: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(chart().join("values.yaml")).expect("values.yaml"),
+    )
+    .expect("values.yaml parses");
+    let selector = values["metrics"]["connectorPodMonitor"]["selector"]
+        .as_object()
+        .expect("connectorPodMonitor.selector");
+    for (k, v) in selector {
+        assert_eq!(
+            &pod_labels[k], v,
+            "connector pods lack PodMonitor label {k}"
+        );
+    }
+    let port_name = values["metrics"]["connectorPodMonitor"]["portName"].clone();
+    let container_ports = &serde_json::to_value(&children.deployment).expect("deployment")["spec"]
+        ["template"]["spec"]["containers"][0]["ports"];
+    assert!(
+        container_ports
+            .as_array()
+            .is_some_and(|ports| ports.iter().any(|p| p["name"] == port_name)),
+        "connector container has no port named {port_name}"
+    );
+}
+
+/// Every environment variable the chart gives the controller is a setting of `mno-controller`
+/// (or one it reads directly: POD_NAMESPACE, and RUST_LOG through tracing's filter), and its
+/// rendered value parses.
+#[test]
+fn controller_accepts_the_environment_the_chart_renders() {
+    use clap::{CommandFactory, Parser};
+
+    let Some(helm) = helm() else { return };
+    let command = controller::settings::Settings::command();
+    let flags: BTreeMap<String, String> = command
+        .get_arguments()
+        .filter_map(|a| {
+            let env = a.get_env()?.to_str()?.to_string();
+            let long = a.get_long()?.to_string();
+            Some((env, long))
+        })
+        .collect();
+
+    for args in [vec![], vec!["-f".to_string(), all_options()]] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let docs = render(&helm, &args);
+        let container = &one(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+        let mut cli = vec!["mno-controller".to_string()];
+        for (name, var) in env_of(container) {
+            if ["POD_NAMESPACE", "RUST_LOG", "EXTRA_SETTING"].contains(&name.as_str()) {
+                continue;
+            }
+            let flag = flags
+                .get(&name)
+                .unwrap_or_else(|| panic!("the chart sets {name}, which mno-controller ignores"));
+            if let Some(value) = var["value"].as_str() {
+                cli.push(format!("--{flag}={value}"));
+            }
+        }
+        let parsed = controller::settings::Settings::try_parse_from(&cli);
+        assert!(parsed.is_ok(), "mno-controller refuses {cli:?}: {parsed:?}");
     }
 }
