@@ -12,11 +12,11 @@ pub mod logging;
 pub mod metrics;
 pub mod receipt;
 pub mod receipt_events;
+pub mod session;
 pub mod settings;
 pub mod status_writer;
 pub mod text;
 pub mod throttle;
-pub mod session;
 
 #[cfg(test)]
 mod schema_check;
