@@ -10,6 +10,7 @@ pub mod intake;
 pub mod jetstream;
 pub mod logging;
 pub mod metrics;
+pub mod outbound;
 pub mod receipt;
 pub mod receipt_events;
 pub mod session;
