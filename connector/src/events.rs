@@ -323,6 +323,37 @@ impl DlrEvent {
         }
     }
 
+    /// The REJECTED event of a valid command that cannot be sent as asked (for example a text
+    /// its forced encoding cannot carry): `{operatorId}:{messageId}:REJECTED`.
+    pub fn rejected_message(
+        operator_id: &str,
+        message_id: &str,
+        reason: String,
+        metadata: &BTreeMap<String, String>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            event_id: event_id::rejected_command(operator_id, message_id),
+            message_id: Some(message_id.to_string()),
+            operator_id: operator_id.to_string(),
+            smsc_message_id: None,
+            segment: None,
+            status: DeliveryStatus::Rejected,
+            is_final: true,
+            message_status: Some(MessageStatus::Rejected),
+            source: EventSource::Connector,
+            command_status: None,
+            reason: Some(reason),
+            stat: None,
+            err: None,
+            network_error_code: None,
+            submit_date: None,
+            done_date: None,
+            received_at: at,
+            metadata: metadata.clone(),
+        }
+    }
+
     /// A connector event about one submitted segment: ACCEPTED (submit_sm_resp ESME_ROK, when
     /// configured), REJECTED (a permanent error, or retries exhausted) or EXPIRED (validity ended
     /// in the connector's care).

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod receipt;
 pub mod receipt_events;
+pub mod service;
 pub mod session;
 pub mod settings;
 pub mod status_writer;

@@ -118,6 +118,7 @@ fn every_kind_of_event_validates_against_the_schemas() {
         DlrEvent::receipt("mtn-gh", &facts, None, at),
         DlrEvent::rejected_command("mtn-gh", &rejection, "seq-9", at),
         DlrEvent::rejected_command("mtn-gh", &unreadable, "seq-10", at),
+        DlrEvent::rejected_message("mtn-gh", "m1", "cannot encode".into(), &meta, at),
         DlrEvent::segment_outcome(
             "mtn-gh",
             "m1",
