@@ -235,8 +235,10 @@ async fn a_late_response_keeps_its_message_id() {
 
 #[tokio::test]
 async fn a_silent_smsc_is_detected_by_enquire_link_and_the_session_comes_back() {
-    let mut sc = SimConfig::default();
-    sc.enquire_link_secs = 0;
+    let mut sc = SimConfig {
+        enquire_link_secs: 0,
+        ..SimConfig::default()
+    };
     sc.faults.connection = Some(ConnectionFault {
         after_pdus: 1,
         action: BreakAction::Silent,
@@ -428,9 +430,11 @@ async fn fails_over_after_n_failures_and_fails_back_after_the_hold_time() {
 
 #[tokio::test]
 async fn throttling_lowers_the_send_rate() {
-    let mut sc = SimConfig::default();
-    sc.tps_limit = Some(200);
-    sc.capture_submits = false;
+    let sc = SimConfig {
+        tps_limit: Some(200),
+        capture_submits: false,
+        ..SimConfig::default()
+    };
     let sim = sim(sc).await;
     let mut cfg = config(endpoint(&sim));
     cfg.session.window = 64;
