@@ -233,7 +233,8 @@ pub struct DlrEvent {
 }
 
 /// What a receipt says, as parsed from a deliver_sm.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ReceiptFacts {
     /// Operator's message id as written in the receipt.
     pub smsc_message_id: String,

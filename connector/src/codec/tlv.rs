@@ -426,3 +426,93 @@ impl<'a> IntoIterator for &'a Tlvs {
         self.0.iter()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL_TAGS: [u16; 44] = [
+        0x0005, 0x0006, 0x0007, 0x0008, 0x000D, 0x000E, 0x000F, 0x0010, 0x0017, 0x0019, 0x001D,
+        0x001E, 0x0030, 0x0201, 0x0202, 0x0203, 0x0204, 0x0205, 0x020A, 0x020B, 0x020C, 0x020D,
+        0x020E, 0x020F, 0x0210, 0x0302, 0x0303, 0x0304, 0x0381, 0x0420, 0x0421, 0x0422, 0x0423,
+        0x0424, 0x0425, 0x0426, 0x0427, 0x0501, 0x1201, 0x1203, 0x1204, 0x130C, 0x1380, 0x1383,
+    ];
+
+    /// A value of the specified length for each tag (octet strings: three octets).
+    fn valid_value(tag: u16) -> Bytes {
+        match tag {
+            0x0008 | 0x0204 | 0x020A | 0x020B | 0x020C | 0x1203 | 0x1383 => {
+                Bytes::from_static(&[1, 2])
+            }
+            0x0017 => Bytes::from_static(&[1, 2, 3, 4]),
+            0x001D | 0x001E => Bytes::from_static(b"ab\0"),
+            0x0202 | 0x0203 | 0x0303 | 0x0381 | 0x0424 => Bytes::from_static(b"xyz"),
+            0x0423 => Bytes::from_static(&[3, 0, 1]),
+            0x130C => Bytes::new(),
+            _ => Bytes::from_static(&[7]),
+        }
+    }
+
+    #[test]
+    fn every_specified_tag_is_typed_and_named() {
+        for tag in ALL_TAGS {
+            let tlv = Tlv::from_raw(tag, valid_value(tag));
+            assert!(!matches!(tlv, Tlv::Other(_)), "0x{tag:04X} not typed");
+            assert_eq!(tlv.tag(), tag);
+            assert_eq!(tlv.value_len(), valid_value(tag).len());
+            assert!(tag_name(tag).is_some());
+        }
+        assert_eq!(tag_name(0x1400), None);
+    }
+
+    #[test]
+    fn wrong_lengths_stay_raw() {
+        for tag in ALL_TAGS {
+            let mut bad = valid_value(tag).to_vec();
+            bad.extend_from_slice(&[0, 0, 0, 0, 0]);
+            let variable = matches!(tag, 0x0202 | 0x0203 | 0x0303 | 0x0381 | 0x0424);
+            let tlv = Tlv::from_raw(tag, Bytes::from(bad));
+            assert_eq!(
+                matches!(tlv, Tlv::Other(_)),
+                !variable,
+                "0x{tag:04X}: {tlv:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn c_string_parameters_need_one_trailing_nul() {
+        let id = |v: &'static [u8]| Tlv::from_raw(tag::RECEIPTED_MESSAGE_ID, Bytes::from_static(v));
+        assert!(matches!(id(b"abc\0"), Tlv::ReceiptedMessageId(s) if s == "abc"));
+        assert!(matches!(id(b"abc"), Tlv::Other(_)));
+        assert!(matches!(id(b"a\0c\0"), Tlv::Other(_)));
+        assert!(matches!(id(b""), Tlv::Other(_)));
+        let long = Bytes::from([&[b'9'; 64][..], b"\0"].concat());
+        assert!(matches!(
+            Tlv::from_raw(tag::RECEIPTED_MESSAGE_ID, long.clone()),
+            Tlv::ReceiptedMessageId(_)
+        ));
+        let too_long = Bytes::from([&[b'9'; 65][..], b"\0"].concat());
+        assert!(matches!(
+            Tlv::from_raw(tag::RECEIPTED_MESSAGE_ID, too_long),
+            Tlv::Other(_)
+        ));
+    }
+
+    #[test]
+    fn getters_find_the_first_occurrence() {
+        let tlvs = Tlvs::new()
+            .with(Tlv::SarMsgRefNum(9))
+            .with(Tlv::SarTotalSegments(3))
+            .with(Tlv::SarSegmentSeqnum(2))
+            .with(Tlv::SarSegmentSeqnum(5));
+        assert_eq!(tlvs.sar_msg_ref_num(), Some(&9));
+        assert_eq!(tlvs.sar_total_segments(), Some(&3));
+        assert_eq!(tlvs.sar_segment_seqnum(), Some(&2));
+        assert_eq!(tlvs.message_payload(), None);
+        assert_eq!(
+            tlvs.get(tag::SAR_SEGMENT_SEQNUM),
+            Some(&Tlv::SarSegmentSeqnum(2))
+        );
+    }
+}

@@ -12,8 +12,12 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a Bytes) -> Self {
-        Reader { buf, pos: 0 }
+    /// A reader over `buf` starting at offset `pos` (at most `buf.len()`).
+    pub(crate) fn new(buf: &'a Bytes, pos: usize) -> Self {
+        Reader {
+            buf,
+            pos: pos.min(buf.len()),
+        }
     }
 
     pub(crate) fn remaining(&self) -> usize {

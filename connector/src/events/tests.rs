@@ -61,12 +61,20 @@ fn example_receipt() -> DlrEvent {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     };
-    DlrEvent::receipt("mtn-gh", &facts, Some(&correlated), ts("2026-11-25T10:00:03.412Z"))
+    DlrEvent::receipt(
+        "mtn-gh",
+        &facts,
+        Some(&correlated),
+        ts("2026-11-25T10:00:03.412Z"),
+    )
 }
 
 #[test]
 fn builders_reproduce_the_contract_examples() {
-    assert_eq!(serde_json::to_value(example_receipt()).unwrap(), dlr_example());
+    assert_eq!(
+        serde_json::to_value(example_receipt()).unwrap(),
+        dlr_example()
+    );
     let health = OperatorHealth::bound(
         "mtn-gh",
         EndpointRole::Primary,
@@ -90,8 +98,8 @@ fn contract_examples_round_trip() {
 #[test]
 fn every_kind_of_event_validates_against_the_schemas() {
     let at = ts("2026-11-25T10:00:03.412Z");
-    let rejection = parse_command("mtn-gh", br#"{"messageId":"m1","operatorId":"mtn-gh"}"#)
-        .unwrap_err();
+    let rejection =
+        parse_command("mtn-gh", br#"{"messageId":"m1","operatorId":"mtn-gh"}"#).unwrap_err();
     let unreadable = parse_command("mtn-gh", b"[").unwrap_err();
     let facts = ReceiptFacts {
         smsc_message_id: "77".into(),
@@ -109,24 +117,60 @@ fn every_kind_of_event_validates_against_the_schemas() {
         DlrEvent::rejected_command("mtn-gh", &rejection, "seq-9", at),
         DlrEvent::rejected_command("mtn-gh", &unreadable, "seq-10", at),
         DlrEvent::segment_outcome(
-            "mtn-gh", "m1", seg, DlrStatus::Rejected, None, Some(0x0B),
-            Some("ESME_RINVDSTADR".into()), &meta, at,
+            "mtn-gh",
+            "m1",
+            seg,
+            DlrStatus::Rejected,
+            None,
+            Some(0x0B),
+            Some("ESME_RINVDSTADR".into()),
+            &meta,
+            at,
         ),
         DlrEvent::segment_outcome(
-            "mtn-gh", "m1", seg, DlrStatus::Accepted, Some("abc"), Some(0), None, &meta, at,
+            "mtn-gh",
+            "m1",
+            seg,
+            DlrStatus::Accepted,
+            Some("abc"),
+            Some(0),
+            None,
+            &meta,
+            at,
         ),
         DlrEvent::segment_outcome(
-            "mtn-gh", "m1", seg, DlrStatus::Expired, None, None, Some("validity ended".into()),
-            &meta, at,
+            "mtn-gh",
+            "m1",
+            seg,
+            DlrStatus::Expired,
+            None,
+            None,
+            Some("validity ended".into()),
+            &meta,
+            at,
         ),
     ];
-    let values: Vec<Value> = events.iter().map(|e| serde_json::to_value(e).unwrap()).collect();
+    let values: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
     assert_valid("dlr-event.schema.json", &values);
     let health = [
-        OperatorHealth::bound("a", EndpointRole::Backup, "h:1", BoundMode::TransmitterReceiver, "failover", "pod", at),
+        OperatorHealth::bound(
+            "a",
+            EndpointRole::Backup,
+            "h:1",
+            BoundMode::TransmitterReceiver,
+            "failover",
+            "pod",
+            at,
+        ),
         OperatorHealth::unbound("a", "connection refused", "pod", at),
     ];
-    let values: Vec<Value> = health.iter().map(|e| serde_json::to_value(e).unwrap()).collect();
+    let values: Vec<Value> = health
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
     assert_valid("operator-health.schema.json", &values);
     assert_eq!(values[0]["state"], "FAILBACK");
     assert_eq!(values[0]["bindMode"], "transmitter+receiver");
@@ -152,8 +196,15 @@ fn event_ids() {
         "op:seq-5:REJECTED"
     );
     let e = DlrEvent::segment_outcome(
-        "op", "m9", Segment { index: 2, count: 2 }, DlrStatus::Rejected, None, Some(11), None,
-        &BTreeMap::new(), at,
+        "op",
+        "m9",
+        Segment { index: 2, count: 2 },
+        DlrStatus::Rejected,
+        None,
+        Some(11),
+        None,
+        &BTreeMap::new(),
+        at,
     );
     assert_eq!(e.event_id, "op:m9:2:REJECTED");
     assert_eq!(example_receipt().event_id, "mtn-gh:0A1B2C3D:DELIVRD");
@@ -187,12 +238,30 @@ fn message_status_aggregation() {
     assert_eq!(agg(1, &[Some(Delivered)]), MessageStatus::Delivered);
     assert_eq!(agg(2, &[Some(Delivered)]), MessageStatus::Pending);
     assert_eq!(agg(2, &[Some(Delivered), None]), MessageStatus::Pending);
-    assert_eq!(agg(2, &[Some(Delivered), Some(Enroute)]), MessageStatus::Pending);
-    assert_eq!(agg(2, &[Some(Delivered), Some(Delivered)]), MessageStatus::Delivered);
-    assert_eq!(agg(3, &[Some(Delivered), Some(Expired), Some(Undelivered)]), MessageStatus::Undelivered);
-    assert_eq!(agg(2, &[Some(Rejected), Some(Undelivered)]), MessageStatus::Rejected);
-    assert_eq!(agg(2, &[Some(Unknown), Some(Delivered)]), MessageStatus::Unknown);
-    assert_eq!(agg(2, &[Some(Deleted), Some(Unknown)]), MessageStatus::Deleted);
+    assert_eq!(
+        agg(2, &[Some(Delivered), Some(Enroute)]),
+        MessageStatus::Pending
+    );
+    assert_eq!(
+        agg(2, &[Some(Delivered), Some(Delivered)]),
+        MessageStatus::Delivered
+    );
+    assert_eq!(
+        agg(3, &[Some(Delivered), Some(Expired), Some(Undelivered)]),
+        MessageStatus::Undelivered
+    );
+    assert_eq!(
+        agg(2, &[Some(Rejected), Some(Undelivered)]),
+        MessageStatus::Rejected
+    );
+    assert_eq!(
+        agg(2, &[Some(Unknown), Some(Delivered)]),
+        MessageStatus::Unknown
+    );
+    assert_eq!(
+        agg(2, &[Some(Deleted), Some(Unknown)]),
+        MessageStatus::Deleted
+    );
 }
 
 async fn test_stream(js: &jetstream::Context) -> (String, String) {
@@ -213,7 +282,11 @@ async fn test_stream(js: &jetstream::Context) -> (String, String) {
 async fn publishes_with_msg_id_and_dedupes() {
     let js = jetstream().await;
     let (name, prefix) = test_stream(&js).await;
-    let publisher = EventPublisher::new(js.clone(), &format!("{prefix}.dlr"), &format!("{prefix}.health"));
+    let publisher = EventPublisher::new(
+        js.clone(),
+        &format!("{prefix}.dlr"),
+        &format!("{prefix}.health"),
+    );
     let event = example_receipt();
     let first = publisher.publish_dlr(&event).await.unwrap();
     assert!(!first.duplicate);
@@ -231,7 +304,9 @@ async fn publishes_with_msg_id_and_dedupes() {
     assert_eq!(back, event);
     let headers = stored.headers;
     assert_eq!(
-        headers.get(async_nats::header::NATS_MESSAGE_ID).map(|v| v.as_str()),
+        headers
+            .get(async_nats::header::NATS_MESSAGE_ID)
+            .map(|v| v.as_str()),
         Some("mtn-gh:0A1B2C3D:DELIVRD")
     );
     let stored = stream.get_raw_message(h.sequence).await.unwrap();
