@@ -8,7 +8,7 @@
 
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,17 +41,18 @@ struct Args {
     threads: usize,
 }
 
-/// Log-linear latency histogram: 32 sub-buckets per power of two of microseconds.
+/// Log-linear latency histogram shared by the submitters: 32 sub-buckets per power of two
+/// of microseconds, atomic counters.
 struct Latencies {
-    buckets: Vec<u64>,
-    count: u64,
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
 }
 
 impl Latencies {
     fn new() -> Self {
         Self {
-            buckets: vec![0; 64 * 32],
-            count: 0,
+            buckets: (0..64 * 32).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
         }
     }
 
@@ -73,24 +74,21 @@ impl Latencies {
         (32 + sub) << (exp - 5)
     }
 
-    fn record(&mut self, d: Duration) {
+    fn record(&self, d: Duration) {
         let us = d.as_micros().min(u128::from(u64::MAX >> 1)) as u64;
-        self.buckets[Self::index(us)] += 1;
-        self.count += 1;
+        self.buckets[Self::index(us)].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn merge(&mut self, other: &Latencies) {
-        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
-            *a += b;
-        }
-        self.count += other.count;
+    fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
     }
 
     fn quantile_us(&self, q: f64) -> u64 {
-        let target = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let target = ((self.count() as f64) * q).ceil().max(1.0) as u64;
         let mut seen = 0;
         for (i, n) in self.buckets.iter().enumerate() {
-            seen += n;
+            seen += n.load(Ordering::Relaxed);
             if seen >= target {
                 return Self::lower_bound(i);
             }
@@ -221,25 +219,26 @@ async fn run_once(
     let workers = (window as usize * 2).max(2);
     let mut tasks = Vec::with_capacity(workers);
     let measuring = Arc::new(AtomicBool::new(false));
+    let latencies = Arc::new(Latencies::new());
     for _ in 0..workers {
         let h = handle.clone();
         let sm = template.clone();
         let stop = stop.clone();
         let measuring = measuring.clone();
+        let latencies = latencies.clone();
         tasks.push(tokio::spawn(async move {
-            let mut lat = Latencies::new();
             let mut errors = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 match h.submit(sm.clone()).await {
                     Ok(o) => {
                         if measuring.load(Ordering::Relaxed) {
-                            lat.record(o.latency);
+                            latencies.record(o.latency);
                         }
                     }
                     Err(_) => errors += 1,
                 }
             }
-            (lat, errors)
+            errors
         }));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -250,16 +249,14 @@ async fn run_once(
     let elapsed = started.elapsed();
     let rss = rss_kb("VmRSS:");
     stop.store(true, Ordering::Relaxed);
-    let mut total = Latencies::new();
     let mut errors = 0;
     for t in tasks {
-        let (lat, e) = t.await.map_err(|e| e.to_string())?;
-        total.merge(&lat);
-        errors += e;
+        errors += t.await.map_err(|e| e.to_string())?;
     }
+    let total = &latencies;
     handle.shutdown(Duration::from_secs(2)).await;
     Ok(RunResult {
-        rate: total.count as f64 / elapsed.as_secs_f64(),
+        rate: total.count() as f64 / elapsed.as_secs_f64(),
         p50_us: total.quantile_us(0.5),
         p99_us: total.quantile_us(0.99),
         rss_kb: rss,
