@@ -531,6 +531,8 @@ pub async fn run(
     );
     let (session, mut streams) =
         SessionEngine::start(EngineConfig::from_connector(&config), credentials);
+    // Subscribe before anything awaits, so that the first BOUND is not missed.
+    let session_events = session.events();
 
     if let Err(e) = publisher
         .publish_health(&OperatorHealth::unbound(
@@ -572,7 +574,7 @@ pub async fn run(
 
     // Health events and the session state gauge.
     {
-        let mut events = session.events();
+        let mut events = session_events;
         let publisher = publisher.clone();
         let metrics = metrics.clone();
         let (op, instance) = (op.clone(), instance.clone());
