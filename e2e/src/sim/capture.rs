@@ -75,10 +75,7 @@ impl ReceivedSubmit {
             data_coding: sm.data_coding,
             registered_delivery: sm.registered_delivery,
             short_message: Bytes::copy_from_slice(&sm.short_message),
-            payload: sm
-                .tlvs
-                .message_payload()
-                .map(|p| Bytes::copy_from_slice(p)),
+            payload: sm.tlvs.message_payload().map(|p| Bytes::copy_from_slice(p)),
             segment: segment_of(sm.esm_class, &sm.short_message, &sm.tlvs),
             received_at: SystemTime::now(),
         }
@@ -98,7 +95,11 @@ impl ReceivedSubmit {
             data_coding: sm.data_coding,
             registered_delivery: sm.registered_delivery,
             short_message: Bytes::new(),
-            segment: segment_of(sm.esm_class, payload.as_deref().unwrap_or_default(), &sm.tlvs),
+            segment: segment_of(
+                sm.esm_class,
+                payload.as_deref().unwrap_or_default(),
+                &sm.tlvs,
+            ),
             payload,
             received_at: SystemTime::now(),
         }
@@ -234,7 +235,10 @@ mod tests {
     fn finds_udh_and_sar_segments() {
         let udh8 = [5, 0x00, 3, 0x2A, 3, 2, b'x'];
         let s = segment_of(0x40, &udh8, &Tlvs::new()).unwrap();
-        assert_eq!((s.mark, s.reference, s.total, s.seq), (SegmentMark::Udh, 0x2A, 3, 2));
+        assert_eq!(
+            (s.mark, s.reference, s.total, s.seq),
+            (SegmentMark::Udh, 0x2A, 3, 2)
+        );
         let udh16 = [6, 0x08, 4, 0x01, 0x02, 2, 1];
         let s = segment_of(0x40, &udh16, &Tlvs::new()).unwrap();
         assert_eq!(s.reference, 0x0102);
