@@ -259,10 +259,7 @@ impl FromStr for ConnectionFault {
         let err = || format!("invalid connection fault `{s}`: expected ACTION:N[:CONNECTIONS]");
         let mut parts = s.split(':');
         let action = parts.next().ok_or_else(err)?.parse()?;
-        let after_pdus = parts
-            .next()
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(err)?;
+        let after_pdus = parts.next().and_then(|n| n.parse().ok()).ok_or_else(err)?;
         let connections = match parts.next() {
             Some(n) => Some(n.parse().map_err(|_| err())?),
             None => None,
@@ -354,7 +351,11 @@ pub struct LiveFaults {
 impl LiveFaults {
     fn new(faults: Faults) -> Self {
         LiveFaults {
-            submit_rules: faults.submit_status.iter().map(|_| AtomicU64::new(0)).collect(),
+            submit_rules: faults
+                .submit_status
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             faults,
             no_response: AtomicU64::new(0),
             bind: AtomicU64::new(0),

@@ -56,10 +56,7 @@ enum BindState {
     /// Connected, not bound.
     Open,
     /// Bound for `system_id`.
-    Bound {
-        mode: BindMode,
-        system_id: Arc<str>,
-    },
+    Bound { mode: BindMode, system_id: Arc<str> },
 }
 
 /// What the batch loop does next.
