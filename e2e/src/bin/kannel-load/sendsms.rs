@@ -123,6 +123,8 @@ mod tests {
         let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         assert!(q.contains(&("dlr-mask".into(), "3".into())));
         assert!(q.contains(&("dlr-url".into(), dlr.into())));
-        assert!(url.as_str().contains("dlr-url=http%3A%2F%2F127.0.0.1%3A9%2Fdlr%3Fn%3D7%26t%3D%25d"));
+        assert!(url
+            .as_str()
+            .contains("dlr-url=http%3A%2F%2F127.0.0.1%3A9%2Fdlr%3Fn%3D7%26t%3D%25d"));
     }
 }
