@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -27,6 +27,8 @@ use std::sync::Arc;
 
 /// Most submits written before a flush.
 const WRITE_BATCH: usize = 128;
+/// Most buffered PDUs handled in a row.
+const READ_BATCH: usize = 128;
 /// Most expired requests remembered for late matching.
 const MAX_EXPIRED: usize = 65_536;
 
@@ -164,7 +166,18 @@ impl Link {
             tokio::select! {
                 biased;
                 frame = self.transport.next() => {
-                    st.on_frame(frame, Instant::now(), self.transport.write_buffer_mut()).await;
+                    let now = Instant::now();
+                    st.on_frame(frame, now, self.transport.write_buffer_mut()).await;
+                    // Handle the frames already read without another round of select.
+                    for _ in 0..READ_BATCH {
+                        if st.ended.is_some() {
+                            break;
+                        }
+                        let Some(frame) = self.transport.next().now_or_never() else {
+                            break;
+                        };
+                        st.on_frame(frame, now, self.transport.write_buffer_mut()).await;
+                    }
                 }
                 Some(pdu) = out_rx.recv() => {
                     st.write(&pdu, self.transport.write_buffer_mut());
