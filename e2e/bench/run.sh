@@ -282,7 +282,7 @@ run_connector() {
   local p99s p99r
   p99s=$(cmedian steady .p99PublishToSubmitMs)
   p99r=$(cmedian steady .p99ReceiptToEventMs)
-  say "steady $STEADY_RATE msg/s: loadgen publish->final event p99 $(fmt_num 1 "$(cmedian steady .latencyMs.p99)") ms (includes the ${RECEIPT_DELAY_MS} ms receipt delay)"
+  say "steady $STEADY_RATE msg/s ($STEADY_COUNT messages, receipts after ${RECEIPT_DELAY_MS} ms), from the connector's /metrics:"
   say "  p99 submit_sm->submit_sm_resp: <= $(fmt_num 2 "$(cmedian steady .p99SubmitToResponseMs)") ms"
   if [[ $p99s == null ]]; then
     say "  p99 publish->submit_sm: not measured: the connector's /metrics has no histogram $SUBMIT_LATENCY_METRIC"
