@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark of the project in one command, with medians (BENCHMARKS.md, docs/benchmarks.md):
-#   1. criterion micro-benchmarks: cargo bench -p connector
+#   1. criterion micro-benchmarks: cargo bench -p connector --benches
 #   2. the session benchmark: e2e binary session-bench, window 1/10/64/256, 0 and 50 ms responses
 #   3. the connector end to end against smsc-sim and the local NATS, Redis and PostgreSQL:
 #      bare ceiling, submit path (no receipts, no TPS limit), full path with receipts,
@@ -72,10 +72,10 @@ say "results and logs: $OUT"
 # ---- 1. criterion -------------------------------------------------------------------------
 run_criterion() {
   say ""
-  say "## criterion (cargo bench -p connector)"
+  say "## criterion (cargo bench -p connector --benches)"
   local args
   read -r -a args <<<"${BENCH_CRITERION_ARGS:---warm-up-time 1 --measurement-time 3 --noplot}"
-  if ! (cd "$BENCH_ROOT" && cargo bench -p connector -- "${args[@]}") >"$OUT/criterion.log" 2>&1; then
+  if ! (cd "$BENCH_ROOT" && cargo bench -p connector --benches -- "${args[@]}") >"$OUT/criterion.log" 2>&1; then
     say "criterion: FAILED, see $OUT/criterion.log"
     return 0
   fi
