@@ -227,9 +227,10 @@ fn encode_units(text: &str, encoding: TextEncoding) -> Result<Encoded, Unencodab
     let mut bytes = Vec::with_capacity(text.len() * 2);
     let mut offsets = Vec::with_capacity(text.len() + 1);
     offsets.push(0);
+    let gsm = encoding.tables().encoder();
     for (position, ch) in text.chars().enumerate() {
         match encoding {
-            TextEncoding::Gsm7(tables) => match tables.encode_char(ch) {
+            TextEncoding::Gsm7(_) => match gsm.encode_char(ch) {
                 Some(GsmCode::Direct(c)) => bytes.push(c),
                 Some(GsmCode::Escaped(c)) => bytes.extend_from_slice(&[ESCAPE, c]),
                 None => {
