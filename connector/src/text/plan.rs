@@ -13,7 +13,7 @@ use crds::config::{Charset, EncodingConfig};
 
 use super::gsm::{GsmCode, GsmTables, LockingShift, ESCAPE};
 use super::split::{
-    build, layout, EncodedText, Layout, Segment, SplitError, SplitPolicy, UnitKind,
+    build, layout, min_segments, EncodedText, Layout, Segment, SplitError, SplitPolicy, UnitKind,
 };
 use super::{data_coding, Unencodable};
 
@@ -296,7 +296,15 @@ pub fn plan_with(
     let mut best: Option<(TextEncoding, Encoded, Layout)> = None;
     let mut farthest: Option<Unencodable> = None;
     let mut split_error: Option<SplitError> = None;
+    let chars = text.chars().count();
     for &encoding in candidates {
+        if let Some((_, _, b)) = &best {
+            // A later candidate must need strictly fewer segments to win.
+            let floor = min_segments(chars, encoding.unit_kind(), encoding.tables(), policy);
+            if floor >= b.count() {
+                continue;
+            }
+        }
         let encoded = match encode_units(text, encoding) {
             Ok(e) => e,
             Err(e) => {
