@@ -10,9 +10,11 @@ CREATE TABLE IF NOT EXISTS smpp.message_correlations (
     segment_index         smallint    NOT NULL CHECK (segment_index >= 1),
     segment_count         smallint    NOT NULL CHECK (segment_count BETWEEN 1 AND 255),
     smsc_message_id       text,
-    -- Normalised forms of smsc_message_id, as receipts may write it (see connector::receipt).
+    -- Normalised keys of smsc_message_id, one per id form (connector::receipt::canonical_keys:
+    -- `s:` as-is, `hd:` hex-to-decimal, `dh:` decimal-to-hex); a receipt matches any of them.
     smsc_id_key           text,
-    smsc_id_alt_key       text,
+    smsc_id_key2          text,
+    smsc_id_key3          text,
     -- SUBMITTED (submit_sm_resp ESME_ROK) or FAILED (permanent error, or retries exhausted).
     submit_status         text        NOT NULL CHECK (submit_status IN ('SUBMITTED', 'FAILED')),
     command_status        integer     NOT NULL,
@@ -37,8 +39,10 @@ CREATE TABLE IF NOT EXISTS smpp.message_correlations (
 
 CREATE INDEX IF NOT EXISTS message_correlations_smsc_id_key
     ON smpp.message_correlations (operator_id, smsc_id_key) WHERE smsc_id_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS message_correlations_smsc_id_alt_key
-    ON smpp.message_correlations (operator_id, smsc_id_alt_key) WHERE smsc_id_alt_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS message_correlations_smsc_id_key2
+    ON smpp.message_correlations (operator_id, smsc_id_key2) WHERE smsc_id_key2 IS NOT NULL;
+CREATE INDEX IF NOT EXISTS message_correlations_smsc_id_key3
+    ON smpp.message_correlations (operator_id, smsc_id_key3) WHERE smsc_id_key3 IS NOT NULL;
 
 -- Receipts that arrived before the submit_sm_resp of their message (or match nothing yet):
 -- retried until expires_at, then published uncorrelated.

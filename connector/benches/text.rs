@@ -25,11 +25,17 @@ fn bench_encodings(c: &mut Criterion) {
         .cycle()
         .take(70)
         .collect();
-    g.bench_function("ucs2_encode_70", |b| b.iter(|| ucs2::encode(black_box(&unicode))));
+    g.bench_function("ucs2_encode_70", |b| {
+        b.iter(|| ucs2::encode(black_box(&unicode)))
+    });
     let long: String = gsm.chars().cycle().take(400).collect();
     let config = EncodingConfig::default();
     let segments = plan(&long, &config, ForcedEncoding::Auto, 42).map(|p| p.segment_count());
-    assert_eq!(segments, Ok(3), "the benchmark text must take three segments");
+    assert_eq!(
+        segments,
+        Ok(3),
+        "the benchmark text must take three segments"
+    );
     g.bench_function("plan_split_3_segments", |b| {
         b.iter(|| plan(black_box(&long), &config, ForcedEncoding::Auto, 42))
     });

@@ -19,7 +19,11 @@ use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::events::{CorrelatedMessage, DlrStatus, MessageStatus, ReceiptFacts, Segment};
+use crate::events::{
+    aggregate_status, parse_status, CorrelatedMessage, DeliveryStatus, ReceiptFacts, Segment,
+};
+use crate::receipt::{canonical_keys, IdSide};
+use crds::config::ReceiptIdForm;
 
 /// The embedded migrations of `migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -59,14 +63,44 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
 
-/// The normalised forms under which a receipt may name a submitted segment's smsc id
-/// (computed by `connector::receipt`).
+/// The normalised keys under which receipts may name a submitted segment's smsc id: one per
+/// id form, at most three (`connector::receipt::canonical_keys`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SmscIdKeys {
-    /// The main form.
-    pub key: String,
-    /// Another form (for example the decimal of a hex id), when the id form is not known.
-    pub alt_key: Option<String>,
+pub struct SmscIdKeys(Vec<String>);
+
+impl SmscIdKeys {
+    /// The submit-side keys of `smsc_message_id` for the configured id form.
+    pub fn for_submit(smsc_message_id: &str, form: ReceiptIdForm) -> Self {
+        Self(
+            canonical_keys(smsc_message_id, IdSide::Submit, form)
+                .iter()
+                .map(|k| k.as_str().to_string())
+                .collect(),
+        )
+    }
+
+    /// Keys given as they are (the first three are stored).
+    pub fn from_keys(keys: Vec<String>) -> Self {
+        Self(keys)
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &[String] {
+        &self.0
+    }
+
+    fn nth(&self, i: usize) -> Option<&str> {
+        self.0.get(i).map(String::as_str)
+    }
+}
+
+/// The receipt-side keys to look a receipt's id up with, for the configured id form (every
+/// form's key for `auto`).
+pub fn receipt_keys(receipt_id: &str, form: ReceiptIdForm) -> Vec<String> {
+    canonical_keys(receipt_id, IdSide::Receipt, form)
+        .iter()
+        .map(|k| k.as_str().to_string())
+        .collect()
 }
 
 /// How a segment's submit ended.
@@ -124,7 +158,13 @@ pub struct ReceiptUpdate {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReceiptMatch {
     /// The segment was found and updated.
-    Correlated(CorrelatedMessage),
+    Correlated {
+        /// The message, its segment and aggregate status.
+        message: CorrelatedMessage,
+        /// The candidate key that matched (its prefix names the id form, for
+        /// `receipt::IdFormLearner::record_match`).
+        matched_key: String,
+    },
     /// No submitted segment has this id (yet).
     Unmatched,
 }
@@ -303,7 +343,8 @@ async fn insert_submits(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let (mut smsc, mut key, mut alt, mut status, mut cs) = (
+    let (mut smsc, mut key, mut key2, mut key3, mut status, mut cs) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -328,15 +369,17 @@ async fn insert_submits(
                 keys,
             } => {
                 smsc.push(Some(smsc_message_id.as_str()));
-                key.push(Some(keys.key.as_str()));
-                alt.push(keys.alt_key.as_deref());
+                key.push(keys.nth(0));
+                key2.push(keys.nth(1));
+                key3.push(keys.nth(2));
                 status.push("SUBMITTED");
                 cs.push(0i32);
             }
             SubmitOutcome::Failed { command_status } => {
                 smsc.push(None);
                 key.push(None);
-                alt.push(None);
+                key2.push(None);
+                key3.push(None);
                 status.push("FAILED");
                 cs.push(*command_status as i32);
             }
@@ -349,16 +392,20 @@ async fn insert_submits(
     sqlx::query(
         r#"INSERT INTO smpp.message_correlations
              (operator_id, message_id, segment_index, segment_count, smsc_message_id, smsc_id_key,
-              smsc_id_alt_key, submit_status, command_status, attempts, concat_ref, submitted_at, metadata)
-           SELECT u.op, u.mid, u.idx, u.cnt, u.smsc, u.k, u.alt, u.st, u.cs, u.att, u.cref, u.at, u.meta::jsonb
+              smsc_id_key2, smsc_id_key3, submit_status, command_status, attempts, concat_ref,
+              submitted_at, metadata)
+           SELECT u.op, u.mid, u.idx, u.cnt, u.smsc, u.k, u.k2, u.k3, u.st, u.cs, u.att, u.cref, u.at,
+                  u.meta::jsonb
            FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[], $6::text[], $7::text[],
-                       $8::text[], $9::int4[], $10::int4[], $11::int4[], $12::timestamptz[], $13::text[])
-                AS u(op, mid, idx, cnt, smsc, k, alt, st, cs, att, cref, at, meta)
+                       $8::text[], $9::text[], $10::int4[], $11::int4[], $12::int4[], $13::timestamptz[],
+                       $14::text[])
+                AS u(op, mid, idx, cnt, smsc, k, k2, k3, st, cs, att, cref, at, meta)
            ON CONFLICT (operator_id, message_id, segment_index) DO UPDATE SET
              segment_count = EXCLUDED.segment_count,
              smsc_message_id = EXCLUDED.smsc_message_id,
              smsc_id_key = EXCLUDED.smsc_id_key,
-             smsc_id_alt_key = EXCLUDED.smsc_id_alt_key,
+             smsc_id_key2 = EXCLUDED.smsc_id_key2,
+             smsc_id_key3 = EXCLUDED.smsc_id_key3,
              submit_status = EXCLUDED.submit_status,
              command_status = EXCLUDED.command_status,
              attempts = smpp.message_correlations.attempts + EXCLUDED.attempts,
@@ -375,7 +422,8 @@ async fn insert_submits(
     .bind(cnt)
     .bind(smsc)
     .bind(key)
-    .bind(alt)
+    .bind(key2)
+    .bind(key3)
     .bind(status)
     .bind(cs)
     .bind(attempts)
@@ -389,6 +437,7 @@ async fn insert_submits(
 
 /// A matched segment, as read before the update.
 struct Hit {
+    matched_key: String,
     operator_id: String,
     message_id: String,
     index: u16,
@@ -400,7 +449,7 @@ struct Hit {
 /// Latest status of one segment while a batch is applied.
 #[derive(Clone, Copy, Default)]
 struct SegState {
-    status: Option<DlrStatus>,
+    status: Option<DeliveryStatus>,
 }
 
 async fn apply_receipts(
@@ -416,15 +465,20 @@ async fn apply_receipts(
         }
     }
     let found = sqlx::query(
-        r#"SELECT u.ord, c.operator_id, c.message_id, c.segment_index, c.segment_count,
+        r#"SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
                   c.submitted_at, c.metadata::text AS metadata
            FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
            JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key = u.k
            UNION ALL
-           SELECT u.ord, c.operator_id, c.message_id, c.segment_index, c.segment_count,
+           SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
                   c.submitted_at, c.metadata::text AS metadata
            FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
-           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_alt_key = u.k"#,
+           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key2 = u.k
+           UNION ALL
+           SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
+                  c.submitted_at, c.metadata::text AS metadata
+           FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
+           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key3 = u.k"#,
     )
     .bind(&ord)
     .bind(&ops)
@@ -446,6 +500,7 @@ async fn apply_receipts(
         }
         let metadata: String = row.try_get("metadata")?;
         *slot = Some(Hit {
+            matched_key: row.try_get("k")?,
             operator_id: row.try_get("operator_id")?,
             message_id: row.try_get("message_id")?,
             index: u16::try_from(row.try_get::<i16, _>("segment_index")?).unwrap_or(0),
@@ -486,7 +541,7 @@ async fn apply_receipts(
                 .entry(key)
                 .or_insert_with(|| vec![SegState::default(); count]);
             if let Some(s) = idx.checked_sub(1).and_then(|i| segs.get_mut(i)) {
-                s.status = status.as_deref().and_then(DlrStatus::parse);
+                s.status = status.as_deref().and_then(parse_status);
             }
         }
     }
@@ -499,7 +554,7 @@ async fn apply_receipts(
             results.push(ReceiptMatch::Unmatched);
             continue;
         };
-        let new = DlrStatus::from_stat(&r.facts.stat);
+        let new = r.facts.status;
         let segs = state
             .entry((h.operator_id.clone(), h.message_id.clone()))
             .or_insert_with(|| vec![SegState::default(); usize::from(h.count)]);
@@ -513,16 +568,19 @@ async fn apply_receipts(
                 updated.insert((h.operator_id.clone(), h.message_id.clone(), h.index), i);
             }
         }
-        let statuses: Vec<Option<DlrStatus>> = segs.iter().map(|s| s.status).collect();
-        results.push(ReceiptMatch::Correlated(CorrelatedMessage {
-            message_id: h.message_id.clone(),
-            segment: Segment {
-                index: h.index,
-                count: h.count,
+        let statuses: Vec<Option<DeliveryStatus>> = segs.iter().map(|s| s.status).collect();
+        results.push(ReceiptMatch::Correlated {
+            message: CorrelatedMessage {
+                message_id: h.message_id.clone(),
+                segment: Segment {
+                    index: h.index,
+                    count: h.count,
+                },
+                message_status: aggregate_status(h.count, &statuses),
+                metadata: h.metadata.clone(),
             },
-            message_status: MessageStatus::aggregate(h.count, &statuses),
-            metadata: h.metadata.clone(),
-        }));
+            matched_key: h.matched_key.clone(),
+        });
     }
 
     if !updated.is_empty() {
@@ -539,7 +597,7 @@ async fn apply_receipts(
         let mut u_ra = Vec::new();
         for ((op, mid, idx), i) in &updated {
             let r = receipts[*i];
-            let status = DlrStatus::from_stat(&r.facts.stat);
+            let status = r.facts.status;
             u_op.push(op.as_str());
             u_mid.push(mid.as_str());
             u_idx.push(i16::try_from(*idx).unwrap_or(i16::MAX));

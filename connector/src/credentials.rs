@@ -365,6 +365,76 @@ impl CredentialsStore {
     }
 }
 
+impl CredentialsStore {
+    /// The kept credentials, or one attempt to fetch them (for the session engine, which
+    /// retries with its own backoff).
+    pub async fn try_get(&self) -> Result<Arc<Credentials>, CredentialsError> {
+        let cached = self.current.lock().ok().and_then(|c| c.clone());
+        match cached {
+            Some(c) => Ok(c),
+            None => self.try_refresh().await,
+        }
+    }
+
+    /// One attempt to fetch new credentials; kept on success, reported on failure.
+    pub async fn try_refresh(&self) -> Result<Arc<Credentials>, CredentialsError> {
+        match self.fetch_once().await {
+            Ok(c) => {
+                let c = Arc::new(c);
+                if let Ok(mut cur) = self.current.lock() {
+                    *cur = Some(c.clone());
+                }
+                if let Ok(mut e) = self.last_error.lock() {
+                    *e = None;
+                }
+                Ok(c)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot get SMPP credentials");
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = Some(e.clone());
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl crate::session::CredentialsProvider for CredentialsStore {
+    fn credentials(
+        &self,
+        endpoint: EndpointRole,
+    ) -> futures::future::BoxFuture<
+        '_,
+        Result<crate::session::SmppCredentials, crate::session::CredentialsError>,
+    > {
+        Box::pin(async move {
+            let c = self
+                .try_get()
+                .await
+                .map_err(|e| crate::session::CredentialsError(e.to_string()))?;
+            let b = c.for_endpoint(endpoint);
+            Ok(crate::session::SmppCredentials {
+                system_id: b.system_id.clone(),
+                password: b.password.expose().to_string(),
+                system_type: b.system_type.clone(),
+            })
+        })
+    }
+
+    fn refresh(
+        &self,
+        _endpoint: EndpointRole,
+    ) -> futures::future::BoxFuture<'_, Result<(), crate::session::CredentialsError>> {
+        Box::pin(async move {
+            self.try_refresh()
+                .await
+                .map(|_| ())
+                .map_err(|e| crate::session::CredentialsError(e.to_string()))
+        })
+    }
+}
+
 fn transport_error(e: reqwest::Error) -> CredentialsError {
     if e.is_timeout() {
         CredentialsError::Timeout

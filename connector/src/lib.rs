@@ -10,13 +10,16 @@ pub mod intake;
 pub mod jetstream;
 pub mod logging;
 pub mod metrics;
+pub mod outbound;
 pub mod receipt;
 pub mod receipt_events;
+pub mod service;
+pub mod session;
+pub mod session_status;
 pub mod settings;
 pub mod status_writer;
 pub mod text;
 pub mod throttle;
-pub mod session;
 
 #[cfg(test)]
 mod schema_check;

@@ -107,7 +107,7 @@ impl ReceiptEvents {
             received_at,
         };
         match self.writer.apply_receipt(update).await.await? {
-            ReceiptMatch::Correlated(message) => {
+            ReceiptMatch::Correlated { message, .. } => {
                 let event =
                     DlrEvent::receipt(&self.operator_id, &facts, Some(&message), received_at);
                 self.publisher.publish_dlr(&event).await?;
@@ -165,7 +165,7 @@ impl ReceiptEvents {
                 received_at: p.received_at,
             };
             match self.writer.apply_receipt(update).await.await? {
-                ReceiptMatch::Correlated(message) => {
+                ReceiptMatch::Correlated { message, .. } => {
                     let event = DlrEvent::receipt(
                         &self.operator_id,
                         &p.facts,

@@ -58,6 +58,20 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    /// The buffer and the range of the next `len` octets, without slicing.
+    pub(crate) fn range(
+        &mut self,
+        len: usize,
+        field: &'static str,
+    ) -> Result<(&'a Bytes, std::ops::Range<usize>), CodecError> {
+        if len > self.remaining() {
+            return Err(CodecError::Truncated { field });
+        }
+        let start = self.pos;
+        self.pos += len;
+        Ok((self.buf, start..self.pos))
+    }
+
     /// Exactly `len` octets.
     pub(crate) fn octets(&mut self, len: usize, field: &'static str) -> Result<Bytes, CodecError> {
         if len > self.remaining() {

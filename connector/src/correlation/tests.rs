@@ -1,4 +1,5 @@
 use super::*;
+use crate::events::MessageStatus;
 use crate::test_support::{unique, TestDb};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -9,10 +10,7 @@ fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSub
         segment: Segment { index, count },
         outcome: SubmitOutcome::Submitted {
             smsc_message_id: smsc.into(),
-            keys: SmscIdKeys {
-                key: smsc.to_ascii_lowercase(),
-                alt_key: u64::from_str_radix(smsc, 16).ok().map(|v| v.to_string()),
-            },
+            keys: SmscIdKeys::for_submit(smsc, ReceiptIdForm::Auto),
         },
         attempts: 1,
         concat_ref: (count > 1).then_some(42),
@@ -21,12 +19,13 @@ fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSub
     }
 }
 
-fn receipt(op: &str, key: &str, stat: &str) -> ReceiptUpdate {
+fn receipt(op: &str, id: &str, stat: &str) -> ReceiptUpdate {
     ReceiptUpdate {
         operator_id: op.into(),
-        candidate_keys: vec![key.into()],
+        candidate_keys: receipt_keys(id, ReceiptIdForm::Auto),
         facts: ReceiptFacts {
-            smsc_message_id: key.into(),
+            smsc_message_id: id.into(),
+            status: crate::events::status_of_stat(stat),
             stat: stat.into(),
             err: Some("000".into()),
             network_error_code: None,
@@ -39,7 +38,7 @@ fn receipt(op: &str, key: &str, stat: &str) -> ReceiptUpdate {
 
 fn correlated(m: ReceiptMatch) -> CorrelatedMessage {
     match m {
-        ReceiptMatch::Correlated(c) => c,
+        ReceiptMatch::Correlated { message, .. } => message,
         ReceiptMatch::Unmatched => panic!("expected a correlation"),
     }
 }
@@ -56,16 +55,17 @@ async fn rows_are_committed_when_the_caller_is_told() {
         .unwrap();
     // A different connection sees it: it was committed.
     let other = sqlx::PgPool::connect(&db.url()).await.unwrap();
-    let (status, key, alt, meta): (String, String, Option<String>, String) = sqlx::query_as(
-        "SELECT submit_status, smsc_id_key, smsc_id_alt_key, metadata::text FROM smpp.message_correlations WHERE operator_id = $1 AND message_id = 'm1'",
+    let (status, key, key2, key3, meta): (String, String, Option<String>, Option<String>, String) = sqlx::query_as(
+        "SELECT submit_status, smsc_id_key, smsc_id_key2, smsc_id_key3, metadata::text FROM smpp.message_correlations WHERE operator_id = $1 AND message_id = 'm1'",
     )
     .bind(&op)
     .fetch_one(&other)
     .await
     .unwrap();
+    assert_eq!(status, "SUBMITTED");
     assert_eq!(
-        (status.as_str(), key.as_str(), alt.as_deref()),
-        ("SUBMITTED", "0a1b", Some("2587"))
+        (key.as_str(), key2.as_deref(), key3),
+        ("s:a1b", Some("hd:2587"), None)
     );
     assert_eq!(meta, r#"{"tenantId": "t-42"}"#);
     other.close().await;
@@ -176,6 +176,16 @@ async fn receipts_correlate_and_aggregate_over_segments() {
     );
     assert_eq!(second.segment.index, 2);
     assert_eq!(second.message_status, MessageStatus::Undelivered);
+    // Which form matched: the decimal receipt id of a hex submit id.
+    let hit = w
+        .apply_receipt(receipt(&op, "11", "UNDELIV"))
+        .await
+        .await
+        .unwrap();
+    assert!(
+        matches!(hit, ReceiptMatch::Correlated { ref matched_key, .. } if matched_key == "hd:11"),
+        "{hit:?}"
+    );
 
     // A late ENROUTE does not replace the final status.
     let late = correlated(

@@ -285,3 +285,35 @@ fn parser_agrees_with_the_schema() {
         );
     }
 }
+
+#[tokio::test]
+async fn serves_the_session_engine() {
+    use crate::session::CredentialsProvider;
+    let rotated = r#"{"systemId": "ghasi01", "password": "n3w"}"#;
+    let s = setup(
+        vec![answer(500, ""), answer(200, GOOD), answer(200, rotated)],
+        1000,
+    )
+    .await;
+    // One attempt per call: the engine backs off itself.
+    assert!(s.store.credentials(EndpointRole::Primary).await.is_err());
+    let c = s.store.credentials(EndpointRole::Backup).await.unwrap();
+    assert_eq!(
+        (c.system_id.as_str(), c.password.as_str()),
+        ("ghasi01b", "s3cret2")
+    );
+    assert_eq!(
+        s.store
+            .credentials(EndpointRole::Primary)
+            .await
+            .unwrap()
+            .password,
+        "s3cret"
+    );
+    CredentialsProvider::refresh(&s.store, EndpointRole::Primary)
+        .await
+        .unwrap();
+    let c = s.store.credentials(EndpointRole::Backup).await.unwrap();
+    assert_eq!(c.password, "n3w", "no backup set any more: the primary's");
+    assert_eq!(s.fake.seen.lock().unwrap().len(), 3);
+}

@@ -46,6 +46,7 @@ fn ts(s: &str) -> DateTime<Utc> {
 fn example_receipt() -> DlrEvent {
     let facts = ReceiptFacts {
         smsc_message_id: "0A1B2C3D".into(),
+        status: crate::events::status_of_stat("DELIVRD"),
         stat: "DELIVRD".into(),
         err: Some("000".into()),
         network_error_code: None,
@@ -103,6 +104,7 @@ fn every_kind_of_event_validates_against_the_schemas() {
     let unreadable = parse_command("mtn-gh", b"[").unwrap_err();
     let facts = ReceiptFacts {
         smsc_message_id: "77".into(),
+        status: crate::events::status_of_stat("UNDELIV"),
         stat: "UNDELIV".into(),
         err: Some("001".into()),
         network_error_code: Some("030001".into()),
@@ -116,11 +118,12 @@ fn every_kind_of_event_validates_against_the_schemas() {
         DlrEvent::receipt("mtn-gh", &facts, None, at),
         DlrEvent::rejected_command("mtn-gh", &rejection, "seq-9", at),
         DlrEvent::rejected_command("mtn-gh", &unreadable, "seq-10", at),
+        DlrEvent::rejected_message("mtn-gh", "m1", "cannot encode".into(), &meta, at),
         DlrEvent::segment_outcome(
             "mtn-gh",
             "m1",
             seg,
-            DlrStatus::Rejected,
+            DeliveryStatus::Rejected,
             None,
             Some(0x0B),
             Some("ESME_RINVDSTADR".into()),
@@ -131,7 +134,7 @@ fn every_kind_of_event_validates_against_the_schemas() {
             "mtn-gh",
             "m1",
             seg,
-            DlrStatus::Accepted,
+            DeliveryStatus::Accepted,
             Some("abc"),
             Some(0),
             None,
@@ -142,7 +145,7 @@ fn every_kind_of_event_validates_against_the_schemas() {
             "mtn-gh",
             "m1",
             seg,
-            DlrStatus::Expired,
+            DeliveryStatus::Expired,
             None,
             None,
             Some("validity ended".into()),
@@ -199,7 +202,7 @@ fn event_ids() {
         "op",
         "m9",
         Segment { index: 2, count: 2 },
-        DlrStatus::Rejected,
+        DeliveryStatus::Rejected,
         None,
         Some(11),
         None,
@@ -213,28 +216,29 @@ fn event_ids() {
 #[test]
 fn stat_mapping_and_finality() {
     let table = [
-        ("DELIVRD", DlrStatus::Delivered, true),
-        ("UNDELIV", DlrStatus::Undelivered, true),
-        ("EXPIRED", DlrStatus::Expired, true),
-        ("DELETED", DlrStatus::Deleted, true),
-        ("REJECTD", DlrStatus::Rejected, true),
-        ("ACCEPTD", DlrStatus::Accepted, false),
-        ("ENROUTE", DlrStatus::Enroute, false),
-        ("UNKNOWN", DlrStatus::Unknown, true),
-        ("delivrd", DlrStatus::Delivered, true),
-        ("WHATEVER", DlrStatus::Unknown, true),
+        ("DELIVRD", DeliveryStatus::Delivered, true),
+        ("UNDELIV", DeliveryStatus::Undelivered, true),
+        ("EXPIRED", DeliveryStatus::Expired, true),
+        ("DELETED", DeliveryStatus::Deleted, true),
+        ("REJECTD", DeliveryStatus::Rejected, true),
+        ("ACCEPTD", DeliveryStatus::Accepted, false),
+        ("ENROUTE", DeliveryStatus::Enroute, false),
+        ("UNKNOWN", DeliveryStatus::Unknown, true),
+        ("delivrd", DeliveryStatus::Delivered, true),
+        ("WHATEVER", DeliveryStatus::Unknown, true),
     ];
     for (stat, status, fin) in table {
-        assert_eq!(DlrStatus::from_stat(stat), status, "{stat}");
+        assert_eq!(status_of_stat(stat), status, "{stat}");
         assert_eq!(status.is_final(), fin, "{stat}");
-        assert_eq!(DlrStatus::parse(status.as_str()), Some(status));
+        assert_eq!(parse_status(status.as_str()), Some(status));
     }
+    assert_eq!(parse_status("DELIVRD"), None, "only the contract's names");
 }
 
 #[test]
 fn message_status_aggregation() {
-    use DlrStatus::*;
-    let agg = MessageStatus::aggregate;
+    use DeliveryStatus::*;
+    let agg = aggregate_status;
     assert_eq!(agg(1, &[Some(Delivered)]), MessageStatus::Delivered);
     assert_eq!(agg(2, &[Some(Delivered)]), MessageStatus::Pending);
     assert_eq!(agg(2, &[Some(Delivered), None]), MessageStatus::Pending);
@@ -313,4 +317,35 @@ async fn publishes_with_msg_id_and_dedupes() {
     let back: OperatorHealth = serde_json::from_slice(&stored.payload).unwrap();
     assert_eq!(back, health);
     js.delete_stream(&name).await.unwrap();
+}
+
+#[test]
+fn facts_from_a_parsed_receipt() {
+    use crate::receipt::{parse_receipt, ReceiptInput};
+    let text = b"id:0A1B2C3D sub:001 dlvrd:001 submit date:2611251000 done date:2611251000 stat:DELIVRD err:000 text:hi";
+    let r = parse_receipt(&ReceiptInput {
+        esm_class: 0x04,
+        short_message: text,
+        network_error_code: Some([3, 0, 27]),
+        ..Default::default()
+    })
+    .unwrap();
+    let f = ReceiptFacts::from_receipt(&r);
+    assert_eq!(f.smsc_message_id, "0A1B2C3D");
+    assert_eq!(
+        (f.status, f.stat.as_str()),
+        (DeliveryStatus::Delivered, "DELIVRD")
+    );
+    assert_eq!(f.err.as_deref(), Some("000"));
+    assert_eq!(f.network_error_code.as_deref(), Some("3:27"));
+    assert_eq!(f.done_date, Some(ts("2026-11-25T10:00:00Z")));
+    let e = DlrEvent::receipt("op", &f, None, ts("2026-11-25T10:00:01Z"));
+    assert_valid(
+        "dlr-event.schema.json",
+        &[serde_json::to_value(&e).unwrap()],
+    );
+    assert_eq!(
+        ReceiptFacts::from_stat("x", "weird").status,
+        DeliveryStatus::Unknown
+    );
 }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::correlation::{CorrelationWriter, SegmentSubmit, SmscIdKeys, SubmitOutcome};
-use crate::events::{DlrStatus, EventSource, Segment};
+use crate::events::{DeliveryStatus, EventSource, Segment};
 use crate::jetstream::{dispatch_consumer, ensure_dispatch_stream, DispatchPuller};
 use crate::test_support::{config, jetstream as js_context, unique, TestDb};
 use async_nats::jetstream::stream;
@@ -83,7 +83,7 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
     assert_eq!(events[0].metadata.get("t").map(String::as_str), Some("2"));
     assert_eq!(
         (events[0].status, events[0].source),
-        (DlrStatus::Rejected, EventSource::Connector)
+        (DeliveryStatus::Rejected, EventSource::Connector)
     );
     assert!(events[1]
         .reason
@@ -119,10 +119,7 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
             segment: Segment { index: 1, count: 1 },
             outcome: SubmitOutcome::Submitted {
                 smsc_message_id: "A1".into(),
-                keys: SmscIdKeys {
-                    key: "a1".into(),
-                    alt_key: None,
-                },
+                keys: SmscIdKeys::from_keys(vec!["s:a1".into()]),
             },
             attempts: 1,
             concat_ref: None,

@@ -1,8 +1,9 @@
 use super::*;
-use crate::correlation::{SegmentSubmit, SmscIdKeys, SubmitOutcome};
-use crate::events::{DlrStatus, MessageStatus, Segment};
+use crate::correlation::{receipt_keys, SegmentSubmit, SmscIdKeys, SubmitOutcome};
+use crate::events::{DeliveryStatus, MessageStatus, Segment};
 use crate::test_support::{jetstream as js_context, unique, TestDb};
 use async_nats::jetstream::{self, stream};
+use crds::config::ReceiptIdForm;
 use std::collections::BTreeMap;
 
 struct Env {
@@ -65,10 +66,7 @@ impl Env {
                 segment: Segment { index: 1, count: 1 },
                 outcome: SubmitOutcome::Submitted {
                     smsc_message_id: smsc.into(),
-                    keys: SmscIdKeys {
-                        key: smsc.to_lowercase(),
-                        alt_key: None,
-                    },
+                    keys: SmscIdKeys::for_submit(smsc, ReceiptIdForm::Auto),
                 },
                 attempts: 1,
                 concat_ref: None,
@@ -100,6 +98,7 @@ impl Env {
 fn facts(smsc: &str, stat: &str) -> ReceiptFacts {
     ReceiptFacts {
         smsc_message_id: smsc.into(),
+        status: crate::events::status_of_stat(stat),
         stat: stat.into(),
         err: Some("000".into()),
         network_error_code: None,
@@ -116,7 +115,7 @@ async fn correlated_receipt_is_published_once() {
     let answer = r
         .handle(
             facts("AB12", "DELIVRD"),
-            vec!["ab12".into()],
+            receipt_keys("ab12", ReceiptIdForm::Auto),
             Instant::now(),
         )
         .await;
@@ -125,7 +124,7 @@ async fn correlated_receipt_is_published_once() {
     let again = r
         .handle(
             facts("AB12", "DELIVRD"),
-            vec!["ab12".into()],
+            receipt_keys("ab12", ReceiptIdForm::Auto),
             Instant::now(),
         )
         .await;
@@ -137,7 +136,7 @@ async fn correlated_receipt_is_published_once() {
     assert_eq!(e.message_id.as_deref(), Some("m1"));
     assert_eq!(
         (e.status, e.message_status),
-        (DlrStatus::Delivered, Some(MessageStatus::Delivered))
+        (DeliveryStatus::Delivered, Some(MessageStatus::Delivered))
     );
     assert_eq!(e.metadata.get("tenantId").map(String::as_str), Some("t-1"));
     let text = metrics.encode();
@@ -159,7 +158,7 @@ async fn early_receipt_is_kept_then_correlated_by_the_sweep() {
     let answer = r
         .handle(
             facts("CD34", "DELIVRD"),
-            vec!["cd34".into()],
+            receipt_keys("cd34", ReceiptIdForm::Auto),
             Instant::now(),
         )
         .await;
@@ -187,15 +186,23 @@ async fn receipt_that_never_correlates_is_published_uncorrelated() {
     let env = Env::new().await;
     let (r, metrics) = env.events(Duration::from_micros(1));
     assert_eq!(
-        r.handle(facts("EE", "UNDELIV"), vec!["ee".into()], Instant::now())
-            .await,
+        r.handle(
+            facts("EE", "UNDELIV"),
+            receipt_keys("ee", ReceiptIdForm::Auto),
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::Ok
     );
     assert_eq!(r.sweep_pending(100).await.unwrap(), 1);
     let (now, _) = env.events(Duration::ZERO);
     assert_eq!(
-        now.handle(facts("FF", "DELIVRD"), vec!["ff".into()], Instant::now())
-            .await,
+        now.handle(
+            facts("FF", "DELIVRD"),
+            receipt_keys("ff", ReceiptIdForm::Auto),
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::Ok
     );
     let events = env.stored().await;
@@ -230,8 +237,12 @@ async fn failures_answer_a_temporary_error() {
         Duration::from_secs(1),
     );
     assert_eq!(
-        r.handle(facts("AA", "DELIVRD"), vec!["aa".into()], Instant::now())
-            .await,
+        r.handle(
+            facts("AA", "DELIVRD"),
+            receipt_keys("aa", ReceiptIdForm::Auto),
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::TemporaryError
     );
     // PostgreSQL: unreachable.
@@ -249,8 +260,12 @@ async fn failures_answer_a_temporary_error() {
         Duration::from_secs(1),
     );
     assert_eq!(
-        r.handle(facts("AA", "DELIVRD"), vec!["aa".into()], Instant::now())
-            .await,
+        r.handle(
+            facts("AA", "DELIVRD"),
+            receipt_keys("aa", ReceiptIdForm::Auto),
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::TemporaryError
     );
     assert!(env.stored().await.is_empty());

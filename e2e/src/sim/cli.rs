@@ -142,9 +142,9 @@ impl Args {
             }
         }
         for a in &self.accounts {
-            let (id, pw) = a.split_once(':').ok_or_else(|| {
-                CliError::Flag("--account expects SYSTEM_ID:PASSWORD".to_owned())
-            })?;
+            let (id, pw) = a
+                .split_once(':')
+                .ok_or_else(|| CliError::Flag("--account expects SYSTEM_ID:PASSWORD".to_owned()))?;
             c.accounts.push(Account::new(id, pw));
         }
         set(&mut c.smsc_system_id, self.smsc_id);

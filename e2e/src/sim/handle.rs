@@ -40,12 +40,13 @@ impl Simulator {
     /// Binds `config.listen` and starts serving; the returned handle controls the instance.
     /// Needs a Tokio runtime. Dropping the handle stops the instance.
     pub async fn start(config: SimConfig) -> Result<SimHandle, StartError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Listen {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
         let addr = listener.local_addr().map_err(|source| StartError::Listen {
             addr: config.listen,
             source,

@@ -56,10 +56,7 @@ enum BindState {
     /// Connected, not bound.
     Open,
     /// Bound for `system_id`.
-    Bound {
-        mode: BindMode,
-        system_id: Arc<str>,
-    },
+    Bound { mode: BindMode, system_id: Arc<str> },
 }
 
 /// What the batch loop does next.
@@ -241,7 +238,7 @@ impl Session {
         cmds.close();
         while let Ok(cmd) = cmds.try_recv() {
             if let SessionCmd::Deliver(d) = cmd {
-                self.shared.router.route(d);
+                self.shared.router.route(*d);
             }
         }
         end
@@ -351,7 +348,7 @@ impl Session {
     fn command(&mut self, cmd: SessionCmd) -> Next {
         match cmd {
             SessionCmd::Deliver(d) => {
-                self.deliver(d);
+                self.deliver(*d);
                 Next::Continue
             }
             SessionCmd::Break(action) => Next::Break(action),
