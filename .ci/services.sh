@@ -18,7 +18,7 @@ if ! up 127.0.0.1 5432; then
   if ! command -v pg_ctlcluster >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   fi
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  pg_ctlcluster --skip-systemctl-redirect "$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | head -n1)" main start || true
 fi
 wait_port 127.0.0.1 5432 postgresql
 

@@ -416,8 +416,9 @@ fn is_msisdn(s: &str) -> bool {
 fn is_sender(s: &str) -> bool {
     is_msisdn(s)
         || ((1..=11).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'.' | b'_' | b'&' | b'-')))
+            && s.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b' ' | b'.' | b'_' | b'&' | b'-')
+            }))
 }
 
 fn shorten(s: &str) -> String {
@@ -602,9 +603,14 @@ fn validate_object(
     let binary = string_field(obj, "binary")?;
     let encoding = match string_field(obj, "encoding") {
         Ok(None) => Encoding::Auto,
-        Ok(Some(s)) => Encoding::parse(s).ok_or_else(|| RejectReason::UnknownEncoding(shorten(s)))?,
+        Ok(Some(s)) => {
+            Encoding::parse(s).ok_or_else(|| RejectReason::UnknownEncoding(shorten(s)))?
+        }
         Err(_) => {
-            let written = obj.get("encoding").map(Value::to_string).unwrap_or_default();
+            let written = obj
+                .get("encoding")
+                .map(Value::to_string)
+                .unwrap_or_default();
             return Err(RejectReason::UnknownEncoding(written));
         }
     };

@@ -35,7 +35,7 @@ pub mod event_id {
         operator_id: &str,
         message_id: &str,
         segment_index: u16,
-        status: super::DlrStatus,
+        status: super::DeliveryStatus,
     ) -> String {
         format!(
             "{operator_id}:{message_id}:{segment_index}:{}",
@@ -44,124 +44,91 @@ pub mod event_id {
     }
 }
 
-/// Status of one segment (`status` of contract §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum DlrStatus {
-    /// The operator accepted the submit (ACCEPTD receipt, or the connector's submit event).
-    Accepted,
-    /// In transit.
-    Enroute,
-    /// Delivered.
-    Delivered,
-    /// Not deliverable.
-    Undelivered,
-    /// Validity expired.
-    Expired,
-    /// Deleted.
-    Deleted,
-    /// Rejected (by the operator, or by the connector).
-    Rejected,
-    /// Unknown.
-    Unknown,
+use crate::receipt::{message_status, SegmentState};
+pub use crate::receipt::{DeliveryStatus, MessageStatus};
+
+const DELIVERY_STATUSES: [DeliveryStatus; 8] = [
+    DeliveryStatus::Accepted,
+    DeliveryStatus::Enroute,
+    DeliveryStatus::Delivered,
+    DeliveryStatus::Undelivered,
+    DeliveryStatus::Expired,
+    DeliveryStatus::Deleted,
+    DeliveryStatus::Rejected,
+    DeliveryStatus::Unknown,
+];
+
+const MESSAGE_STATUSES: [MessageStatus; 7] = [
+    MessageStatus::Pending,
+    MessageStatus::Delivered,
+    MessageStatus::Undelivered,
+    MessageStatus::Expired,
+    MessageStatus::Deleted,
+    MessageStatus::Rejected,
+    MessageStatus::Unknown,
+];
+
+/// The status of a receipt's `stat` (see `receipt::DeliveryStatus::from_stat`); UNKNOWN when
+/// the value is not recognised.
+pub fn status_of_stat(stat: &str) -> DeliveryStatus {
+    DeliveryStatus::from_stat(stat).unwrap_or(DeliveryStatus::Unknown)
 }
 
-impl DlrStatus {
-    /// Maps a receipt's `stat` (DELIVRD, UNDELIV, ...); anything else is `UNKNOWN`.
-    pub fn from_stat(stat: &str) -> Self {
-        match stat.trim().to_ascii_uppercase().as_str() {
-            "DELIVRD" => Self::Delivered,
-            "UNDELIV" => Self::Undelivered,
-            "EXPIRED" => Self::Expired,
-            "DELETED" => Self::Deleted,
-            "REJECTD" => Self::Rejected,
-            "ACCEPTD" => Self::Accepted,
-            "ENROUTE" => Self::Enroute,
-            _ => Self::Unknown,
-        }
-    }
+/// The contract's status named `name` (`DELIVERED`, ...), exactly.
+pub fn parse_status(name: &str) -> Option<DeliveryStatus> {
+    DELIVERY_STATUSES.into_iter().find(|s| s.as_str() == name)
+}
 
-    /// Whether no later status is expected for the segment. ACCEPTED and ENROUTE are not final;
-    /// UNKNOWN is (SMPP 3.4 §5.2.28: the message is in an invalid state).
-    pub fn is_final(self) -> bool {
-        !matches!(self, Self::Accepted | Self::Enroute)
-    }
-
-    /// The contract's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accepted => "ACCEPTED",
-            Self::Enroute => "ENROUTE",
-            Self::Delivered => "DELIVERED",
-            Self::Undelivered => "UNDELIVERED",
-            Self::Expired => "EXPIRED",
-            Self::Deleted => "DELETED",
-            Self::Rejected => "REJECTED",
-            Self::Unknown => "UNKNOWN",
-        }
-    }
-
-    /// Parses the contract's spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "ACCEPTED" => Self::Accepted,
-            "ENROUTE" => Self::Enroute,
-            "DELIVERED" => Self::Delivered,
-            "UNDELIVERED" => Self::Undelivered,
-            "EXPIRED" => Self::Expired,
-            "DELETED" => Self::Deleted,
-            "REJECTED" => Self::Rejected,
-            "UNKNOWN" => Self::Unknown,
-            _ => return None,
+/// Aggregates the latest status of each of `segment_count` segments (`None`: nothing heard
+/// yet; missing entries count as `None`), as `receipt::message_status` defines it.
+pub fn aggregate_status(segment_count: u16, statuses: &[Option<DeliveryStatus>]) -> MessageStatus {
+    let mut states: Vec<Option<SegmentState>> = statuses
+        .iter()
+        .map(|s| {
+            s.map(|status| SegmentState {
+                status,
+                is_final: status.is_final(),
+            })
         })
+        .collect();
+    if states.len() < usize::from(segment_count) {
+        states.resize(usize::from(segment_count), None);
     }
+    message_status(states)
 }
 
-/// Status of the whole message over its segments (`messageStatus`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum MessageStatus {
-    /// Some segment has no final status yet.
-    Pending,
-    /// Every segment delivered.
-    Delivered,
-    /// Worst final status: undeliverable.
-    Undelivered,
-    /// Worst final status: expired.
-    Expired,
-    /// Worst final status: deleted.
-    Deleted,
-    /// Worst final status: rejected.
-    Rejected,
-    /// Worst final status: unknown.
-    Unknown,
-}
+/// Serde for the contract's spellings of the receipt module's status types.
+mod status_serde {
+    use super::*;
+    use serde::de::Error as _;
+    use serde::{Deserializer, Serializer};
 
-impl MessageStatus {
-    /// Aggregates the latest status of each of `segment_count` segments (`None`: no status yet).
-    ///
-    /// `PENDING` until every segment is final; `DELIVERED` when all are delivered; otherwise the
-    /// worst final status, from worst: REJECTED, UNDELIVERED, EXPIRED, DELETED, UNKNOWN.
-    pub fn aggregate(segment_count: u16, statuses: &[Option<DlrStatus>]) -> Self {
-        let known: Vec<DlrStatus> = statuses.iter().flatten().copied().collect();
-        if known.len() < usize::from(segment_count) || known.iter().any(|s| !s.is_final()) {
-            return Self::Pending;
+    impl Serialize for DeliveryStatus {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
         }
-        let rank = |s: &DlrStatus| match s {
-            DlrStatus::Rejected => 5,
-            DlrStatus::Undelivered => 4,
-            DlrStatus::Expired => 3,
-            DlrStatus::Deleted => 2,
-            DlrStatus::Unknown => 1,
-            _ => 0,
-        };
-        match known.iter().max_by_key(|s| rank(s)) {
-            Some(DlrStatus::Rejected) => Self::Rejected,
-            Some(DlrStatus::Undelivered) => Self::Undelivered,
-            Some(DlrStatus::Expired) => Self::Expired,
-            Some(DlrStatus::Deleted) => Self::Deleted,
-            Some(DlrStatus::Unknown) => Self::Unknown,
-            _ => Self::Delivered,
+    }
+
+    impl<'de> Deserialize<'de> for DeliveryStatus {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let name = String::deserialize(d)?;
+            parse_status(&name).ok_or_else(|| D::Error::custom(format!("unknown status {name:?}")))
+        }
+    }
+
+    impl Serialize for MessageStatus {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+
+    impl<'de> Deserialize<'de> for MessageStatus {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let name = String::deserialize(d)?;
+            MESSAGE_STATUSES
+                .into_iter()
+                .find(|s| s.as_str() == name)
+                .ok_or_else(|| D::Error::custom(format!("unknown message status {name:?}")))
         }
     }
 }
@@ -201,7 +168,7 @@ pub struct DlrEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<Segment>,
     /// Status of the segment.
-    pub status: DlrStatus,
+    pub status: DeliveryStatus,
     /// Whether `status` is final for the segment.
     #[serde(rename = "final")]
     pub is_final: bool,
@@ -233,11 +200,14 @@ pub struct DlrEvent {
 }
 
 /// What a receipt says, as parsed from a deliver_sm.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ReceiptFacts {
     /// Operator's message id as written in the receipt.
     pub smsc_message_id: String,
-    /// `stat` (DELIVRD, ...).
+    /// The status (from the message_state TLV, else from `stat`).
+    pub status: DeliveryStatus,
+    /// `stat` as written (DELIVRD, ...), else the SMPP short form of `status`.
     pub stat: String,
     /// `err`.
     pub err: Option<String>,
@@ -262,6 +232,34 @@ pub struct CorrelatedMessage {
     pub metadata: BTreeMap<String, String>,
 }
 
+impl ReceiptFacts {
+    /// The facts of a receipt parsed by `connector::receipt`.
+    pub fn from_receipt(r: &crate::receipt::Receipt) -> Self {
+        Self {
+            smsc_message_id: r.message_id.clone(),
+            status: r.status,
+            stat: r.stat.clone(),
+            err: r.err.clone(),
+            network_error_code: r.network_error.map(|n| n.to_string()),
+            submit_date: r.submit_date,
+            done_date: r.done_date,
+        }
+    }
+
+    /// Facts with the status read from `stat` (UNKNOWN when not recognised).
+    pub fn from_stat(smsc_message_id: &str, stat: &str) -> Self {
+        Self {
+            smsc_message_id: smsc_message_id.to_string(),
+            status: status_of_stat(stat),
+            stat: stat.to_string(),
+            err: None,
+            network_error_code: None,
+            submit_date: None,
+            done_date: None,
+        }
+    }
+}
+
 impl DlrEvent {
     /// The event of an operator receipt; `correlated` is `None` when no submit matched it within
     /// the waiting time (then `messageId` is null).
@@ -271,7 +269,7 @@ impl DlrEvent {
         correlated: Option<&CorrelatedMessage>,
         received_at: DateTime<Utc>,
     ) -> Self {
-        let status = DlrStatus::from_stat(&facts.stat);
+        let status = facts.status;
         Self {
             event_id: event_id::receipt(operator_id, &facts.smsc_message_id, &facts.stat),
             message_id: correlated.map(|c| c.message_id.clone()),
@@ -309,7 +307,7 @@ impl DlrEvent {
             operator_id: operator_id.to_string(),
             smsc_message_id: None,
             segment: None,
-            status: DlrStatus::Rejected,
+            status: DeliveryStatus::Rejected,
             is_final: true,
             message_status: Some(MessageStatus::Rejected),
             source: EventSource::Connector,
@@ -325,6 +323,37 @@ impl DlrEvent {
         }
     }
 
+    /// The REJECTED event of a valid command that cannot be sent as asked (for example a text
+    /// its forced encoding cannot carry): `{operatorId}:{messageId}:REJECTED`.
+    pub fn rejected_message(
+        operator_id: &str,
+        message_id: &str,
+        reason: String,
+        metadata: &BTreeMap<String, String>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            event_id: event_id::rejected_command(operator_id, message_id),
+            message_id: Some(message_id.to_string()),
+            operator_id: operator_id.to_string(),
+            smsc_message_id: None,
+            segment: None,
+            status: DeliveryStatus::Rejected,
+            is_final: true,
+            message_status: Some(MessageStatus::Rejected),
+            source: EventSource::Connector,
+            command_status: None,
+            reason: Some(reason),
+            stat: None,
+            err: None,
+            network_error_code: None,
+            submit_date: None,
+            done_date: None,
+            received_at: at,
+            metadata: metadata.clone(),
+        }
+    }
+
     /// A connector event about one submitted segment: ACCEPTED (submit_sm_resp ESME_ROK, when
     /// configured), REJECTED (a permanent error, or retries exhausted) or EXPIRED (validity ended
     /// in the connector's care).
@@ -333,7 +362,7 @@ impl DlrEvent {
         operator_id: &str,
         message_id: &str,
         segment: Segment,
-        status: DlrStatus,
+        status: DeliveryStatus,
         smsc_message_id: Option<&str>,
         command_status: Option<u32>,
         reason: Option<String>,
@@ -341,8 +370,8 @@ impl DlrEvent {
         at: DateTime<Utc>,
     ) -> Self {
         let message_status = match status {
-            DlrStatus::Rejected => Some(MessageStatus::Rejected),
-            DlrStatus::Expired => Some(MessageStatus::Expired),
+            DeliveryStatus::Rejected => Some(MessageStatus::Rejected),
+            DeliveryStatus::Expired => Some(MessageStatus::Expired),
             _ => Some(MessageStatus::Pending),
         };
         Self {

@@ -58,6 +58,26 @@ pub fn schema_errors(schema: &str, instances: &[Value]) -> Vec<Vec<String>> {
 /// Asserts that every instance is valid against the schema.
 pub fn assert_valid(schema: &str, instances: &[Value]) {
     for (inst, errs) in instances.iter().zip(schema_errors(schema, instances)) {
-        assert!(errs.is_empty(), "{inst} is invalid against {schema}: {errs:?}");
+        assert!(
+            errs.is_empty(),
+            "{inst} is invalid against {schema}: {errs:?}"
+        );
+    }
+}
+
+#[test]
+fn docs_embed_the_current_schemas() {
+    let doc = std::fs::read_to_string(schema_path("../contracts.md")).expect("docs/contracts.md");
+    for name in [
+        "dispatch-command.schema.json",
+        "dlr-event.schema.json",
+        "operator-health.schema.json",
+        "credentials-response.schema.json",
+    ] {
+        let schema = std::fs::read_to_string(schema_path(name)).expect("schema file");
+        assert!(
+            doc.contains(schema.trim_end()),
+            "docs/contracts.md does not embed the current {name}"
+        );
     }
 }

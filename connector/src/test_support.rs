@@ -26,3 +26,55 @@ pub fn config(operator_id: &str) -> crds::ConnectorConfig {
     );
     crds::ConnectorConfig::from_yaml(&yaml).expect("test config")
 }
+
+/// A fresh, migrated PostgreSQL database for one test; dropped by [`TestDb::drop_db`].
+pub struct TestDb {
+    /// Pool on the test database.
+    pub pool: sqlx::PgPool,
+    name: String,
+}
+
+impl TestDb {
+    /// Creates `smpp_test_{random}` and runs the migrations in it.
+    pub async fn new() -> Self {
+        use sqlx::Executor;
+        let name = unique("smpp_test").replace('-', "_");
+        let admin = sqlx::PgPool::connect(POSTGRES_URL)
+            .await
+            .expect("local PostgreSQL");
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await
+            .expect("test database");
+        crate::correlation::migrate(&pool)
+            .await
+            .expect("migrations");
+        Self { pool, name }
+    }
+
+    /// URL of the test database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+
+    /// Closes the pool and drops the database.
+    pub async fn drop_db(self) {
+        use sqlx::Executor;
+        self.pool.close().await;
+        let admin = sqlx::PgPool::connect(POSTGRES_URL)
+            .await
+            .expect("local PostgreSQL");
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+            .await
+            .expect("drop test database");
+        admin.close().await;
+    }
+}

@@ -141,7 +141,11 @@ fn every_health_test_case_passes_in_argo_cds_sandbox() {
             Err(e) => failures.push(format!("{}: script failed: {e}", case.input_path)),
         }
     }
-    assert!(failures.is_empty(), "failing cases:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failing cases:\n{}",
+        failures.join("\n")
+    );
 
     let statuses: BTreeSet<&str> = tests
         .tests
@@ -178,12 +182,12 @@ fn the_sandbox_is_as_narrow_as_argo_cds() {
     assert!(table.is_table(), "table library must be loaded");
 
     let object = serde_yaml::Value::Mapping(Default::default());
-    let err = evaluate(
-        "return { status = string.lower('Healthy') }",
-        &object,
-    )
-    .expect_err("the string library must be missing");
-    assert!(err.to_string().contains("string"), "unexpected error: {err}");
+    let err = evaluate("return { status = string.lower('Healthy') }", &object)
+        .expect_err("the string library must be missing");
+    assert!(
+        err.to_string().contains("string"),
+        "unexpected error: {err}"
+    );
 
     let err = evaluate("while true do end", &object).expect_err("an endless loop must be stopped");
     assert!(

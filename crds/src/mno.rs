@@ -32,62 +32,15 @@ use crate::status::MnoConnectionStatus;
     status = "MnoConnectionStatus",
     derive = "PartialEq",
     doc = "An SMPP connection to one mobile network operator, run by one connector pod.",
-    printcolumn(
-        name = "Operator",
-        type_ = "string",
-        json_path = ".spec.operatorId",
-        description = "The platform's operator id"
-    ),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
-        description = "Whether the connector is bound"
-    ),
-    printcolumn(
-        name = "State",
-        type_ = "string",
-        json_path = ".status.session.bindState",
-        description = "BOUND, FAILBACK or UNBOUND"
-    ),
-    printcolumn(
-        name = "Endpoint",
-        type_ = "string",
-        json_path = ".status.session.activeEndpoint",
-        description = "The endpoint in use"
-    ),
-    printcolumn(
-        name = "TPS",
-        type_ = "integer",
-        json_path = ".spec.throttle.tps",
-        description = "Submits per second allowed"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    ),
-    printcolumn(
-        name = "Primary",
-        type_ = "string",
-        json_path = ".spec.primary.host",
-        priority = 1,
-        description = "Primary SMSC host"
-    ),
-    printcolumn(
-        name = "Backup",
-        type_ = "string",
-        json_path = ".spec.backup.host",
-        priority = 1,
-        description = "Backup SMSC host"
-    ),
-    printcolumn(
-        name = "Message",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
-        priority = 1,
-        description = "The Ready condition's message"
-    )
+    printcolumn = r#"{"name":"Operator", "type":"string", "jsonPath":".spec.operatorId", "description":"The platform's operator id"}"#,
+    printcolumn = r#"{"name":"Ready", "type":"string", "jsonPath":".status.conditions[?(@.type==\"Ready\")].status", "description":"Whether the connector is bound"}"#,
+    printcolumn = r#"{"name":"State", "type":"string", "jsonPath":".status.session.bindState", "description":"BOUND, FAILBACK or UNBOUND"}"#,
+    printcolumn = r#"{"name":"Endpoint", "type":"string", "jsonPath":".status.session.activeEndpoint", "description":"The endpoint in use"}"#,
+    printcolumn = r#"{"name":"TPS", "type":"integer", "jsonPath":".spec.throttle.tps", "description":"Submits per second allowed"}"#,
+    printcolumn = r#"{"name":"Age", "type":"date", "jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"Primary", "type":"string", "jsonPath":".spec.primary.host", "priority":1, "description":"Primary SMSC host"}"#,
+    printcolumn = r#"{"name":"Backup", "type":"string", "jsonPath":".spec.backup.host", "priority":1, "description":"Backup SMSC host"}"#,
+    printcolumn = r#"{"name":"Message", "type":"string", "jsonPath":".status.conditions[?(@.type==\"Ready\")].message", "priority":1, "description":"The Ready condition's message"}"#
 )]
 #[x_kube(
     validation = Rule::new("!has(self.backup) || self.backup.host != self.primary.host || self.backup.port != self.primary.port").message("backup must differ from primary (host or port)").field_path(".backup"),

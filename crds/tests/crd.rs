@@ -272,3 +272,20 @@ fn render_reports_what_the_connector_would_refuse() {
         Err(crds::RenderError::MissingNamespace)
     );
 }
+
+#[test]
+fn docs_describe_every_field() {
+    let path = crds::crdgen::workspace_root().join("docs/crd.md");
+    let docs = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let stop = [
+        "spec.connector.resources",
+        "spec.connector.tolerations",
+        "spec.connector.env",
+        "status.conditions",
+    ];
+    let schema = schema();
+    let mut fields = schema_check::paths(&schema["properties"]["spec"], "spec", &stop);
+    fields.extend(schema_check::paths(&schema["properties"]["status"], "status", &stop));
+    let missing: Vec<&String> = fields.iter().filter(|f| !docs.contains(&format!("`{f}`"))).collect();
+    assert!(missing.is_empty(), "docs/crd.md does not describe {missing:?}");
+}

@@ -49,8 +49,12 @@ diagnostics() {
   k logs -n "$NS" -l app=loadgen --tail=100 || true
 }
 
+created=0
 cleanup() {
   local rc=$?
+  if [[ "$created" -eq 0 ]]; then
+    exit "$rc"
+  fi
   if [[ "$rc" -ne 0 ]]; then
     diagnostics
   fi
@@ -86,25 +90,38 @@ wait_status() {
 
 condition() { echo ".status.conditions[?(@.type==\"$1\")].status"; }
 
-# Runs the loadgen Job under a new name and waits for it to succeed.
+# Runs the loadgen Job under a new name and waits until it succeeds (or fails: no waiting
+# out the timeout on a failed Job).
 run_loadgen() {
-  local name="loadgen-$1"
+  local name="loadgen-$1" deadline=$((SECONDS + TIMEOUT)) succeeded failed
   sed "s/^  name: loadgen$/  name: $name/" "$manifests/50-loadgen-job.yaml" | k apply -f -
-  if ! k wait -n "$NS" "job/$name" --for=condition=Complete --timeout="${TIMEOUT}s"; then
-    k logs -n "$NS" "job/$name" --tail=100 || true
-    die "loadgen $name did not receive every receipt"
-  fi
+  while true; do
+    succeeded="$(k get job "$name" -n "$NS" -o jsonpath='{.status.succeeded}')"
+    failed="$(k get job "$name" -n "$NS" -o jsonpath='{.status.failed}')"
+    if [[ "${succeeded:-0}" -ge 1 ]]; then
+      break
+    fi
+    if [[ "${failed:-0}" -ge 1 ]] || ((SECONDS >= deadline)); then
+      k logs -n "$NS" "job/$name" --tail=100 || true
+      die "loadgen $name did not receive every receipt"
+    fi
+    sleep 2
+  done
   k logs -n "$NS" "job/$name" --tail=20
 }
 
-# Objects in the namespace owned by the MnoConnection with this uid.
+# Objects in the namespace owned by the MnoConnection with this uid, one KIND/NAME per line.
 owned_by() {
   k get deployments,configmaps,services,serviceaccounts,roles,rolebindings -n "$NS" -o \
-    jsonpath="{range .items[?(@.metadata.ownerReferences[0].uid==\"$1\")]}{.kind}/{.metadata.name}{\"\\n\"}{end}"
+    jsonpath='{range .items[*]}{.kind}/{.metadata.name} {.metadata.ownerReferences[*].uid}{"\n"}{end}' |
+    awk -v uid="$1" '{ for (i = 2; i <= NF; i++) if ($i == uid) print $1 }'
 }
 
+if kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+  die "a kind cluster named $CLUSTER exists already: delete it or set KIND_CLUSTER"
+fi
 log "creating kind cluster $CLUSTER"
-kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
+created=1
 kind create cluster --name "$CLUSTER" --wait 120s
 
 if [[ "$SKIP_BUILD" != "1" ]]; then

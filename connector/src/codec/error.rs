@@ -1,7 +1,8 @@
 //! Codec errors.
 
+use super::body::Body;
 use super::command_id::CommandId;
-use super::pdu::Header;
+use super::pdu::{Header, Pdu};
 use super::status::CommandStatus;
 
 /// Everything that can go wrong while framing, decoding or encoding a PDU.
@@ -136,6 +137,19 @@ impl InvalidPdu {
     /// The command id of the offending PDU, if it is a known one.
     pub fn command_id(&self) -> Option<CommandId> {
         CommandId::from_u32(self.header.command_id)
+    }
+
+    /// The PDU to send back, if any.
+    ///
+    /// An unknown command_id gets generic_nack `ESME_RINVCMDID`; a malformed request gets
+    /// its own response type with [`InvalidPdu::reply_status`]; a malformed response, outbind
+    /// or alert_notification gets nothing (the specification defines no answer).
+    pub fn reply(&self) -> Option<Pdu> {
+        match self.command_id() {
+            None => Some(Pdu::generic_nack(self.sequence(), self.reply_status())),
+            Some(id) => Body::response_for(id)
+                .map(|body| Pdu::with_status(self.sequence(), self.reply_status(), body)),
+        }
     }
 
     /// The command_status a reply to this PDU should carry.

@@ -155,8 +155,8 @@ pub(crate) fn decode_frame(header: Header, frame: Bytes) -> Result<Pdu, InvalidP
             sequence: header.sequence,
         })
     })?;
-    let body = frame.slice(HEADER_LEN..);
-    let body = Body::decode(command_id, header.command_status, &body).map_err(invalid)?;
+    let body =
+        Body::decode(command_id, header.command_status, &frame, HEADER_LEN).map_err(invalid)?;
     Ok(Pdu {
         sequence: header.sequence,
         status: header.command_status,

@@ -5,6 +5,8 @@
 //! specified length or form, are kept as [`Tlv::Other`] and re-encoded byte for byte, so
 //! nothing a peer sends is lost. Order and duplicates are preserved.
 
+use std::ops::Range;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::cstring::COctetString;
@@ -32,8 +34,9 @@ pub struct NetworkErrorCode {
 
 /// How a typed parameter value is read from and written to its value octets.
 trait TlvValue: Sized {
-    /// Parses a value; `None` if the octets do not have the specified form.
-    fn from_value(value: &Bytes) -> Option<Self>;
+    /// Parses the value held in `buf[range]`; `None` if the octets do not have the
+    /// specified form. Only octet-string values take a (reference-counted) slice of `buf`.
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self>;
     /// Length of the encoded value.
     fn value_len(&self) -> usize;
     /// Writes the value octets.
@@ -41,8 +44,8 @@ trait TlvValue: Sized {
 }
 
 impl TlvValue for u8 {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        match value[..] {
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        match buf[range] {
             [b] => Some(b),
             _ => None,
         }
@@ -56,8 +59,8 @@ impl TlvValue for u8 {
 }
 
 impl TlvValue for u16 {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        Some(u16::from_be_bytes(value[..].try_into().ok()?))
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        Some(u16::from_be_bytes(buf[range].try_into().ok()?))
     }
     fn value_len(&self) -> usize {
         2
@@ -68,8 +71,8 @@ impl TlvValue for u16 {
 }
 
 impl TlvValue for u32 {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        Some(u32::from_be_bytes(value[..].try_into().ok()?))
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        Some(u32::from_be_bytes(buf[range].try_into().ok()?))
     }
     fn value_len(&self) -> usize {
         4
@@ -80,8 +83,8 @@ impl TlvValue for u32 {
 }
 
 impl TlvValue for MessageState {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        u8::from_value(value).map(MessageState)
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        u8::from_value(buf, range).map(MessageState)
     }
     fn value_len(&self) -> usize {
         1
@@ -92,8 +95,12 @@ impl TlvValue for MessageState {
 }
 
 impl TlvValue for Bytes {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        Some(value.clone())
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        Some(if range.is_empty() {
+            Bytes::new()
+        } else {
+            buf.slice(range)
+        })
     }
     fn value_len(&self) -> usize {
         self.len()
@@ -104,8 +111,8 @@ impl TlvValue for Bytes {
 }
 
 impl TlvValue for () {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        value.is_empty().then_some(())
+    fn from_value(_buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        range.is_empty().then_some(())
     }
     fn value_len(&self) -> usize {
         0
@@ -114,8 +121,8 @@ impl TlvValue for () {
 }
 
 impl TlvValue for NetworkErrorCode {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        match value[..] {
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        match buf[range] {
             [network_type, hi, lo] => Some(NetworkErrorCode {
                 network_type,
                 error_code: u16::from_be_bytes([hi, lo]),
@@ -133,12 +140,17 @@ impl TlvValue for NetworkErrorCode {
 }
 
 impl<const N: usize> TlvValue for COctetString<N> {
-    fn from_value(value: &Bytes) -> Option<Self> {
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        let value = &buf[range.clone()];
         let (&last, content) = value.split_last()?;
         if last != 0 || value.len() > N || content.contains(&0) {
             return None;
         }
-        Some(COctetString::from_checked(value.slice(..content.len())))
+        Some(COctetString::from_checked(if content.is_empty() {
+            Bytes::new()
+        } else {
+            buf.slice(range.start..range.start + content.len())
+        }))
     }
     fn value_len(&self) -> usize {
         self.wire_len()
@@ -177,14 +189,21 @@ macro_rules! define_tlvs {
 
             /// Builds the typed parameter for `tag`, or keeps it raw.
             pub fn from_raw(tag: u16, value: Bytes) -> Tlv {
+                let len = value.len();
+                Tlv::from_buf(tag, &value, 0..len)
+            }
+
+            /// Builds the parameter for `tag` whose value is `buf[range]`.
+            pub(crate) fn from_buf(tag: u16, buf: &Bytes, range: Range<usize>) -> Tlv {
                 match tag {
                     $( $tag => {
-                        if let Some(v) = <$ty as TlvValue>::from_value(&value) {
+                        if let Some(v) = <$ty as TlvValue>::from_value(buf, range.clone()) {
                             return Tlv::$variant(v);
                         }
                     } )*
                     _ => {}
                 }
+                let value = if range.is_empty() { Bytes::new() } else { buf.slice(range) };
                 Tlv::Other(RawTlv { tag, value })
             }
 
@@ -400,8 +419,8 @@ impl Tlvs {
         while !r.is_empty() {
             let tag = r.u16("optional parameter tag")?;
             let len = r.u16("optional parameter length")?;
-            let value = r.octets(usize::from(len), "optional parameter value")?;
-            tlvs.push(Tlv::from_raw(tag, value));
+            let (buf, range) = r.range(usize::from(len), "optional parameter value")?;
+            tlvs.push(Tlv::from_buf(tag, buf, range));
         }
         Ok(Tlvs(tlvs))
     }
@@ -424,5 +443,95 @@ impl<'a> IntoIterator for &'a Tlvs {
     type IntoIter = std::slice::Iter<'a, Tlv>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL_TAGS: [u16; 44] = [
+        0x0005, 0x0006, 0x0007, 0x0008, 0x000D, 0x000E, 0x000F, 0x0010, 0x0017, 0x0019, 0x001D,
+        0x001E, 0x0030, 0x0201, 0x0202, 0x0203, 0x0204, 0x0205, 0x020A, 0x020B, 0x020C, 0x020D,
+        0x020E, 0x020F, 0x0210, 0x0302, 0x0303, 0x0304, 0x0381, 0x0420, 0x0421, 0x0422, 0x0423,
+        0x0424, 0x0425, 0x0426, 0x0427, 0x0501, 0x1201, 0x1203, 0x1204, 0x130C, 0x1380, 0x1383,
+    ];
+
+    /// A value of the specified length for each tag (octet strings: three octets).
+    fn valid_value(tag: u16) -> Bytes {
+        match tag {
+            0x0008 | 0x0204 | 0x020A | 0x020B | 0x020C | 0x1203 | 0x1383 => {
+                Bytes::from_static(&[1, 2])
+            }
+            0x0017 => Bytes::from_static(&[1, 2, 3, 4]),
+            0x001D | 0x001E => Bytes::from_static(b"ab\0"),
+            0x0202 | 0x0203 | 0x0303 | 0x0381 | 0x0424 => Bytes::from_static(b"xyz"),
+            0x0423 => Bytes::from_static(&[3, 0, 1]),
+            0x130C => Bytes::new(),
+            _ => Bytes::from_static(&[7]),
+        }
+    }
+
+    #[test]
+    fn every_specified_tag_is_typed_and_named() {
+        for tag in ALL_TAGS {
+            let tlv = Tlv::from_raw(tag, valid_value(tag));
+            assert!(!matches!(tlv, Tlv::Other(_)), "0x{tag:04X} not typed");
+            assert_eq!(tlv.tag(), tag);
+            assert_eq!(tlv.value_len(), valid_value(tag).len());
+            assert!(tag_name(tag).is_some());
+        }
+        assert_eq!(tag_name(0x1400), None);
+    }
+
+    #[test]
+    fn wrong_lengths_stay_raw() {
+        for tag in ALL_TAGS {
+            let mut bad = valid_value(tag).to_vec();
+            bad.extend_from_slice(&[0, 0, 0, 0, 0]);
+            let variable = matches!(tag, 0x0202 | 0x0203 | 0x0303 | 0x0381 | 0x0424);
+            let tlv = Tlv::from_raw(tag, Bytes::from(bad));
+            assert_eq!(
+                matches!(tlv, Tlv::Other(_)),
+                !variable,
+                "0x{tag:04X}: {tlv:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn c_string_parameters_need_one_trailing_nul() {
+        let id = |v: &'static [u8]| Tlv::from_raw(tag::RECEIPTED_MESSAGE_ID, Bytes::from_static(v));
+        assert!(matches!(id(b"abc\0"), Tlv::ReceiptedMessageId(s) if s == "abc"));
+        assert!(matches!(id(b"abc"), Tlv::Other(_)));
+        assert!(matches!(id(b"a\0c\0"), Tlv::Other(_)));
+        assert!(matches!(id(b""), Tlv::Other(_)));
+        let long = Bytes::from([&[b'9'; 64][..], b"\0"].concat());
+        assert!(matches!(
+            Tlv::from_raw(tag::RECEIPTED_MESSAGE_ID, long.clone()),
+            Tlv::ReceiptedMessageId(_)
+        ));
+        let too_long = Bytes::from([&[b'9'; 65][..], b"\0"].concat());
+        assert!(matches!(
+            Tlv::from_raw(tag::RECEIPTED_MESSAGE_ID, too_long),
+            Tlv::Other(_)
+        ));
+    }
+
+    #[test]
+    fn getters_find_the_first_occurrence() {
+        let tlvs = Tlvs::new()
+            .with(Tlv::SarMsgRefNum(9))
+            .with(Tlv::SarTotalSegments(3))
+            .with(Tlv::SarSegmentSeqnum(2))
+            .with(Tlv::SarSegmentSeqnum(5));
+        assert_eq!(tlvs.sar_msg_ref_num(), Some(&9));
+        assert_eq!(tlvs.sar_total_segments(), Some(&3));
+        assert_eq!(tlvs.sar_segment_seqnum(), Some(&2));
+        assert_eq!(tlvs.message_payload(), None);
+        assert_eq!(
+            tlvs.get(tag::SAR_SEGMENT_SEQNUM),
+            Some(&Tlv::SarSegmentSeqnum(2))
+        );
     }
 }

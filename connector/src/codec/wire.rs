@@ -12,8 +12,12 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(buf: &'a Bytes) -> Self {
-        Reader { buf, pos: 0 }
+    /// A reader over `buf` starting at offset `pos` (at most `buf.len()`).
+    pub(crate) fn new(buf: &'a Bytes, pos: usize) -> Self {
+        Reader {
+            buf,
+            pos: pos.min(buf.len()),
+        }
     }
 
     pub(crate) fn remaining(&self) -> usize {
@@ -52,6 +56,20 @@ impl<'a> Reader<'a> {
             .ok_or(CodecError::Truncated { field })?;
         self.pos = end;
         Ok(s)
+    }
+
+    /// The buffer and the range of the next `len` octets, without slicing.
+    pub(crate) fn range(
+        &mut self,
+        len: usize,
+        field: &'static str,
+    ) -> Result<(&'a Bytes, std::ops::Range<usize>), CodecError> {
+        if len > self.remaining() {
+            return Err(CodecError::Truncated { field });
+        }
+        let start = self.pos;
+        self.pos += len;
+        Ok((self.buf, start..self.pos))
     }
 
     /// Exactly `len` octets.

@@ -81,21 +81,47 @@ fn cases() -> Vec<Case> {
         ),
         ok(
             "binary",
-            with(json!({"text": null, "binary": "AAEC/w==", "dataCoding": 4, "encoding": "binary"})),
+            with(
+                json!({"text": null, "binary": "AAEC/w==", "dataCoding": 4, "encoding": "binary"}),
+            ),
         ),
-        ok("binary auto encoding", with(json!({"text": null, "binary": "", "dataCoding": 245}))),
-        ok("numeric sender with plus", with(json!({"from": "+233241234567"}))),
-        ok("sender with punctuation", with(json!({"from": "A.B_C&D-E 1"}))),
-        ok("message id punctuation", with(json!({"messageId": "a.b_c:d-e"}))),
+        ok(
+            "binary auto encoding",
+            with(json!({"text": null, "binary": "", "dataCoding": 245})),
+        ),
+        ok(
+            "numeric sender with plus",
+            with(json!({"from": "+233241234567"})),
+        ),
+        ok(
+            "sender with punctuation",
+            with(json!({"from": "A.B_C&D-E 1"})),
+        ),
+        ok(
+            "message id punctuation",
+            with(json!({"messageId": "a.b_c:d-e"})),
+        ),
         ok("message id 64", with(json!({"messageId": "x".repeat(64)}))),
-        ok("text with data coding", with(json!({"dataCoding": 8, "encoding": "ucs2"}))),
+        ok(
+            "text with data coding",
+            with(json!({"dataCoding": 8, "encoding": "ucs2"})),
+        ),
         ok("forced gsm7", with(json!({"encoding": "gsm7"}))),
         ok("forced latin1", with(json!({"encoding": "latin1"}))),
-        ok("schedule", with(json!({"scheduleAt": "2026-11-25T10:00:00Z"}))),
-        ok("schedule offset", with(json!({"scheduleAt": "2026-11-25T12:00:00.5+02:00"}))),
+        ok(
+            "schedule",
+            with(json!({"scheduleAt": "2026-11-25T10:00:00Z"})),
+        ),
+        ok(
+            "schedule offset",
+            with(json!({"scheduleAt": "2026-11-25T12:00:00.5+02:00"})),
+        ),
         ok("priority 3", with(json!({"priority": 3}))),
         ok("integral float", with(json!({"priority": 2.0}))),
-        ok("validity max", with(json!({"validityPeriodSeconds": 31536000}))),
+        ok(
+            "validity max",
+            with(json!({"validityPeriodSeconds": 31536000})),
+        ),
         ok(
             "ton npi overrides",
             with(json!({"sourceTon": 6, "sourceNpi": 18, "destTon": 0, "destNpi": 0})),
@@ -103,29 +129,84 @@ fn cases() -> Vec<Case> {
         ok("no metadata", with(json!({"metadata": null}))),
         ok("empty metadata", with(json!({"metadata": {}}))),
         ok("text of 40000", with(json!({"text": "é".repeat(40000)}))),
-        ok("registered delivery false", with(json!({"registeredDelivery": false}))),
-        bad("missing messageId", with(json!({"messageId": null})), "missing_field"),
-        bad("missing operatorId", with(json!({"operatorId": null})), "missing_field"),
+        ok(
+            "registered delivery false",
+            with(json!({"registeredDelivery": false})),
+        ),
+        bad(
+            "missing messageId",
+            with(json!({"messageId": null})),
+            "missing_field",
+        ),
+        bad(
+            "missing operatorId",
+            with(json!({"operatorId": null})),
+            "missing_field",
+        ),
         bad("missing from", with(json!({"from": null})), "missing_field"),
         bad("missing to", with(json!({"to": null})), "missing_field"),
         bad("unknown field", with(json!({"foo": 1})), "unknown_field"),
-        bad("message id empty", with(json!({"messageId": ""})), "pattern"),
-        bad("message id 65", with(json!({"messageId": "x".repeat(65)})), "pattern"),
-        bad("message id slash", with(json!({"messageId": "a/b"})), "pattern"),
-        bad("message id number", with(json!({"messageId": 5})), "wrong_type"),
-        bad("operator id upper", with(json!({"operatorId": "MTN"})), "pattern"),
-        bad("operator id trailing dash", with(json!({"operatorId": "mtn-"})), "pattern"),
-        bad("from too long", with(json!({"from": "ABCDEFGHIJKL"})), "pattern"),
+        bad(
+            "message id empty",
+            with(json!({"messageId": ""})),
+            "pattern",
+        ),
+        bad(
+            "message id 65",
+            with(json!({"messageId": "x".repeat(65)})),
+            "pattern",
+        ),
+        bad(
+            "message id slash",
+            with(json!({"messageId": "a/b"})),
+            "pattern",
+        ),
+        bad(
+            "message id number",
+            with(json!({"messageId": 5})),
+            "wrong_type",
+        ),
+        bad(
+            "operator id upper",
+            with(json!({"operatorId": "MTN"})),
+            "pattern",
+        ),
+        bad(
+            "operator id trailing dash",
+            with(json!({"operatorId": "mtn-"})),
+            "pattern",
+        ),
+        bad(
+            "from too long",
+            with(json!({"from": "ABCDEFGHIJKL"})),
+            "pattern",
+        ),
         bad("from empty", with(json!({"from": ""})), "pattern"),
         bad("from bad char", with(json!({"from": "GH@SI"})), "pattern"),
-        bad("from 21 digits", with(json!({"from": "1".repeat(21)})), "pattern"),
+        bad(
+            "from 21 digits",
+            with(json!({"from": "1".repeat(21)})),
+            "pattern",
+        ),
         bad("to letters", with(json!({"to": "GHASI"})), "pattern"),
-        bad("to 21 digits", with(json!({"to": "1".repeat(21)})), "pattern"),
+        bad(
+            "to 21 digits",
+            with(json!({"to": "1".repeat(21)})),
+            "pattern",
+        ),
         bad("to empty", with(json!({"to": ""})), "pattern"),
         bad("to double plus", with(json!({"to": "++233"})), "pattern"),
-        bad("text too long", with(json!({"text": "a".repeat(40001)})), "too_long"),
+        bad(
+            "text too long",
+            with(json!({"text": "a".repeat(40001)})),
+            "too_long",
+        ),
         bad("text not string", with(json!({"text": 5})), "wrong_type"),
-        bad("neither text nor binary", with(json!({"text": null})), "content"),
+        bad(
+            "neither text nor binary",
+            with(json!({"text": null})),
+            "content",
+        ),
         bad(
             "text and binary",
             with(json!({"binary": "AA==", "dataCoding": 4})),
@@ -136,27 +217,79 @@ fn cases() -> Vec<Case> {
             with(json!({"text": null, "binary": "AA=="})),
             "binary_without_data_coding",
         ),
-        bad("encoding unknown", with(json!({"encoding": "utf8"})), "unknown_encoding"),
-        bad("encoding not string", with(json!({"encoding": 1})), "unknown_encoding"),
-        bad("data coding 256", with(json!({"dataCoding": 256})), "out_of_range"),
-        bad("data coding negative", with(json!({"dataCoding": -1})), "out_of_range"),
-        bad("data coding float", with(json!({"dataCoding": 1.5})), "wrong_type"),
-        bad("registered delivery string", with(json!({"registeredDelivery": "yes"})), "wrong_type"),
-        bad("validity 0", with(json!({"validityPeriodSeconds": 0})), "out_of_range"),
+        bad(
+            "encoding unknown",
+            with(json!({"encoding": "utf8"})),
+            "unknown_encoding",
+        ),
+        bad(
+            "encoding not string",
+            with(json!({"encoding": 1})),
+            "unknown_encoding",
+        ),
+        bad(
+            "data coding 256",
+            with(json!({"dataCoding": 256})),
+            "out_of_range",
+        ),
+        bad(
+            "data coding negative",
+            with(json!({"dataCoding": -1})),
+            "out_of_range",
+        ),
+        bad(
+            "data coding float",
+            with(json!({"dataCoding": 1.5})),
+            "wrong_type",
+        ),
+        bad(
+            "registered delivery string",
+            with(json!({"registeredDelivery": "yes"})),
+            "wrong_type",
+        ),
+        bad(
+            "validity 0",
+            with(json!({"validityPeriodSeconds": 0})),
+            "out_of_range",
+        ),
         bad(
             "validity over a year",
             with(json!({"validityPeriodSeconds": 31536001})),
             "out_of_range",
         ),
         bad("priority 4", with(json!({"priority": 4})), "out_of_range"),
-        bad("priority string", with(json!({"priority": "1"})), "wrong_type"),
-        bad("source ton 7", with(json!({"sourceTon": 7})), "out_of_range"),
-        bad("source npi 19", with(json!({"sourceNpi": 19})), "out_of_range"),
+        bad(
+            "priority string",
+            with(json!({"priority": "1"})),
+            "wrong_type",
+        ),
+        bad(
+            "source ton 7",
+            with(json!({"sourceTon": 7})),
+            "out_of_range",
+        ),
+        bad(
+            "source npi 19",
+            with(json!({"sourceNpi": 19})),
+            "out_of_range",
+        ),
         bad("dest ton 7", with(json!({"destTon": 7})), "out_of_range"),
         bad("dest npi 19", with(json!({"destNpi": 19})), "out_of_range"),
-        bad("metadata number value", with(json!({"metadata": {"a": 1}})), "wrong_type"),
-        bad("metadata array", with(json!({"metadata": ["a"]})), "wrong_type"),
-        bad("schedule not string", with(json!({"scheduleAt": 5})), "wrong_type"),
+        bad(
+            "metadata number value",
+            with(json!({"metadata": {"a": 1}})),
+            "wrong_type",
+        ),
+        bad(
+            "metadata array",
+            with(json!({"metadata": ["a"]})),
+            "wrong_type",
+        ),
+        bad(
+            "schedule not string",
+            with(json!({"scheduleAt": 5})),
+            "wrong_type",
+        ),
         bad("array payload", json!([contract_example()]), "not_object"),
         contract_bad(
             "operator differs from subject",
@@ -271,7 +404,10 @@ fn default_ton_npi_rules() {
 
 #[test]
 fn binary_is_decoded() {
-    let c = parse(&with(json!({"text": null, "binary": "AAEC/w==", "dataCoding": 4}))).unwrap();
+    let c = parse(&with(
+        json!({"text": null, "binary": "AAEC/w==", "dataCoding": 4}),
+    ))
+    .unwrap();
     assert_eq!(
         c.content,
         Content::Binary {
@@ -285,7 +421,10 @@ fn binary_is_decoded() {
 fn rejection_keeps_message_id_and_metadata() {
     let r = parse(&with(json!({"priority": 9}))).unwrap_err();
     assert_eq!(r.message_id.as_deref(), Some("01JDX0Q7S9W3B2K4M5N6P7R8T9"));
-    assert_eq!(r.metadata.get("campaignId").map(String::as_str), Some("c-7"));
+    assert_eq!(
+        r.metadata.get("campaignId").map(String::as_str),
+        Some("c-7")
+    );
     assert_eq!(r.to_string(), "\"priority\" is 9, out of range 0..=3");
     let r = parse(&with(json!({"messageId": "bad id"}))).unwrap_err();
     assert_eq!(r.message_id, None);
@@ -297,7 +436,10 @@ fn rejection_keeps_message_id_and_metadata() {
 #[test]
 fn reasons_read_well() {
     let reason = |v: Value| parse(&v).unwrap_err().to_string();
-    assert_eq!(reason(with(json!({"to": null}))), "missing required field \"to\"");
+    assert_eq!(
+        reason(with(json!({"to": null}))),
+        "missing required field \"to\""
+    );
     assert_eq!(reason(with(json!({"foo": 1}))), "unknown field \"foo\"");
     assert_eq!(
         reason(with(json!({"operatorId": "other"}))),
@@ -343,7 +485,10 @@ fn wire_type_round_trips_through_the_validator() {
 
 #[test]
 fn subject_operator() {
-    assert_eq!(operator_from_subject("smpp.operator.mtn-gh"), Some("mtn-gh"));
+    assert_eq!(
+        operator_from_subject("smpp.operator.mtn-gh"),
+        Some("mtn-gh")
+    );
     assert_eq!(operator_from_subject("smpp.operator."), None);
     assert_eq!(operator_from_subject("smpp.operator.a.b"), None);
     assert_eq!(operator_from_subject("other.mtn-gh"), None);

@@ -46,6 +46,7 @@ fn ts(s: &str) -> DateTime<Utc> {
 fn example_receipt() -> DlrEvent {
     let facts = ReceiptFacts {
         smsc_message_id: "0A1B2C3D".into(),
+        status: crate::events::status_of_stat("DELIVRD"),
         stat: "DELIVRD".into(),
         err: Some("000".into()),
         network_error_code: None,
@@ -61,12 +62,20 @@ fn example_receipt() -> DlrEvent {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     };
-    DlrEvent::receipt("mtn-gh", &facts, Some(&correlated), ts("2026-11-25T10:00:03.412Z"))
+    DlrEvent::receipt(
+        "mtn-gh",
+        &facts,
+        Some(&correlated),
+        ts("2026-11-25T10:00:03.412Z"),
+    )
 }
 
 #[test]
 fn builders_reproduce_the_contract_examples() {
-    assert_eq!(serde_json::to_value(example_receipt()).unwrap(), dlr_example());
+    assert_eq!(
+        serde_json::to_value(example_receipt()).unwrap(),
+        dlr_example()
+    );
     let health = OperatorHealth::bound(
         "mtn-gh",
         EndpointRole::Primary,
@@ -90,11 +99,12 @@ fn contract_examples_round_trip() {
 #[test]
 fn every_kind_of_event_validates_against_the_schemas() {
     let at = ts("2026-11-25T10:00:03.412Z");
-    let rejection = parse_command("mtn-gh", br#"{"messageId":"m1","operatorId":"mtn-gh"}"#)
-        .unwrap_err();
+    let rejection =
+        parse_command("mtn-gh", br#"{"messageId":"m1","operatorId":"mtn-gh"}"#).unwrap_err();
     let unreadable = parse_command("mtn-gh", b"[").unwrap_err();
     let facts = ReceiptFacts {
         smsc_message_id: "77".into(),
+        status: crate::events::status_of_stat("UNDELIV"),
         stat: "UNDELIV".into(),
         err: Some("001".into()),
         network_error_code: Some("030001".into()),
@@ -108,25 +118,62 @@ fn every_kind_of_event_validates_against_the_schemas() {
         DlrEvent::receipt("mtn-gh", &facts, None, at),
         DlrEvent::rejected_command("mtn-gh", &rejection, "seq-9", at),
         DlrEvent::rejected_command("mtn-gh", &unreadable, "seq-10", at),
+        DlrEvent::rejected_message("mtn-gh", "m1", "cannot encode".into(), &meta, at),
         DlrEvent::segment_outcome(
-            "mtn-gh", "m1", seg, DlrStatus::Rejected, None, Some(0x0B),
-            Some("ESME_RINVDSTADR".into()), &meta, at,
+            "mtn-gh",
+            "m1",
+            seg,
+            DeliveryStatus::Rejected,
+            None,
+            Some(0x0B),
+            Some("ESME_RINVDSTADR".into()),
+            &meta,
+            at,
         ),
         DlrEvent::segment_outcome(
-            "mtn-gh", "m1", seg, DlrStatus::Accepted, Some("abc"), Some(0), None, &meta, at,
+            "mtn-gh",
+            "m1",
+            seg,
+            DeliveryStatus::Accepted,
+            Some("abc"),
+            Some(0),
+            None,
+            &meta,
+            at,
         ),
         DlrEvent::segment_outcome(
-            "mtn-gh", "m1", seg, DlrStatus::Expired, None, None, Some("validity ended".into()),
-            &meta, at,
+            "mtn-gh",
+            "m1",
+            seg,
+            DeliveryStatus::Expired,
+            None,
+            None,
+            Some("validity ended".into()),
+            &meta,
+            at,
         ),
     ];
-    let values: Vec<Value> = events.iter().map(|e| serde_json::to_value(e).unwrap()).collect();
+    let values: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
     assert_valid("dlr-event.schema.json", &values);
     let health = [
-        OperatorHealth::bound("a", EndpointRole::Backup, "h:1", BoundMode::TransmitterReceiver, "failover", "pod", at),
+        OperatorHealth::bound(
+            "a",
+            EndpointRole::Backup,
+            "h:1",
+            BoundMode::TransmitterReceiver,
+            "failover",
+            "pod",
+            at,
+        ),
         OperatorHealth::unbound("a", "connection refused", "pod", at),
     ];
-    let values: Vec<Value> = health.iter().map(|e| serde_json::to_value(e).unwrap()).collect();
+    let values: Vec<Value> = health
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
     assert_valid("operator-health.schema.json", &values);
     assert_eq!(values[0]["state"], "FAILBACK");
     assert_eq!(values[0]["bindMode"], "transmitter+receiver");
@@ -152,8 +199,15 @@ fn event_ids() {
         "op:seq-5:REJECTED"
     );
     let e = DlrEvent::segment_outcome(
-        "op", "m9", Segment { index: 2, count: 2 }, DlrStatus::Rejected, None, Some(11), None,
-        &BTreeMap::new(), at,
+        "op",
+        "m9",
+        Segment { index: 2, count: 2 },
+        DeliveryStatus::Rejected,
+        None,
+        Some(11),
+        None,
+        &BTreeMap::new(),
+        at,
     );
     assert_eq!(e.event_id, "op:m9:2:REJECTED");
     assert_eq!(example_receipt().event_id, "mtn-gh:0A1B2C3D:DELIVRD");
@@ -162,37 +216,56 @@ fn event_ids() {
 #[test]
 fn stat_mapping_and_finality() {
     let table = [
-        ("DELIVRD", DlrStatus::Delivered, true),
-        ("UNDELIV", DlrStatus::Undelivered, true),
-        ("EXPIRED", DlrStatus::Expired, true),
-        ("DELETED", DlrStatus::Deleted, true),
-        ("REJECTD", DlrStatus::Rejected, true),
-        ("ACCEPTD", DlrStatus::Accepted, false),
-        ("ENROUTE", DlrStatus::Enroute, false),
-        ("UNKNOWN", DlrStatus::Unknown, true),
-        ("delivrd", DlrStatus::Delivered, true),
-        ("WHATEVER", DlrStatus::Unknown, true),
+        ("DELIVRD", DeliveryStatus::Delivered, true),
+        ("UNDELIV", DeliveryStatus::Undelivered, true),
+        ("EXPIRED", DeliveryStatus::Expired, true),
+        ("DELETED", DeliveryStatus::Deleted, true),
+        ("REJECTD", DeliveryStatus::Rejected, true),
+        ("ACCEPTD", DeliveryStatus::Accepted, false),
+        ("ENROUTE", DeliveryStatus::Enroute, false),
+        ("UNKNOWN", DeliveryStatus::Unknown, true),
+        ("delivrd", DeliveryStatus::Delivered, true),
+        ("WHATEVER", DeliveryStatus::Unknown, true),
     ];
     for (stat, status, fin) in table {
-        assert_eq!(DlrStatus::from_stat(stat), status, "{stat}");
+        assert_eq!(status_of_stat(stat), status, "{stat}");
         assert_eq!(status.is_final(), fin, "{stat}");
-        assert_eq!(DlrStatus::parse(status.as_str()), Some(status));
+        assert_eq!(parse_status(status.as_str()), Some(status));
     }
+    assert_eq!(parse_status("DELIVRD"), None, "only the contract's names");
 }
 
 #[test]
 fn message_status_aggregation() {
-    use DlrStatus::*;
-    let agg = MessageStatus::aggregate;
+    use DeliveryStatus::*;
+    let agg = aggregate_status;
     assert_eq!(agg(1, &[Some(Delivered)]), MessageStatus::Delivered);
     assert_eq!(agg(2, &[Some(Delivered)]), MessageStatus::Pending);
     assert_eq!(agg(2, &[Some(Delivered), None]), MessageStatus::Pending);
-    assert_eq!(agg(2, &[Some(Delivered), Some(Enroute)]), MessageStatus::Pending);
-    assert_eq!(agg(2, &[Some(Delivered), Some(Delivered)]), MessageStatus::Delivered);
-    assert_eq!(agg(3, &[Some(Delivered), Some(Expired), Some(Undelivered)]), MessageStatus::Undelivered);
-    assert_eq!(agg(2, &[Some(Rejected), Some(Undelivered)]), MessageStatus::Rejected);
-    assert_eq!(agg(2, &[Some(Unknown), Some(Delivered)]), MessageStatus::Unknown);
-    assert_eq!(agg(2, &[Some(Deleted), Some(Unknown)]), MessageStatus::Deleted);
+    assert_eq!(
+        agg(2, &[Some(Delivered), Some(Enroute)]),
+        MessageStatus::Pending
+    );
+    assert_eq!(
+        agg(2, &[Some(Delivered), Some(Delivered)]),
+        MessageStatus::Delivered
+    );
+    assert_eq!(
+        agg(3, &[Some(Delivered), Some(Expired), Some(Undelivered)]),
+        MessageStatus::Undelivered
+    );
+    assert_eq!(
+        agg(2, &[Some(Rejected), Some(Undelivered)]),
+        MessageStatus::Rejected
+    );
+    assert_eq!(
+        agg(2, &[Some(Unknown), Some(Delivered)]),
+        MessageStatus::Unknown
+    );
+    assert_eq!(
+        agg(2, &[Some(Deleted), Some(Unknown)]),
+        MessageStatus::Deleted
+    );
 }
 
 async fn test_stream(js: &jetstream::Context) -> (String, String) {
@@ -213,7 +286,11 @@ async fn test_stream(js: &jetstream::Context) -> (String, String) {
 async fn publishes_with_msg_id_and_dedupes() {
     let js = jetstream().await;
     let (name, prefix) = test_stream(&js).await;
-    let publisher = EventPublisher::new(js.clone(), &format!("{prefix}.dlr"), &format!("{prefix}.health"));
+    let publisher = EventPublisher::new(
+        js.clone(),
+        &format!("{prefix}.dlr"),
+        &format!("{prefix}.health"),
+    );
     let event = example_receipt();
     let first = publisher.publish_dlr(&event).await.unwrap();
     assert!(!first.duplicate);
@@ -231,11 +308,44 @@ async fn publishes_with_msg_id_and_dedupes() {
     assert_eq!(back, event);
     let headers = stored.headers;
     assert_eq!(
-        headers.get(async_nats::header::NATS_MESSAGE_ID).map(|v| v.as_str()),
+        headers
+            .get(async_nats::header::NATS_MESSAGE_ID)
+            .map(|v| v.as_str()),
         Some("mtn-gh:0A1B2C3D:DELIVRD")
     );
     let stored = stream.get_raw_message(h.sequence).await.unwrap();
     let back: OperatorHealth = serde_json::from_slice(&stored.payload).unwrap();
     assert_eq!(back, health);
     js.delete_stream(&name).await.unwrap();
+}
+
+#[test]
+fn facts_from_a_parsed_receipt() {
+    use crate::receipt::{parse_receipt, ReceiptInput};
+    let text = b"id:0A1B2C3D sub:001 dlvrd:001 submit date:2611251000 done date:2611251000 stat:DELIVRD err:000 text:hi";
+    let r = parse_receipt(&ReceiptInput {
+        esm_class: 0x04,
+        short_message: text,
+        network_error_code: Some([3, 0, 27]),
+        ..Default::default()
+    })
+    .unwrap();
+    let f = ReceiptFacts::from_receipt(&r);
+    assert_eq!(f.smsc_message_id, "0A1B2C3D");
+    assert_eq!(
+        (f.status, f.stat.as_str()),
+        (DeliveryStatus::Delivered, "DELIVRD")
+    );
+    assert_eq!(f.err.as_deref(), Some("000"));
+    assert_eq!(f.network_error_code.as_deref(), Some("3:27"));
+    assert_eq!(f.done_date, Some(ts("2026-11-25T10:00:00Z")));
+    let e = DlrEvent::receipt("op", &f, None, ts("2026-11-25T10:00:01Z"));
+    assert_valid(
+        "dlr-event.schema.json",
+        &[serde_json::to_value(&e).unwrap()],
+    );
+    assert_eq!(
+        ReceiptFacts::from_stat("x", "weird").status,
+        DeliveryStatus::Unknown
+    );
 }

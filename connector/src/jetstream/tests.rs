@@ -2,12 +2,21 @@ use super::*;
 use crate::test_support::{config, jetstream as js_context, unique};
 use futures::StreamExt;
 
-async fn setup(max_ack_pending: i64) -> (jetstream::Context, stream::Stream, PullConsumer, ConnectorConfig) {
+async fn setup(
+    max_ack_pending: i64,
+) -> (
+    jetstream::Context,
+    stream::Stream,
+    PullConsumer,
+    ConnectorConfig,
+) {
     let js = js_context().await;
     let mut cfg = config(&unique("js"));
     cfg.nats.max_ack_pending = max_ack_pending;
     cfg.nats.ack_wait_seconds = 30;
-    let stream = ensure_dispatch_stream(&js, &cfg.nats.dispatch_stream).await.unwrap();
+    let stream = ensure_dispatch_stream(&js, &cfg.nats.dispatch_stream)
+        .await
+        .unwrap();
     let consumer = dispatch_consumer(&stream, &cfg).await.unwrap();
     (js, stream, consumer, cfg)
 }
@@ -38,7 +47,10 @@ async fn dispatch_stream_has_the_contract_settings() {
     let info = stream.info().await.unwrap();
     assert_eq!(info.config.retention, stream::RetentionPolicy::WorkQueue);
     assert_eq!(info.config.storage, stream::StorageType::File);
-    assert!(info.config.subjects.contains(&DISPATCH_SUBJECTS.to_string()));
+    assert!(info
+        .config
+        .subjects
+        .contains(&DISPATCH_SUBJECTS.to_string()));
 }
 
 #[tokio::test]
@@ -46,7 +58,10 @@ async fn consumer_is_durable_filtered_and_bounded() {
     let (_js, stream, mut consumer, cfg) = setup(7).await;
     let info = consumer.info().await.unwrap().clone();
     assert_eq!(info.name, format!("smpp-connector-{}", cfg.operator_id));
-    assert_eq!(info.config.filter_subject, format!("smpp.operator.{}", cfg.operator_id));
+    assert_eq!(
+        info.config.filter_subject,
+        format!("smpp.operator.{}", cfg.operator_id)
+    );
     assert_eq!(info.config.ack_policy, AckPolicy::Explicit);
     assert_eq!(info.config.max_ack_pending, 7);
     assert_eq!(info.config.ack_wait, Duration::from_secs(30));
@@ -99,7 +114,10 @@ async fn pulls_nothing_while_unbound_and_only_the_credit_when_bound() {
     assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
     assert_eq!(puller.pull(0).await.unwrap().map(|_| ()), None);
     drop(bound_tx);
-    assert!(puller.pull(1).await.unwrap().is_none(), "no pull after shutdown");
+    assert!(
+        puller.pull(1).await.unwrap().is_none(),
+        "no pull after shutdown"
+    );
     cleanup(&stream, &cfg).await;
 }
 
@@ -122,10 +140,17 @@ async fn event_stream_is_created_once_and_found_by_subject() {
     let js = js_context().await;
     let subject = format!("{}.sms.dlr.inbound", unique("t"));
     let name = unique("DLR").to_uppercase().replace('-', "_");
-    let created = ensure_event_stream(&js, &subject, &name, DLR_DUPLICATE_WINDOW).await.unwrap();
+    let created = ensure_event_stream(&js, &subject, &name, DLR_DUPLICATE_WINDOW)
+        .await
+        .unwrap();
     assert_eq!(created, name);
-    let found = ensure_event_stream(&js, &subject, "OTHER_NAME", DLR_DUPLICATE_WINDOW).await.unwrap();
-    assert_eq!(found, name, "an existing stream capturing the subject is used");
+    let found = ensure_event_stream(&js, &subject, "OTHER_NAME", DLR_DUPLICATE_WINDOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        found, name,
+        "an existing stream capturing the subject is used"
+    );
     let mut s = js.get_stream(&name).await.unwrap();
     let info = s.info().await.unwrap();
     assert_eq!(info.config.duplicate_window, DLR_DUPLICATE_WINDOW);

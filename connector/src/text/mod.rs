@@ -14,7 +14,9 @@ pub mod udh;
 
 pub use gsm::{GsmTables, LockingShift};
 pub use plan::{plan, ForcedEncoding, Plan, PlanError, TextEncoding};
-pub use split::{join, split_binary, ReferenceBits, Sar, Segment, SplitError, SplitPolicy, UserData};
+pub use split::{
+    join, split_binary, ReferenceBits, Sar, Segment, SplitError, SplitPolicy, UserData,
+};
 pub use udh::Udh;
 
 /// `data_coding` values of SMPP 3.4 §5.2.19 used here.
@@ -161,3 +163,8 @@ pub fn decode_message(
     };
     Ok(DecodedMessage { udh, content })
 }
+
+#[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
+mod split_proptests;

@@ -12,7 +12,9 @@ use std::str::FromStr;
 use crds::config::{Charset, EncodingConfig};
 
 use super::gsm::{GsmCode, GsmTables, LockingShift, ESCAPE};
-use super::split::{build, layout, EncodedText, Layout, Segment, SplitError, SplitPolicy, UnitKind};
+use super::split::{
+    build, layout, EncodedText, Layout, Segment, SplitError, SplitPolicy, UnitKind,
+};
 use super::{data_coding, Unencodable};
 
 /// The `encoding` of a dispatch command for text.
@@ -149,7 +151,10 @@ impl Plan {
 }
 
 /// The candidate encodings for `forced` under `config`, in order of preference.
-pub fn candidates(config: &EncodingConfig, forced: ForcedEncoding) -> Result<Vec<TextEncoding>, PlanError> {
+pub fn candidates(
+    config: &EncodingConfig,
+    forced: ForcedEncoding,
+) -> Result<Vec<TextEncoding>, PlanError> {
     let accepts = |c: Charset| config.accepted.contains(&c);
     let wanted = |c: Charset| match forced {
         ForcedEncoding::Auto => accepts(c),
@@ -178,7 +183,10 @@ pub fn candidates(config: &EncodingConfig, forced: ForcedEncoding) -> Result<Vec
                 single: Some(single),
             }));
         }
-        let lockings: Vec<LockingShift> = langs.iter().filter_map(|&l| LockingShift::for_language(l)).collect();
+        let lockings: Vec<LockingShift> = langs
+            .iter()
+            .filter_map(|&l| LockingShift::for_language(l))
+            .collect();
         for &locking in &lockings {
             out.push(TextEncoding::Gsm7(GsmTables {
                 locking: Some(locking),
@@ -304,7 +312,9 @@ pub fn plan_with(
                 continue;
             }
         };
-        let better = best.as_ref().is_none_or(|(_, _, b)| layout.count() < b.count());
+        let better = best
+            .as_ref()
+            .is_none_or(|(_, _, b)| layout.count() < b.count());
         if better {
             let single = layout.count() == 1;
             best = Some((encoding, encoded, layout));

@@ -116,6 +116,25 @@ impl Segment {
         }
     }
 
+    /// Octets of user data once on the air (the SMS TPDU): unpacked GSM-7 septets count
+    /// seven bits each after the UDH's fill bits. At most 140 for a short message.
+    pub fn air_octets(&self, gsm7_packed: bool) -> usize {
+        let bytes = self.user_data.bytes();
+        let gsm_unpacked = !gsm7_packed
+            && super::Alphabet::from_data_coding(self.data_coding) == Ok(super::Alphabet::Gsm7);
+        if !gsm_unpacked {
+            return bytes.len();
+        }
+        let udh_len = if self.esm_udhi {
+            bytes
+                .first()
+                .map_or(0, |&l| (usize::from(l) + 1).min(bytes.len()))
+        } else {
+            0
+        };
+        udh_len + pack::packed_len(bytes.len() - udh_len, pack::fill_bits(udh_len))
+    }
+
     /// The message_payload octets, if the data goes there.
     pub fn message_payload(&self) -> Option<&[u8]> {
         match &self.user_data {

@@ -256,7 +256,8 @@ impl Udh {
         for e in &self.elements {
             match *e {
                 InformationElement::SingleShift(id) => {
-                    tables.single = Some(language_from_id(id).ok_or(UdhError::UnsupportedLanguage(id))?);
+                    tables.single =
+                        Some(language_from_id(id).ok_or(UdhError::UnsupportedLanguage(id))?);
                 }
                 InformationElement::LockingShift(id) => {
                     let language: NationalLanguage =

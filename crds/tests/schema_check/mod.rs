@@ -131,3 +131,18 @@ pub fn undocumented(schema: &Value, path: &str) -> Vec<String> {
     }
     missing
 }
+
+/// Dotted paths of every property under `schema`, not descending into `stop`.
+pub fn paths(schema: &Value, path: &str, stop: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        for (name, child) in properties {
+            let child_path = format!("{path}.{name}");
+            out.push(child_path.clone());
+            if !stop.contains(&child_path.as_str()) {
+                out.extend(paths(child, &child_path, stop));
+            }
+        }
+    }
+    out
+}

@@ -45,6 +45,14 @@ pub struct ReceivedSubmit {
     pub source: String,
     /// Destination address text.
     pub dest: String,
+    /// Source address TON and NPI.
+    pub source_ton_npi: (u8, u8),
+    /// Destination address TON and NPI.
+    pub dest_ton_npi: (u8, u8),
+    /// validity_period text (empty for data_sm or when absent).
+    pub validity_period: String,
+    /// priority_flag (0 for data_sm).
+    pub priority: u8,
     /// esm_class.
     pub esm_class: u8,
     /// data_coding.
@@ -71,6 +79,10 @@ impl ReceivedSubmit {
             session,
             source: sm.source.addr.to_string(),
             dest: sm.dest.addr.to_string(),
+            source_ton_npi: (sm.source.ton, sm.source.npi),
+            dest_ton_npi: (sm.dest.ton, sm.dest.npi),
+            validity_period: sm.validity_period.to_string(),
+            priority: sm.priority_flag,
             esm_class: sm.esm_class,
             data_coding: sm.data_coding,
             registered_delivery: sm.registered_delivery,
@@ -91,6 +103,10 @@ impl ReceivedSubmit {
             session,
             source: sm.source.addr.to_string(),
             dest: sm.dest.addr.to_string(),
+            source_ton_npi: (sm.source.ton, sm.source.npi),
+            dest_ton_npi: (sm.dest.ton, sm.dest.npi),
+            validity_period: String::new(),
+            priority: 0,
             esm_class: sm.esm_class,
             data_coding: sm.data_coding,
             registered_delivery: sm.registered_delivery,

@@ -79,18 +79,19 @@ macro_rules! define_body {
                 }
             }
 
-            /// Decodes the body of a `command_id` PDU.
+            /// Decodes the body of a `command_id` PDU: the octets of `frame` from `start`.
             pub(crate) fn decode(
                 command_id: CommandId,
                 status: CommandStatus,
-                body: &Bytes,
+                frame: &Bytes,
+                start: usize,
             ) -> Result<Body, CodecError> {
+                let mut r = Reader::new(frame, start);
                 match command_id {
                     $( CommandId::$variant => {
-                        if body.is_empty() && command_id.is_response() && !status.is_ok() {
+                        if r.is_empty() && command_id.is_response() && !status.is_ok() {
                             return Ok(Body::$variant(<$ty>::default()));
                         }
-                        let mut r = Reader::new(body);
                         let v = <$ty as Fields>::decode(&mut r)?;
                         if !r.is_empty() {
                             return Err(CodecError::TrailingBytes {
@@ -101,12 +102,12 @@ macro_rules! define_body {
                         Ok(Body::$variant(v))
                     } )*
                     $( CommandId::$evariant => {
-                        if body.is_empty() {
+                        if r.is_empty() {
                             Ok(Body::$evariant)
                         } else {
                             Err(CodecError::TrailingBytes {
                                 command: command_id,
-                                len: body.len(),
+                                len: r.remaining(),
                             })
                         }
                     } )*

@@ -301,3 +301,6 @@ impl GsmTables {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests;

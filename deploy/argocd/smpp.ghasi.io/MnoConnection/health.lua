@@ -38,7 +38,8 @@ end
 local function evaluate(o)
   local spec = o.spec or {}
   local status = o.status
-  local generation = (o.metadata or {}).generation
+  -- tonumber: Argo CD hands integers over as numbers, but some paths give their text.
+  local generation = tonumber((o.metadata or {}).generation)
 
   if spec.suspend == true then
     return health("Suspended", "Suspended: the connector is scaled to zero")
@@ -46,7 +47,8 @@ local function evaluate(o)
   if status == nil then
     return health("Progressing", "Waiting for the controller to report a status")
   end
-  if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
+  local observed = tonumber(status.observedGeneration)
+  if generation ~= nil and (observed == nil or observed < generation) then
     return health("Progressing", "Waiting for the controller to observe generation " .. generation)
   end
 
@@ -58,7 +60,8 @@ local function evaluate(o)
   if isTrue(stalled) then
     return health("Degraded", text(stalled, "Stalled"))
   end
-  if ready ~= nil and generation ~= nil and ready.observedGeneration ~= nil and ready.observedGeneration < generation then
+  local readyObserved = ready ~= nil and tonumber(ready.observedGeneration) or nil
+  if generation ~= nil and readyObserved ~= nil and readyObserved < generation then
     return health("Progressing", "Waiting for the Ready condition of generation " .. generation)
   end
 
