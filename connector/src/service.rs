@@ -572,7 +572,7 @@ pub async fn run(
 
     // Health events and the session state gauge.
     {
-        let mut events = session.events();
+        let mut events = streams.events;
         let publisher = publisher.clone();
         let metrics = metrics.clone();
         let (op, instance) = (op.clone(), instance.clone());
