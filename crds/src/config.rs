@@ -595,7 +595,8 @@ pub fn is_valid_operator_id(id: &str) -> bool {
     let b = id.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -624,7 +625,10 @@ impl ConnectorConfig {
                 ),
             );
         }
-        for (key, ep) in [("primary", Some(&self.primary)), ("backup", self.backup.as_ref())] {
+        for (key, ep) in [
+            ("primary", Some(&self.primary)),
+            ("backup", self.backup.as_ref()),
+        ] {
             let Some(ep) = ep else { continue };
             if ep.host.trim().is_empty() {
                 bad(&format!("{key}.host"), "must not be empty".into());
@@ -657,10 +661,16 @@ impl ConnectorConfig {
             bad("session.responseTimeoutMs", "must be positive".into());
         }
         if s.enquire_link_interval_seconds == 0 {
-            bad("session.enquireLinkIntervalSeconds", "must be positive".into());
+            bad(
+                "session.enquireLinkIntervalSeconds",
+                "must be positive".into(),
+            );
         }
         if s.enquire_link_timeout_seconds == 0 {
-            bad("session.enquireLinkTimeoutSeconds", "must be positive".into());
+            bad(
+                "session.enquireLinkTimeoutSeconds",
+                "must be positive".into(),
+            );
         }
         if s.reconnect_initial_seconds == 0 {
             bad("session.reconnectInitialSeconds", "must be positive".into());

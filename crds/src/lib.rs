@@ -2,5 +2,12 @@
 //! its status, and the connector's configuration file.
 
 pub mod config;
+pub mod crdgen;
+pub mod mno;
+pub mod render;
+pub mod status;
 
 pub use config::ConnectorConfig;
+pub use mno::{MnoConnection, MnoConnectionSpec};
+pub use render::{render_config, RenderError};
+pub use status::{MnoConnectionStatus, SessionStatus};

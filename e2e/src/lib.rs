@@ -1,1 +1,5 @@
-//! End-to-end support: SMSC simulator and load generator.
+//! End-to-end support: the SMSC simulator ([`sim`]) and the load generator ([`loadgen`]).
+
+pub mod harness;
+pub mod loadgen;
+pub mod sim;

@@ -1,0 +1,806 @@
+//! Correlation of submitted segments and receipts in PostgreSQL (`smpp.message_correlations`,
+//! `smpp.pending_receipts`; migrations in `migrations/`).
+//!
+//! Writes go through [`CorrelationWriter`], a group commit: one task collects rows for at most
+//! `postgres.batchDelayMs` or `postgres.batchSize` rows, writes them in one transaction, and
+//! only after COMMIT completes each caller's future. The JetStream ack of a command waits for
+//! it, so a crash never loses the correlation of a sent message. Receipts are applied in the
+//! same transactions: their rows (and the sibling segments of the same message) are locked, the
+//! latest status is stored, and each caller gets the message's aggregate status as of its
+//! receipt.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::events::{
+    aggregate_status, parse_status, CorrelatedMessage, DeliveryStatus, ReceiptFacts, Segment,
+};
+use crate::receipt::{canonical_keys, IdSide};
+use crds::config::ReceiptIdForm;
+
+/// The embedded migrations of `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// A correlation operation failed; the caller must not acknowledge (nak, or answer
+/// ESME_RX_T_APPN to a receipt).
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum CorrelationError {
+    /// PostgreSQL failed (the whole batch was rolled back).
+    #[error("PostgreSQL: {0}")]
+    Database(Arc<sqlx::Error>),
+    /// A stored value could not be read back.
+    #[error("bad stored value: {0}")]
+    Corrupt(String),
+    /// The writer task is gone (shutdown).
+    #[error("correlation writer stopped")]
+    WriterGone,
+}
+
+impl From<sqlx::Error> for CorrelationError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(Arc::new(e))
+    }
+}
+
+/// Connects a pool from the `postgres` configuration.
+pub async fn connect(c: &crds::config::PostgresConfig) -> Result<PgPool, CorrelationError> {
+    Ok(PgPoolOptions::new()
+        .max_connections(c.max_connections.max(2))
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&c.url)
+        .await?)
+}
+
+/// Runs the migrations (under PostgreSQL's advisory lock, so replicas may race).
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// The normalised keys under which receipts may name a submitted segment's smsc id: one per
+/// id form, at most three (`connector::receipt::canonical_keys`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmscIdKeys(Vec<String>);
+
+impl SmscIdKeys {
+    /// The submit-side keys of `smsc_message_id` for the configured id form.
+    pub fn for_submit(smsc_message_id: &str, form: ReceiptIdForm) -> Self {
+        Self(
+            canonical_keys(smsc_message_id, IdSide::Submit, form)
+                .iter()
+                .map(|k| k.as_str().to_string())
+                .collect(),
+        )
+    }
+
+    /// Keys given as they are (the first three are stored).
+    pub fn from_keys(keys: Vec<String>) -> Self {
+        Self(keys)
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &[String] {
+        &self.0
+    }
+
+    fn nth(&self, i: usize) -> Option<&str> {
+        self.0.get(i).map(String::as_str)
+    }
+}
+
+/// The receipt-side keys to look a receipt's id up with, for the configured id form (every
+/// form's key for `auto`).
+pub fn receipt_keys(receipt_id: &str, form: ReceiptIdForm) -> Vec<String> {
+    canonical_keys(receipt_id, IdSide::Receipt, form)
+        .iter()
+        .map(|k| k.as_str().to_string())
+        .collect()
+}
+
+/// How a segment's submit ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// submit_sm_resp ESME_ROK with the operator's message id.
+    Submitted {
+        /// The operator's id as in submit_sm_resp.
+        smsc_message_id: String,
+        /// Its normalised forms.
+        keys: SmscIdKeys,
+    },
+    /// A permanent error, or retries exhausted.
+    Failed {
+        /// The last command_status.
+        command_status: u32,
+    },
+}
+
+/// One submitted segment to record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentSubmit {
+    /// Operator id.
+    pub operator_id: String,
+    /// Platform message id.
+    pub message_id: String,
+    /// Position of the segment.
+    pub segment: Segment,
+    /// Outcome.
+    pub outcome: SubmitOutcome,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Concatenation reference of a long message.
+    pub concat_ref: Option<u16>,
+    /// When the response arrived.
+    pub submitted_at: DateTime<Utc>,
+    /// The command's metadata.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A receipt to apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptUpdate {
+    /// Operator id.
+    pub operator_id: String,
+    /// Normalised forms of the receipt's id to look up (any may match).
+    pub candidate_keys: Vec<String>,
+    /// What the receipt says.
+    pub facts: ReceiptFacts,
+    /// When it was received.
+    pub received_at: DateTime<Utc>,
+}
+
+/// What applying a receipt found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReceiptMatch {
+    /// The segment was found and updated.
+    Correlated {
+        /// The message, its segment and aggregate status.
+        message: CorrelatedMessage,
+        /// The candidate key that matched (its prefix names the id form, for
+        /// `receipt::IdFormLearner::record_match`).
+        matched_key: String,
+    },
+    /// No submitted segment has this id (yet).
+    Unmatched,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, CorrelationError>>;
+
+enum Op {
+    Submit(SegmentSubmit, Reply<()>),
+    Receipt(ReceiptUpdate, Reply<ReceiptMatch>),
+}
+
+/// Counters of the writer (for metrics and tests).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub batches: std::sync::atomic::AtomicU64,
+    /// Operations committed.
+    pub rows: std::sync::atomic::AtomicU64,
+    /// Transactions that failed.
+    pub failures: std::sync::atomic::AtomicU64,
+}
+
+/// Group-commit writer; cheap to clone. Dropping every clone flushes and stops the task.
+#[derive(Clone)]
+pub struct CorrelationWriter {
+    tx: mpsc::Sender<Op>,
+    stats: Arc<WriterStats>,
+}
+
+impl CorrelationWriter {
+    /// Starts the writer task on `pool`, committing at most `batch_size` rows at a time and
+    /// waiting at most `batch_delay` for a batch to fill.
+    pub fn spawn(pool: PgPool, batch_size: usize, batch_delay: Duration) -> (Self, JoinHandle<()>) {
+        let batch_size = batch_size.max(1);
+        let (tx, rx) = mpsc::channel(batch_size * 4);
+        let stats = Arc::new(WriterStats::default());
+        let handle = tokio::spawn(run_writer(pool, rx, batch_size, batch_delay, stats.clone()));
+        (Self { tx, stats }, handle)
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Queues a segment's submit outcome; the returned future resolves after COMMIT.
+    pub async fn record_submit(
+        &self,
+        row: SegmentSubmit,
+    ) -> impl std::future::Future<Output = Result<(), CorrelationError>> {
+        let (reply, rx) = oneshot::channel();
+        let sent = self.tx.send(Op::Submit(row, reply)).await.is_ok();
+        async move {
+            if !sent {
+                return Err(CorrelationError::WriterGone);
+            }
+            rx.await.unwrap_or(Err(CorrelationError::WriterGone))
+        }
+    }
+
+    /// Applies a receipt; resolves after COMMIT with the correlated message, if any.
+    pub async fn apply_receipt(
+        &self,
+        receipt: ReceiptUpdate,
+    ) -> impl std::future::Future<Output = Result<ReceiptMatch, CorrelationError>> {
+        let (reply, rx) = oneshot::channel();
+        let sent = self.tx.send(Op::Receipt(receipt, reply)).await.is_ok();
+        async move {
+            if !sent {
+                return Err(CorrelationError::WriterGone);
+            }
+            rx.await.unwrap_or(Err(CorrelationError::WriterGone))
+        }
+    }
+}
+
+async fn run_writer(
+    pool: PgPool,
+    mut rx: mpsc::Receiver<Op>,
+    batch_size: usize,
+    delay: Duration,
+    stats: Arc<WriterStats>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + delay;
+        while batch.len() < batch_size {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    if delay.is_zero() {
+                        break;
+                    }
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(op)) => batch.push(op),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+        }
+        commit_batch(&pool, batch, &stats).await;
+    }
+}
+
+async fn commit_batch(pool: &PgPool, batch: Vec<Op>, stats: &WriterStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let n = batch.len() as u64;
+    let mut submits = Vec::new();
+    let mut receipts = Vec::new();
+    for op in batch {
+        match op {
+            Op::Submit(row, reply) => submits.push((row, reply)),
+            Op::Receipt(r, reply) => receipts.push((r, reply)),
+        }
+    }
+    let rows: Vec<&SegmentSubmit> = submits.iter().map(|(r, _)| r).collect();
+    let updates: Vec<&ReceiptUpdate> = receipts.iter().map(|(r, _)| r).collect();
+    match write(pool, &rows, &updates).await {
+        Ok(matches) => {
+            stats.batches.fetch_add(1, Relaxed);
+            stats.rows.fetch_add(n, Relaxed);
+            for (_, reply) in submits {
+                let _ = reply.send(Ok(()));
+            }
+            for ((_, reply), m) in receipts.into_iter().zip(matches) {
+                let _ = reply.send(Ok(m));
+            }
+        }
+        Err(e) => {
+            stats.failures.fetch_add(1, Relaxed);
+            tracing::warn!(error = %e, rows = rows.len() + updates.len(), "correlation batch failed");
+            for (_, reply) in submits {
+                let _ = reply.send(Err(e.clone()));
+            }
+            for (_, reply) in receipts {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+async fn write(
+    pool: &PgPool,
+    submits: &[&SegmentSubmit],
+    receipts: &[&ReceiptUpdate],
+) -> Result<Vec<ReceiptMatch>, CorrelationError> {
+    let mut tx = pool.begin().await?;
+    if !submits.is_empty() {
+        insert_submits(&mut tx, submits).await?;
+    }
+    let matches = if receipts.is_empty() {
+        Vec::new()
+    } else {
+        apply_receipts(&mut tx, receipts).await?
+    };
+    tx.commit().await?;
+    Ok(matches)
+}
+
+async fn insert_submits(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    rows: &[&SegmentSubmit],
+) -> Result<(), CorrelationError> {
+    // The same segment twice in one statement is an error for ON CONFLICT: keep the last.
+    let mut last: HashMap<(&str, &str, u16), usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        last.insert((&r.operator_id, &r.message_id, r.segment.index), i);
+    }
+    let mut keep: Vec<usize> = last.into_values().collect();
+    keep.sort_unstable();
+    let n = keep.len();
+    let (mut op, mut mid, mut idx, mut cnt) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut smsc, mut key, mut key2, mut key3, mut status, mut cs) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut attempts, mut cref, mut at, mut meta) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for i in keep {
+        let r = rows[i];
+        op.push(r.operator_id.as_str());
+        mid.push(r.message_id.as_str());
+        idx.push(i16::try_from(r.segment.index).unwrap_or(i16::MAX));
+        cnt.push(i16::try_from(r.segment.count).unwrap_or(i16::MAX));
+        match &r.outcome {
+            SubmitOutcome::Submitted {
+                smsc_message_id,
+                keys,
+            } => {
+                smsc.push(Some(smsc_message_id.as_str()));
+                key.push(keys.nth(0));
+                key2.push(keys.nth(1));
+                key3.push(keys.nth(2));
+                status.push("SUBMITTED");
+                cs.push(0i32);
+            }
+            SubmitOutcome::Failed { command_status } => {
+                smsc.push(None);
+                key.push(None);
+                key2.push(None);
+                key3.push(None);
+                status.push("FAILED");
+                cs.push(*command_status as i32);
+            }
+        }
+        attempts.push(i32::try_from(r.attempts).unwrap_or(i32::MAX));
+        cref.push(r.concat_ref.map(i32::from));
+        at.push(r.submitted_at);
+        meta.push(serde_json::to_string(&r.metadata).unwrap_or_else(|_| "{}".into()));
+    }
+    sqlx::query(
+        r#"INSERT INTO smpp.message_correlations
+             (operator_id, message_id, segment_index, segment_count, smsc_message_id, smsc_id_key,
+              smsc_id_key2, smsc_id_key3, submit_status, command_status, attempts, concat_ref,
+              submitted_at, metadata)
+           SELECT u.op, u.mid, u.idx, u.cnt, u.smsc, u.k, u.k2, u.k3, u.st, u.cs, u.att, u.cref, u.at,
+                  u.meta::jsonb
+           FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::int4[], $11::int4[], $12::int4[], $13::timestamptz[],
+                       $14::text[])
+                AS u(op, mid, idx, cnt, smsc, k, k2, k3, st, cs, att, cref, at, meta)
+           ON CONFLICT (operator_id, message_id, segment_index) DO UPDATE SET
+             segment_count = EXCLUDED.segment_count,
+             smsc_message_id = EXCLUDED.smsc_message_id,
+             smsc_id_key = EXCLUDED.smsc_id_key,
+             smsc_id_key2 = EXCLUDED.smsc_id_key2,
+             smsc_id_key3 = EXCLUDED.smsc_id_key3,
+             submit_status = EXCLUDED.submit_status,
+             command_status = EXCLUDED.command_status,
+             attempts = smpp.message_correlations.attempts + EXCLUDED.attempts,
+             concat_ref = EXCLUDED.concat_ref,
+             submitted_at = EXCLUDED.submitted_at,
+             metadata = EXCLUDED.metadata,
+             updated_at = now()
+           WHERE smpp.message_correlations.submit_status <> 'SUBMITTED'
+              OR EXCLUDED.submit_status = 'SUBMITTED'"#,
+    )
+    .bind(op)
+    .bind(mid)
+    .bind(idx)
+    .bind(cnt)
+    .bind(smsc)
+    .bind(key)
+    .bind(key2)
+    .bind(key3)
+    .bind(status)
+    .bind(cs)
+    .bind(attempts)
+    .bind(cref)
+    .bind(at)
+    .bind(meta)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A matched segment, as read before the update.
+struct Hit {
+    matched_key: String,
+    operator_id: String,
+    message_id: String,
+    index: u16,
+    count: u16,
+    submitted_at: DateTime<Utc>,
+    metadata: BTreeMap<String, String>,
+}
+
+/// Latest status of one segment while a batch is applied.
+#[derive(Clone, Copy, Default)]
+struct SegState {
+    status: Option<DeliveryStatus>,
+}
+
+async fn apply_receipts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    receipts: &[&ReceiptUpdate],
+) -> Result<Vec<ReceiptMatch>, CorrelationError> {
+    let (mut ord, mut ops, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, r) in receipts.iter().enumerate() {
+        for k in &r.candidate_keys {
+            ord.push(i as i32);
+            ops.push(r.operator_id.as_str());
+            keys.push(k.as_str());
+        }
+    }
+    let found = sqlx::query(
+        r#"SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
+                  c.submitted_at, c.metadata::text AS metadata
+           FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
+           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key = u.k
+           UNION ALL
+           SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
+                  c.submitted_at, c.metadata::text AS metadata
+           FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
+           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key2 = u.k
+           UNION ALL
+           SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
+                  c.submitted_at, c.metadata::text AS metadata
+           FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
+           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key3 = u.k"#,
+    )
+    .bind(&ord)
+    .bind(&ops)
+    .bind(&keys)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut hits: Vec<Option<Hit>> = (0..receipts.len()).map(|_| None).collect();
+    for row in found {
+        let i = usize::try_from(row.try_get::<i32, _>("ord")?).unwrap_or(usize::MAX);
+        let submitted_at: DateTime<Utc> = row.try_get("submitted_at")?;
+        let Some(slot) = hits.get_mut(i) else {
+            continue;
+        };
+        if slot
+            .as_ref()
+            .is_some_and(|h| h.submitted_at >= submitted_at)
+        {
+            continue;
+        }
+        let metadata: String = row.try_get("metadata")?;
+        *slot = Some(Hit {
+            matched_key: row.try_get("k")?,
+            operator_id: row.try_get("operator_id")?,
+            message_id: row.try_get("message_id")?,
+            index: u16::try_from(row.try_get::<i16, _>("segment_index")?).unwrap_or(0),
+            count: u16::try_from(row.try_get::<i16, _>("segment_count")?).unwrap_or(0),
+            submitted_at,
+            metadata: serde_json::from_str(&metadata)
+                .map_err(|e| CorrelationError::Corrupt(format!("metadata: {e}")))?,
+        });
+    }
+
+    // Lock every segment of the matched messages, in a fixed order, and read their statuses.
+    let mut msg_ops = Vec::new();
+    let mut msg_ids = Vec::new();
+    for h in hits.iter().flatten() {
+        msg_ops.push(h.operator_id.as_str());
+        msg_ids.push(h.message_id.as_str());
+    }
+    let mut state: HashMap<(String, String), Vec<SegState>> = HashMap::new();
+    if !msg_ids.is_empty() {
+        let rows = sqlx::query(
+            r#"SELECT c.operator_id, c.message_id, c.segment_index, c.segment_count, c.receipt_status
+               FROM smpp.message_correlations c
+               WHERE (c.operator_id, c.message_id) IN
+                     (SELECT * FROM UNNEST($1::text[], $2::text[]))
+               ORDER BY c.operator_id, c.message_id, c.segment_index
+               FOR UPDATE"#,
+        )
+        .bind(&msg_ops)
+        .bind(&msg_ids)
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in rows {
+            let key = (row.try_get("operator_id")?, row.try_get("message_id")?);
+            let count = usize::try_from(row.try_get::<i16, _>("segment_count")?).unwrap_or(0);
+            let idx = usize::try_from(row.try_get::<i16, _>("segment_index")?).unwrap_or(0);
+            let status: Option<String> = row.try_get("receipt_status")?;
+            let segs = state
+                .entry(key)
+                .or_insert_with(|| vec![SegState::default(); count]);
+            if let Some(s) = idx.checked_sub(1).and_then(|i| segs.get_mut(i)) {
+                s.status = status.as_deref().and_then(parse_status);
+            }
+        }
+    }
+
+    // Apply in arrival order; a final status is never replaced by a non-final one.
+    let mut updated: HashMap<(String, String, u16), usize> = HashMap::new();
+    let mut results = Vec::with_capacity(receipts.len());
+    for (i, (r, hit)) in receipts.iter().zip(&hits).enumerate() {
+        let Some(h) = hit else {
+            results.push(ReceiptMatch::Unmatched);
+            continue;
+        };
+        let new = r.facts.status;
+        let segs = state
+            .entry((h.operator_id.clone(), h.message_id.clone()))
+            .or_insert_with(|| vec![SegState::default(); usize::from(h.count)]);
+        if let Some(s) = usize::from(h.index)
+            .checked_sub(1)
+            .and_then(|i| segs.get_mut(i))
+        {
+            let keep_old = s.status.is_some_and(|old| old.is_final()) && !new.is_final();
+            if !keep_old {
+                s.status = Some(new);
+                updated.insert((h.operator_id.clone(), h.message_id.clone(), h.index), i);
+            }
+        }
+        let statuses: Vec<Option<DeliveryStatus>> = segs.iter().map(|s| s.status).collect();
+        results.push(ReceiptMatch::Correlated {
+            message: CorrelatedMessage {
+                message_id: h.message_id.clone(),
+                segment: Segment {
+                    index: h.index,
+                    count: h.count,
+                },
+                message_status: aggregate_status(h.count, &statuses),
+                metadata: h.metadata.clone(),
+            },
+            matched_key: h.matched_key.clone(),
+        });
+    }
+
+    if !updated.is_empty() {
+        let mut u_op = Vec::new();
+        let mut u_mid = Vec::new();
+        let mut u_idx = Vec::new();
+        let mut u_status = Vec::new();
+        let mut u_final = Vec::new();
+        let mut u_stat = Vec::new();
+        let mut u_err = Vec::new();
+        let mut u_nec = Vec::new();
+        let mut u_sd = Vec::new();
+        let mut u_dd = Vec::new();
+        let mut u_ra = Vec::new();
+        for ((op, mid, idx), i) in &updated {
+            let r = receipts[*i];
+            let status = r.facts.status;
+            u_op.push(op.as_str());
+            u_mid.push(mid.as_str());
+            u_idx.push(i16::try_from(*idx).unwrap_or(i16::MAX));
+            u_status.push(status.as_str());
+            u_final.push(status.is_final());
+            u_stat.push(r.facts.stat.as_str());
+            u_err.push(r.facts.err.as_deref());
+            u_nec.push(r.facts.network_error_code.as_deref());
+            u_sd.push(r.facts.submit_date);
+            u_dd.push(r.facts.done_date);
+            u_ra.push(r.received_at);
+        }
+        sqlx::query(
+            r#"UPDATE smpp.message_correlations c SET
+                 receipt_status = u.status, receipt_final = u.fin, receipt_stat = u.stat,
+                 receipt_err = u.err, receipt_network_error = u.nec, receipt_submit_date = u.sd,
+                 receipt_done_date = u.dd, receipt_received_at = u.ra, updated_at = now()
+               FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::text[], $5::bool[], $6::text[],
+                           $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
+                           $11::timestamptz[])
+                    AS u(op, mid, idx, status, fin, stat, err, nec, sd, dd, ra)
+               WHERE c.operator_id = u.op AND c.message_id = u.mid AND c.segment_index = u.idx"#,
+        )
+        .bind(u_op)
+        .bind(u_mid)
+        .bind(u_idx)
+        .bind(u_status)
+        .bind(u_final)
+        .bind(u_stat)
+        .bind(u_err)
+        .bind(u_nec)
+        .bind(u_sd)
+        .bind(u_dd)
+        .bind(u_ra)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(results)
+}
+
+/// A segment already submitted successfully.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubmittedSegment {
+    /// 1-based index.
+    pub index: u16,
+    /// The operator's id.
+    pub smsc_message_id: Option<String>,
+    /// Concatenation reference used.
+    pub concat_ref: Option<u16>,
+}
+
+/// What was already submitted of a message (idempotency).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PriorSubmission {
+    /// Number of segments of the message.
+    pub segment_count: u16,
+    /// The segments submitted successfully, by index.
+    pub submitted: Vec<SubmittedSegment>,
+}
+
+impl PriorSubmission {
+    /// Whether every segment was submitted: the command is acknowledged without sending.
+    pub fn is_complete(&self) -> bool {
+        self.submitted.len() >= usize::from(self.segment_count)
+    }
+
+    /// Whether segment `index` was submitted.
+    pub fn has(&self, index: u16) -> bool {
+        self.submitted.iter().any(|s| s.index == index)
+    }
+}
+
+/// The successful submits recorded for each of `message_ids` (absent: nothing submitted).
+pub async fn prior_submissions(
+    pool: &PgPool,
+    operator_id: &str,
+    message_ids: &[&str],
+) -> Result<HashMap<String, PriorSubmission>, CorrelationError> {
+    let rows = sqlx::query(
+        r#"SELECT message_id, segment_index, segment_count, smsc_message_id, concat_ref
+           FROM smpp.message_correlations
+           WHERE operator_id = $1 AND message_id = ANY($2) AND submit_status = 'SUBMITTED'
+           ORDER BY message_id, segment_index"#,
+    )
+    .bind(operator_id)
+    .bind(message_ids)
+    .fetch_all(pool)
+    .await?;
+    let mut out: HashMap<String, PriorSubmission> = HashMap::new();
+    for row in rows {
+        let count = u16::try_from(row.try_get::<i16, _>("segment_count")?).unwrap_or(0);
+        let entry = out
+            .entry(row.try_get("message_id")?)
+            .or_insert_with(|| PriorSubmission {
+                segment_count: count,
+                submitted: Vec::new(),
+            });
+        entry.submitted.push(SubmittedSegment {
+            index: u16::try_from(row.try_get::<i16, _>("segment_index")?).unwrap_or(0),
+            smsc_message_id: row.try_get("smsc_message_id")?,
+            concat_ref: row
+                .try_get::<Option<i32>, _>("concat_ref")?
+                .and_then(|r| u16::try_from(r).ok()),
+        });
+    }
+    Ok(out)
+}
+
+/// Whether every segment of the message was already submitted successfully.
+pub async fn already_submitted(
+    pool: &PgPool,
+    operator_id: &str,
+    message_id: &str,
+) -> Result<bool, CorrelationError> {
+    Ok(prior_submissions(pool, operator_id, &[message_id])
+        .await?
+        .get(message_id)
+        .is_some_and(PriorSubmission::is_complete))
+}
+
+/// A receipt kept until its submit is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingReceipt {
+    /// Operator id.
+    pub operator_id: String,
+    /// Main normalised key (part of the primary key with `stat`).
+    pub key: String,
+    /// Every candidate key.
+    pub candidate_keys: Vec<String>,
+    /// The receipt.
+    pub facts: ReceiptFacts,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// After this it is published uncorrelated.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Stores an early receipt (a duplicate of one already kept is ignored); committed on return.
+pub async fn store_pending(pool: &PgPool, p: &PendingReceipt) -> Result<(), CorrelationError> {
+    let receipt =
+        serde_json::to_string(&p.facts).map_err(|e| CorrelationError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        r#"INSERT INTO smpp.pending_receipts
+             (operator_id, smsc_id_key, stat, smsc_message_id, candidate_keys, receipt, received_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
+           ON CONFLICT (operator_id, smsc_id_key, stat) DO NOTHING"#,
+    )
+    .bind(&p.operator_id)
+    .bind(&p.key)
+    .bind(&p.facts.stat)
+    .bind(&p.facts.smsc_message_id)
+    .bind(&p.candidate_keys)
+    .bind(receipt)
+    .bind(p.received_at)
+    .bind(p.expires_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The oldest `limit` kept receipts of the operator, to retry.
+pub async fn pending_receipts(
+    pool: &PgPool,
+    operator_id: &str,
+    limit: i64,
+) -> Result<Vec<PendingReceipt>, CorrelationError> {
+    let rows = sqlx::query(
+        r#"SELECT smsc_id_key, candidate_keys, receipt::text AS receipt, received_at, expires_at
+           FROM smpp.pending_receipts WHERE operator_id = $1
+           ORDER BY received_at LIMIT $2"#,
+    )
+    .bind(operator_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let receipt: String = row.try_get("receipt")?;
+            Ok(PendingReceipt {
+                operator_id: operator_id.to_string(),
+                key: row.try_get("smsc_id_key")?,
+                candidate_keys: row.try_get("candidate_keys")?,
+                facts: serde_json::from_str(&receipt)
+                    .map_err(|e| CorrelationError::Corrupt(format!("pending receipt: {e}")))?,
+                received_at: row.try_get("received_at")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Forgets a kept receipt (after its event was published).
+pub async fn delete_pending(pool: &PgPool, p: &PendingReceipt) -> Result<(), CorrelationError> {
+    sqlx::query(
+        "DELETE FROM smpp.pending_receipts WHERE operator_id = $1 AND smsc_id_key = $2 AND stat = $3",
+    )
+    .bind(&p.operator_id)
+    .bind(&p.key)
+    .bind(&p.facts.stat)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,323 @@
+use super::*;
+use crate::events::MessageStatus;
+use crate::test_support::{unique, TestDb};
+use std::sync::atomic::Ordering::Relaxed;
+
+fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSubmit {
+    SegmentSubmit {
+        operator_id: op.into(),
+        message_id: mid.into(),
+        segment: Segment { index, count },
+        outcome: SubmitOutcome::Submitted {
+            smsc_message_id: smsc.into(),
+            keys: SmscIdKeys::for_submit(smsc, ReceiptIdForm::Auto),
+        },
+        attempts: 1,
+        concat_ref: (count > 1).then_some(42),
+        submitted_at: Utc::now(),
+        metadata: BTreeMap::from([("tenantId".to_string(), "t-42".to_string())]),
+    }
+}
+
+fn receipt(op: &str, id: &str, stat: &str) -> ReceiptUpdate {
+    ReceiptUpdate {
+        operator_id: op.into(),
+        candidate_keys: receipt_keys(id, ReceiptIdForm::Auto),
+        facts: ReceiptFacts {
+            smsc_message_id: id.into(),
+            status: crate::events::status_of_stat(stat),
+            stat: stat.into(),
+            err: Some("000".into()),
+            network_error_code: None,
+            submit_date: None,
+            done_date: Some(Utc::now()),
+        },
+        received_at: Utc::now(),
+    }
+}
+
+fn correlated(m: ReceiptMatch) -> CorrelatedMessage {
+    match m {
+        ReceiptMatch::Correlated { message, .. } => message,
+        ReceiptMatch::Unmatched => panic!("expected a correlation"),
+    }
+}
+
+#[tokio::test]
+async fn rows_are_committed_when_the_caller_is_told() {
+    let db = TestDb::new().await;
+    migrate(&db.pool).await.unwrap();
+    let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 64, Duration::from_millis(5));
+    let op = unique("op");
+    w.record_submit(submit(&op, "m1", 1, 1, "0A1B"))
+        .await
+        .await
+        .unwrap();
+    // A different connection sees it: it was committed.
+    let other = sqlx::PgPool::connect(&db.url()).await.unwrap();
+    let (status, key, key2, key3, meta): (String, String, Option<String>, Option<String>, String) = sqlx::query_as(
+        "SELECT submit_status, smsc_id_key, smsc_id_key2, smsc_id_key3, metadata::text FROM smpp.message_correlations WHERE operator_id = $1 AND message_id = 'm1'",
+    )
+    .bind(&op)
+    .fetch_one(&other)
+    .await
+    .unwrap();
+    assert_eq!(status, "SUBMITTED");
+    assert_eq!(
+        (key.as_str(), key2.as_deref(), key3),
+        ("s:a1b", Some("hd:2587"), None)
+    );
+    assert_eq!(meta, r#"{"tenantId": "t-42"}"#);
+    other.close().await;
+    drop(w);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn concurrent_callers_share_group_commits() {
+    let db = TestDb::new().await;
+    let (w, handle) = CorrelationWriter::spawn(db.pool.clone(), 100, Duration::from_millis(20));
+    let op = unique("op");
+    let mut waits = Vec::new();
+    for i in 0..300 {
+        waits.push(
+            w.record_submit(submit(&op, &format!("m{i}"), 1, 1, &format!("{i:x}")))
+                .await,
+        );
+    }
+    for f in waits {
+        f.await.unwrap();
+    }
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM smpp.message_correlations WHERE operator_id = $1")
+            .bind(&op)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(n, 300);
+    assert_eq!(w.stats().rows.load(Relaxed), 300);
+    let batches = w.stats().batches.load(Relaxed);
+    assert!(
+        (3..=30).contains(&batches),
+        "{batches} transactions for 300 rows"
+    );
+    drop(w);
+    handle.await.unwrap();
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn dropping_the_writer_flushes_queued_rows() {
+    let db = TestDb::new().await;
+    let (w, handle) = CorrelationWriter::spawn(db.pool.clone(), 1000, Duration::from_secs(60));
+    let op = unique("op");
+    let pending = w.record_submit(submit(&op, "last", 1, 1, "FF")).await;
+    drop(w);
+    handle.await.unwrap();
+    pending.await.unwrap();
+    assert!(already_submitted(&db.pool, &op, "last").await.unwrap());
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_failed_batch_fails_its_callers_and_the_writer_goes_on() {
+    let db = TestDb::new().await;
+    let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 10, Duration::from_millis(50));
+    let op = unique("op");
+    let good = w.record_submit(submit(&op, "ok", 1, 1, "A1")).await;
+    // segment_index 0 breaks a CHECK: the whole transaction rolls back.
+    let bad = w.record_submit(submit(&op, "bad", 0, 1, "A2")).await;
+    assert!(matches!(good.await, Err(CorrelationError::Database(_))));
+    assert!(bad.await.is_err());
+    assert!(!already_submitted(&db.pool, &op, "ok").await.unwrap());
+    w.record_submit(submit(&op, "ok", 1, 1, "A1"))
+        .await
+        .await
+        .unwrap();
+    assert!(already_submitted(&db.pool, &op, "ok").await.unwrap());
+    assert_eq!(w.stats().failures.load(Relaxed), 1);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn receipts_correlate_and_aggregate_over_segments() {
+    let db = TestDb::new().await;
+    let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 64, Duration::from_millis(2));
+    let op = unique("op");
+    w.record_submit(submit(&op, "long", 1, 2, "0A"))
+        .await
+        .await
+        .unwrap();
+    w.record_submit(submit(&op, "long", 2, 2, "0B"))
+        .await
+        .await
+        .unwrap();
+
+    let first = correlated(
+        w.apply_receipt(receipt(&op, "0a", "DELIVRD"))
+            .await
+            .await
+            .unwrap(),
+    );
+    assert_eq!(first.message_id, "long");
+    assert_eq!(first.segment, Segment { index: 1, count: 2 });
+    assert_eq!(first.message_status, MessageStatus::Pending);
+    assert_eq!(
+        first.metadata.get("tenantId").map(String::as_str),
+        Some("t-42")
+    );
+
+    // The alternate (decimal) form of 0B is 11.
+    let second = correlated(
+        w.apply_receipt(receipt(&op, "11", "UNDELIV"))
+            .await
+            .await
+            .unwrap(),
+    );
+    assert_eq!(second.segment.index, 2);
+    assert_eq!(second.message_status, MessageStatus::Undelivered);
+    // Which form matched: the decimal receipt id of a hex submit id.
+    let hit = w
+        .apply_receipt(receipt(&op, "11", "UNDELIV"))
+        .await
+        .await
+        .unwrap();
+    assert!(
+        matches!(hit, ReceiptMatch::Correlated { ref matched_key, .. } if matched_key == "hd:11"),
+        "{hit:?}"
+    );
+
+    // A late ENROUTE does not replace the final status.
+    let late = correlated(
+        w.apply_receipt(receipt(&op, "0a", "ENROUTE"))
+            .await
+            .await
+            .unwrap(),
+    );
+    assert_eq!(late.message_status, MessageStatus::Undelivered);
+    let (status, stat, received): (String, String, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT receipt_status, receipt_stat, receipt_received_at FROM smpp.message_correlations WHERE operator_id = $1 AND message_id = 'long' AND segment_index = 1",
+    )
+    .bind(&op)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), stat.as_str()), ("DELIVERED", "DELIVRD"));
+    assert!(received.is_some());
+
+    assert_eq!(
+        w.apply_receipt(receipt(&op, "nope", "DELIVRD"))
+            .await
+            .await
+            .unwrap(),
+        ReceiptMatch::Unmatched
+    );
+    // Another operator's id space is separate.
+    assert_eq!(
+        w.apply_receipt(receipt("other-op", "0a", "DELIVRD"))
+            .await
+            .await
+            .unwrap(),
+        ReceiptMatch::Unmatched
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn receipts_of_one_batch_see_each_other() {
+    let db = TestDb::new().await;
+    let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 64, Duration::from_millis(50));
+    let op = unique("op");
+    let s1 = w.record_submit(submit(&op, "pair", 1, 2, "C1")).await;
+    let s2 = w.record_submit(submit(&op, "pair", 2, 2, "C2")).await;
+    // Receipts queued in the same batch as their submits (a receipt before the commit).
+    let r1 = w.apply_receipt(receipt(&op, "c1", "DELIVRD")).await;
+    let r2 = w.apply_receipt(receipt(&op, "c2", "DELIVRD")).await;
+    s1.await.unwrap();
+    s2.await.unwrap();
+    assert_eq!(
+        correlated(r1.await.unwrap()).message_status,
+        MessageStatus::Pending
+    );
+    assert_eq!(
+        correlated(r2.await.unwrap()).message_status,
+        MessageStatus::Delivered
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn idempotency_records() {
+    let db = TestDb::new().await;
+    let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 64, Duration::from_millis(1));
+    let op = unique("op");
+    w.record_submit(submit(&op, "half", 1, 2, "D1"))
+        .await
+        .await
+        .unwrap();
+    w.record_submit(submit(&op, "full", 1, 1, "D2"))
+        .await
+        .await
+        .unwrap();
+    let mut failed = submit(&op, "failed", 1, 1, "D3");
+    failed.outcome = SubmitOutcome::Failed {
+        command_status: 0x0B,
+    };
+    w.record_submit(failed.clone()).await.await.unwrap();
+
+    assert!(already_submitted(&db.pool, &op, "full").await.unwrap());
+    assert!(!already_submitted(&db.pool, &op, "half").await.unwrap());
+    assert!(!already_submitted(&db.pool, &op, "failed").await.unwrap());
+    assert!(!already_submitted(&db.pool, &op, "never").await.unwrap());
+    let prior = prior_submissions(&db.pool, &op, &["half", "full", "never"])
+        .await
+        .unwrap();
+    assert_eq!(prior.len(), 2);
+    let half = &prior["half"];
+    assert!(!half.is_complete() && half.has(1) && !half.has(2));
+    assert_eq!(half.submitted[0].concat_ref, Some(42));
+    assert_eq!(half.submitted[0].smsc_message_id.as_deref(), Some("D1"));
+
+    // A success after a failure replaces it; a failure never replaces a success.
+    let mut ok = failed.clone();
+    ok.outcome = submit(&op, "failed", 1, 1, "D4").outcome;
+    w.record_submit(ok).await.await.unwrap();
+    w.record_submit(failed).await.await.unwrap();
+    assert!(already_submitted(&db.pool, &op, "failed").await.unwrap());
+    let attempts: i32 = sqlx::query_scalar(
+        "SELECT attempts FROM smpp.message_correlations WHERE operator_id = $1 AND message_id = 'failed'",
+    )
+    .bind(&op)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(attempts, 2);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn pending_receipts_are_kept_once_listed_and_deleted() {
+    let db = TestDb::new().await;
+    let op = unique("op");
+    let r = receipt(&op, "e1", "DELIVRD");
+    let p = PendingReceipt {
+        operator_id: op.clone(),
+        key: "e1".into(),
+        candidate_keys: vec!["e1".into(), "225".into()],
+        facts: r.facts.clone(),
+        received_at: r.received_at,
+        expires_at: r.received_at + chrono::Duration::seconds(300),
+    };
+    store_pending(&db.pool, &p).await.unwrap();
+    store_pending(&db.pool, &p).await.unwrap();
+    let listed = pending_receipts(&db.pool, &op, 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].facts, p.facts);
+    assert_eq!(listed[0].candidate_keys, p.candidate_keys);
+    delete_pending(&db.pool, &listed[0]).await.unwrap();
+    assert!(pending_receipts(&db.pool, &op, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    db.drop_db().await;
+}

@@ -1,0 +1,254 @@
+//! HTTP endpoints (axum): `/health` (liveness), `/ready` (readiness with details), `/metrics`.
+//!
+//! `/health` answers 200 whenever the process and its runtime answer: never because the SMSC
+//! is down. `/ready` answers 200 only when the session is bound, NATS is connected, PostgreSQL
+//! answers, and the TPS window is shared (Redis reachable); otherwise 503. Both bodies are JSON.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+use crate::throttle::{Throttle, ThrottleState};
+
+/// What `/ready` checks. Absent dependencies are not checked.
+#[derive(Clone)]
+pub struct AppState {
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// Whether the session is bound (the same `watch` the puller uses).
+    pub bound: watch::Receiver<bool>,
+    /// NATS client.
+    pub nats: Option<async_nats::Client>,
+    /// PostgreSQL pool.
+    pub postgres: Option<sqlx::PgPool>,
+    /// The TPS limiter.
+    pub throttle: Option<Arc<Throttle>>,
+}
+
+/// The `/ready` body.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Readiness {
+    /// Overall verdict.
+    pub ready: bool,
+    /// Session bound.
+    pub bound: bool,
+    /// `connected`, `disconnected`, `pending` or `unchecked`.
+    pub nats: String,
+    /// `ok`, the error, or `unchecked`.
+    pub postgres: String,
+    /// `shared`, `degraded`, `unlimited` or `unchecked`.
+    pub throttle: String,
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+async fn health() -> impl IntoResponse {
+    (StatusCode::OK, Json(serde_json::json!({"status": "ok"})))
+}
+
+async fn ready(State(s): State<AppState>) -> impl IntoResponse {
+    let bound = *s.bound.borrow();
+    let (nats_ok, nats) = match &s.nats {
+        None => (true, "unchecked".to_string()),
+        Some(c) => match c.connection_state() {
+            async_nats::connection::State::Connected => (true, "connected".into()),
+            async_nats::connection::State::Disconnected => (false, "disconnected".into()),
+            async_nats::connection::State::Pending => (false, "pending".into()),
+        },
+    };
+    let (pg_ok, postgres) = match &s.postgres {
+        None => (true, "unchecked".to_string()),
+        Some(pool) => {
+            let probe = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool);
+            match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+                Ok(Ok(_)) => (true, "ok".into()),
+                Ok(Err(e)) => (false, format!("error: {e}")),
+                Err(_) => (false, "error: timed out".into()),
+            }
+        }
+    };
+    let (tps_ok, throttle) = match &s.throttle {
+        None => (true, "unchecked".to_string()),
+        Some(t) => match t.state() {
+            ThrottleState::Shared => (true, "shared".into()),
+            ThrottleState::Unlimited => (true, "unlimited".into()),
+            ThrottleState::Degraded => (false, "degraded".into()),
+        },
+    };
+    let body = Readiness {
+        ready: bound && nats_ok && pg_ok && tps_ok,
+        bound,
+        nats,
+        postgres,
+        throttle,
+    };
+    let code = if body.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body))
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
+}
+
+/// The router of the three endpoints.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Binds `addr` and serves until `shutdown` resolves. Returns the bound address through
+/// `bound_addr` (useful with port 0).
+pub async fn serve(
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    bound_addr: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    if let Some(tx) = bound_addr {
+        let _ = tx.send(listener.local_addr()?);
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{unique, NATS_URL, POSTGRES_URL};
+    use crate::throttle::ThrottleSettings;
+
+    async fn start(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(serve(
+            "127.0.0.1:0".parse().unwrap(),
+            state,
+            async move {
+                let _ = stop_rx.await;
+            },
+            Some(addr_tx),
+        ));
+        (format!("http://{}", addr_rx.await.unwrap()), stop_tx)
+    }
+
+    #[tokio::test]
+    async fn health_ready_and_metrics() {
+        let metrics = Arc::new(Metrics::new());
+        metrics.submit(0);
+        let (bound_tx, bound_rx) = watch::channel(false);
+        let nats = async_nats::connect(NATS_URL).await.unwrap();
+        let pool = sqlx::PgPool::connect(POSTGRES_URL).await.unwrap();
+        let shared = Arc::new(Throttle::new(
+            redis::Client::open(crate::test_support::REDIS_URL).unwrap(),
+            &unique("http"),
+            ThrottleSettings::new(10, 1),
+        ));
+        shared.acquire(1).await;
+        let state = AppState {
+            metrics,
+            bound: bound_rx,
+            nats: Some(nats),
+            postgres: Some(pool),
+            throttle: Some(shared),
+        };
+        let (base, stop) = start(state.clone()).await;
+        let client = reqwest::Client::new();
+
+        // Unbound: alive, not ready.
+        let r = client.get(format!("{base}/health")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let r = client.get(format!("{base}/ready")).send().await.unwrap();
+        assert_eq!(r.status(), 503);
+        let body: Readiness = r.json().await.unwrap();
+        assert_eq!(
+            body,
+            Readiness {
+                ready: false,
+                bound: false,
+                nats: "connected".into(),
+                postgres: "ok".into(),
+                throttle: "shared".into()
+            }
+        );
+
+        bound_tx.send(true).unwrap();
+        let r = client.get(format!("{base}/ready")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.json::<Readiness>().await.unwrap().ready);
+
+        let r = client.get(format!("{base}/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains("smpp_submit_total{command_status=\"0x00000000\"} 1"),
+            "{text}"
+        );
+        let _ = stop.send(());
+    }
+
+    #[tokio::test(start_paused = false)]
+    async fn degraded_throttle_and_dead_database_make_it_unready_but_alive() {
+        let (_bound_tx, bound_rx) = watch::channel(true);
+        let degraded = Arc::new(Throttle::new(
+            redis::Client::open("redis://127.0.0.1:1").unwrap(),
+            &unique("http"),
+            ThrottleSettings::new(10, 1),
+        ));
+        degraded.acquire(1).await;
+        let dead_pool = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_millis(200))
+            .connect_lazy("postgres://postgres@127.0.0.1:1/postgres")
+            .unwrap();
+        let state = AppState {
+            metrics: Arc::new(Metrics::new()),
+            bound: bound_rx,
+            nats: None,
+            postgres: Some(dead_pool),
+            throttle: Some(degraded),
+        };
+        let (base, stop) = start(state).await;
+        let client = reqwest::Client::new();
+        assert_eq!(
+            client
+                .get(format!("{base}/health"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        let r = client.get(format!("{base}/ready")).send().await.unwrap();
+        assert_eq!(r.status(), 503);
+        let body: Readiness = r.json().await.unwrap();
+        assert!(!body.ready && body.bound);
+        assert_eq!(body.throttle, "degraded");
+        assert!(body.postgres.starts_with("error"), "{}", body.postgres);
+        assert_eq!(body.nats, "unchecked");
+        let _ = stop.send(());
+    }
+}

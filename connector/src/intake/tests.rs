@@ -1,0 +1,157 @@
+use super::*;
+use crate::correlation::{CorrelationWriter, SegmentSubmit, SmscIdKeys, SubmitOutcome};
+use crate::events::{DeliveryStatus, EventSource, Segment};
+use crate::jetstream::{dispatch_consumer, ensure_dispatch_stream, DispatchPuller};
+use crate::test_support::{config, jetstream as js_context, unique, TestDb};
+use async_nats::jetstream::stream;
+use futures::StreamExt;
+use std::collections::BTreeMap;
+use tokio::sync::watch;
+
+async fn pull_all(puller: &mut DispatchPuller, n: usize) -> Vec<Message> {
+    let batch = puller.pull(n).await.unwrap().unwrap();
+    batch.map(|m| m.unwrap()).collect().await
+}
+
+#[tokio::test]
+async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
+    let js = js_context().await;
+    let db = TestDb::new().await;
+    let cfg = config(&unique("intake"));
+    let op = cfg.operator_id.clone();
+    let dispatch = ensure_dispatch_stream(&js, "SMPP_DISPATCH").await.unwrap();
+    let consumer = dispatch_consumer(&dispatch, &cfg).await.unwrap();
+    let events_name = unique("INTAKE").to_uppercase().replace('-', "_");
+    let prefix = unique("intake-ev");
+    js.create_stream(stream::Config {
+        name: events_name.clone(),
+        subjects: vec![format!("{prefix}.>")],
+        storage: stream::StorageType::Memory,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let publisher = EventPublisher::new(
+        js.clone(),
+        &format!("{prefix}.dlr"),
+        &format!("{prefix}.health"),
+    );
+    let metrics = Arc::new(Metrics::new());
+    let intake = Intake::new(&op, publisher, db.pool.clone(), metrics.clone());
+
+    let good = format!(
+        r#"{{"messageId":"ok-1","operatorId":"{op}","from":"GHASI","to":"233241234567","text":"hi","metadata":{{"t":"1"}}}}"#
+    );
+    let bad_priority = format!(
+        r#"{{"messageId":"bad-1","operatorId":"{op}","from":"GHASI","to":"233241234567","text":"hi","priority":9,"metadata":{{"t":"2"}}}}"#
+    );
+    let other_op =
+        r#"{"messageId":"bad-2","operatorId":"someone-else","from":"GHASI","to":"1","text":"hi"}"#
+            .to_string();
+    for payload in [good, bad_priority, other_op, "not json".to_string()] {
+        js.publish(cfg.dispatch_subject(), payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let (_bound, rx) = watch::channel(true);
+    let mut puller = DispatchPuller::new(consumer, rx, Duration::from_millis(300));
+    let pulled = pull_all(&mut puller, 10).await;
+    assert_eq!(pulled.len(), 4);
+    let not_json_seq = stream_sequence(&pulled[3]);
+
+    let accepted = intake.process(pulled).await;
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].command.message_id, "ok-1");
+    assert!(accepted[0].prior.is_none());
+
+    // Three REJECTED events, in order, each with its reason, metadata and event id.
+    let mut events_stream = js.get_stream(&events_name).await.unwrap();
+    assert_eq!(events_stream.info().await.unwrap().state.messages, 3);
+    let mut events = Vec::new();
+    for seq in 1..=3 {
+        let raw = events_stream.get_raw_message(seq).await.unwrap();
+        events.push(serde_json::from_slice::<DlrEvent>(&raw.payload).unwrap());
+    }
+    assert_eq!(events[0].event_id, format!("{op}:bad-1:REJECTED"));
+    assert_eq!(events[0].message_id.as_deref(), Some("bad-1"));
+    assert_eq!(
+        events[0].reason.as_deref(),
+        Some("\"priority\" is 9, out of range 0..=3")
+    );
+    assert_eq!(events[0].metadata.get("t").map(String::as_str), Some("2"));
+    assert_eq!(
+        (events[0].status, events[0].source),
+        (DeliveryStatus::Rejected, EventSource::Connector)
+    );
+    assert!(events[1]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("differs from the subject's operator"));
+    assert_eq!(
+        events[2].event_id,
+        format!("{op}:seq-{not_json_seq}:REJECTED")
+    );
+    assert_eq!(events[2].message_id, None);
+    let text = metrics.encode();
+    for kind in ["out_of_range", "operator_mismatch", "not_json"] {
+        assert!(
+            text.contains(&format!(
+                "smpp_rejected_commands_total{{reason=\"{kind}\"}} 1"
+            )),
+            "{text}"
+        );
+    }
+
+    // Terminated: nothing pending but the accepted one.
+    let mut c = puller.consumer().clone();
+    let info = c.info().await.unwrap();
+    assert_eq!((info.num_pending, info.num_ack_pending), (0, 1));
+
+    // The accepted command is submitted and recorded, then redelivered (a crash before the ack).
+    let (writer, _h) = CorrelationWriter::spawn(db.pool.clone(), 16, Duration::from_millis(1));
+    writer
+        .record_submit(SegmentSubmit {
+            operator_id: op.clone(),
+            message_id: "ok-1".into(),
+            segment: Segment { index: 1, count: 1 },
+            outcome: SubmitOutcome::Submitted {
+                smsc_message_id: "A1".into(),
+                keys: SmscIdKeys::from_keys(vec!["s:a1".into()]),
+            },
+            attempts: 1,
+            concat_ref: None,
+            submitted_at: Utc::now(),
+            metadata: BTreeMap::new(),
+        })
+        .await
+        .await
+        .unwrap();
+    nak_after(&accepted[0].message, Duration::ZERO)
+        .await
+        .unwrap();
+    let again = pull_all(&mut puller, 10).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(delivery_count(&again[0]), 2);
+    assert!(
+        intake.process(again).await.is_empty(),
+        "already submitted: not sent again"
+    );
+    assert!(metrics.encode().contains("smpp_idempotent_skips_total 1"));
+    // Acknowledged: nothing left.
+    let mut info = c.info().await.unwrap().clone();
+    for _ in 0..20 {
+        if info.num_ack_pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        info = c.info().await.unwrap().clone();
+    }
+    assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
+
+    dispatch.delete_consumer(&cfg.durable_name()).await.unwrap();
+    js.delete_stream(&events_name).await.unwrap();
+    db.drop_db().await;
+}

@@ -1,0 +1,280 @@
+//! The connector's Prometheus metrics (prometheus-client), served as text on `/metrics`.
+//!
+//! Names (the dashboards use them): `smpp_submit_total{command_status}`,
+//! `smpp_receipts_total{status}`, `smpp_window_in_use`, `smpp_tps_used`,
+//! `smpp_response_latency_seconds`, `smpp_receipt_latency_seconds`,
+//! `smpp_session_state{state,endpoint}`, `smpp_reconnects_total`,
+//! `smpp_correlation_misses_total`, `smpp_rejected_commands_total{reason}`,
+//! `smpp_duplicate_window_total`, `smpp_mo_messages_total`,
+//! `smpp_idempotent_skips_total`.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// `command_status` label, as `0x%08X`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CommandStatusLabel {
+    /// The submit_sm_resp command_status.
+    pub command_status: String,
+}
+
+/// `status` label of receipts (DELIVERED, ...).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    /// The event status.
+    pub status: String,
+}
+
+/// `reason` label of rejected commands (a bounded kind, see `RejectReason::kind`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// The rejection kind.
+    pub reason: String,
+}
+
+/// `state` and `endpoint` of the session.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SessionLabels {
+    /// BOUND, FAILBACK or UNBOUND.
+    pub state: String,
+    /// primary, backup or none.
+    pub endpoint: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to ~8 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// Every metric of the connector, and their registry.
+pub struct Metrics {
+    registry: Registry,
+    /// Submit responses by command_status.
+    pub submit_total: Family<CommandStatusLabel, Counter>,
+    /// Receipts by status.
+    pub receipts_total: Family<StatusLabel, Counter>,
+    /// Outstanding requests in the session window.
+    pub window_in_use: Gauge,
+    /// Submits in the last second (TPS permits used).
+    pub tps_used: Gauge,
+    /// submit_sm to submit_sm_resp, seconds.
+    pub response_latency_seconds: Histogram,
+    /// deliver_sm received to event published, seconds.
+    pub receipt_latency_seconds: Histogram,
+    /// 1 for the current state and endpoint, 0 for the others.
+    pub session_state: Family<SessionLabels, Gauge>,
+    /// Session reconnects.
+    pub reconnects_total: Counter,
+    /// Receipts published without a correlated message.
+    pub correlation_misses_total: Counter,
+    /// Commands rejected by validation, by reason.
+    pub rejected_commands_total: Family<ReasonLabel, Counter>,
+    /// Submits whose response was lost (session died or crash window): possibly duplicated.
+    pub duplicate_window_total: Counter,
+    /// deliver_sm that were not receipts (MO), answered and not processed.
+    pub mo_messages_total: Counter,
+    /// Redelivered commands acknowledged without sending (already submitted).
+    pub idempotent_skips_total: Counter,
+    current_session: Mutex<Option<SessionLabels>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let m = Self {
+            submit_total: Family::default(),
+            receipts_total: Family::default(),
+            window_in_use: Gauge::default(),
+            tps_used: Gauge::default(),
+            response_latency_seconds: latency_histogram(),
+            receipt_latency_seconds: latency_histogram(),
+            session_state: Family::default(),
+            reconnects_total: Counter::default(),
+            correlation_misses_total: Counter::default(),
+            rejected_commands_total: Family::default(),
+            duplicate_window_total: Counter::default(),
+            mo_messages_total: Counter::default(),
+            idempotent_skips_total: Counter::default(),
+            current_session: Mutex::new(None),
+            registry: Registry::default(),
+        };
+        // Counters get their `_total` suffix from the encoder.
+        registry.register(
+            "smpp_submit",
+            "submit_sm responses by command_status",
+            m.submit_total.clone(),
+        );
+        registry.register(
+            "smpp_receipts",
+            "Delivery receipts by status",
+            m.receipts_total.clone(),
+        );
+        registry.register(
+            "smpp_window_in_use",
+            "Outstanding requests in the session window",
+            m.window_in_use.clone(),
+        );
+        registry.register(
+            "smpp_tps_used",
+            "Submits in the last second",
+            m.tps_used.clone(),
+        );
+        registry.register(
+            "smpp_response_latency_seconds",
+            "submit_sm to submit_sm_resp",
+            m.response_latency_seconds.clone(),
+        );
+        registry.register(
+            "smpp_receipt_latency_seconds",
+            "deliver_sm received to event published",
+            m.receipt_latency_seconds.clone(),
+        );
+        registry.register(
+            "smpp_session_state",
+            "1 for the current session state and endpoint",
+            m.session_state.clone(),
+        );
+        registry.register(
+            "smpp_reconnects",
+            "Session reconnects",
+            m.reconnects_total.clone(),
+        );
+        registry.register(
+            "smpp_correlation_misses",
+            "Receipts published without a correlated message",
+            m.correlation_misses_total.clone(),
+        );
+        registry.register(
+            "smpp_rejected_commands",
+            "Dispatch commands rejected by validation, by reason",
+            m.rejected_commands_total.clone(),
+        );
+        registry.register(
+            "smpp_duplicate_window",
+            "Submits whose response was lost (possible duplicates at the operator)",
+            m.duplicate_window_total.clone(),
+        );
+        registry.register(
+            "smpp_mo_messages",
+            "deliver_sm that were not receipts",
+            m.mo_messages_total.clone(),
+        );
+        registry.register(
+            "smpp_idempotent_skips",
+            "Redelivered commands acknowledged without sending, already submitted",
+            m.idempotent_skips_total.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// Counts a submit response.
+    pub fn submit(&self, command_status: u32) {
+        self.submit_total
+            .get_or_create(&CommandStatusLabel {
+                command_status: format!("0x{command_status:08X}"),
+            })
+            .inc();
+    }
+
+    /// Counts a receipt by its event status (`DELIVERED`, ...).
+    pub fn receipt(&self, status: &str) {
+        self.receipts_total
+            .get_or_create(&StatusLabel {
+                status: status.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a rejected command by its reason kind.
+    pub fn rejected(&self, reason_kind: &str) {
+        self.rejected_commands_total
+            .get_or_create(&ReasonLabel {
+                reason: reason_kind.to_string(),
+            })
+            .inc();
+    }
+
+    /// Sets the session state gauge: 1 for `(state, endpoint)`, 0 for the previous one.
+    pub fn set_session_state(&self, state: &str, endpoint: &str) {
+        let now = SessionLabels {
+            state: state.to_string(),
+            endpoint: endpoint.to_string(),
+        };
+        if let Ok(mut cur) = self.current_session.lock() {
+            if let Some(prev) = cur.take() {
+                self.session_state.get_or_create(&prev).set(0);
+            }
+            self.session_state.get_or_create(&now).set(1);
+            *cur = Some(now);
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dashboard_name_is_exposed() {
+        let m = Metrics::new();
+        m.submit(0);
+        m.submit(0x0B);
+        m.receipt("DELIVERED");
+        m.rejected("pattern");
+        m.window_in_use.set(5);
+        m.tps_used.set(42);
+        m.response_latency_seconds.observe(0.002);
+        m.receipt_latency_seconds.observe(0.001);
+        m.set_session_state("BOUND", "primary");
+        m.set_session_state("FAILBACK", "backup");
+        m.reconnects_total.inc();
+        m.correlation_misses_total.inc();
+        m.duplicate_window_total.inc();
+        let text = m.encode();
+        for line in [
+            "smpp_submit_total{command_status=\"0x00000000\"} 1",
+            "smpp_submit_total{command_status=\"0x0000000B\"} 1",
+            "smpp_receipts_total{status=\"DELIVERED\"} 1",
+            "smpp_window_in_use 5",
+            "smpp_tps_used 42",
+            "smpp_response_latency_seconds_count 1",
+            "smpp_receipt_latency_seconds_bucket{le=\"0.001\"} 1",
+            "smpp_session_state{state=\"BOUND\",endpoint=\"primary\"} 0",
+            "smpp_session_state{state=\"FAILBACK\",endpoint=\"backup\"} 1",
+            "smpp_reconnects_total 1",
+            "smpp_correlation_misses_total 1",
+            "smpp_rejected_commands_total{reason=\"pattern\"} 1",
+            "smpp_duplicate_window_total 1",
+            "smpp_mo_messages_total 0",
+            "smpp_idempotent_skips_total 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

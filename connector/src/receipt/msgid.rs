@@ -1,0 +1,260 @@
+//! Message id normalisation: a submit_sm_resp id and a receipt id compare without letter case
+//! and leading zeros, and, where the operator writes them so, as one 64-bit number written in
+//! hex on one side and decimal on the other (`0A1B2C` and `660268`).
+//!
+//! The correlation store keys rows by [`IdKey`]s. Each form has its own key namespace, so
+//! ids read in different forms never collide:
+//! - `s:<id>`: as-is, lowercased; ids made only of hex digits lose their leading zeros
+//!   (UUIDs and other ids keep every character);
+//! - `hd:<n>`: the submit id read as hex, the receipt id as decimal;
+//! - `dh:<n>`: the submit id read as decimal, the receipt id as hex.
+//!
+//! An id that does not parse in a numeric form (too long, not digits) gets its `s:` key.
+//!
+//! With [`ReceiptIdForm::Auto`], store every submit key ([`canonical_keys`] gives up to three)
+//! and look receipts up with the key of [`IdFormLearner::form`]. While the learner is not
+//! locked, a receipt that matches nothing may be probed with the other forms' keys: a hit is
+//! evidence ([`IdFormLearner::record_match`]) to lock a form with, not yet a correlation.
+
+use std::fmt;
+
+use crds::config::ReceiptIdForm;
+
+/// A concrete way receipt ids relate to submit ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IdForm {
+    /// The same id on both sides (letter case and leading zeros aside).
+    AsIs,
+    /// Submit id in hex, receipt id in decimal.
+    HexToDecimal,
+    /// Submit id in decimal, receipt id in hex.
+    DecimalToHex,
+}
+
+impl IdForm {
+    /// Every form, in the order they are tried.
+    pub const ALL: [IdForm; 3] = [IdForm::AsIs, IdForm::HexToDecimal, IdForm::DecimalToHex];
+
+    /// The fixed form of a configuration value (`None` for `auto`).
+    pub fn fixed(form: ReceiptIdForm) -> Option<IdForm> {
+        match form {
+            ReceiptIdForm::Auto => None,
+            ReceiptIdForm::AsIs => Some(IdForm::AsIs),
+            ReceiptIdForm::HexToDecimal => Some(IdForm::HexToDecimal),
+            ReceiptIdForm::DecimalToHex => Some(IdForm::DecimalToHex),
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            IdForm::AsIs => 0,
+            IdForm::HexToDecimal => 1,
+            IdForm::DecimalToHex => 2,
+        }
+    }
+}
+
+/// Which side an id comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdSide {
+    /// submit_sm_resp message_id.
+    Submit,
+    /// The receipt's id.
+    Receipt,
+}
+
+/// A canonical lookup key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdKey(String);
+
+impl IdKey {
+    /// The key text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IdKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn trimmed(id: &str) -> &str {
+    id.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+}
+
+fn is_hex(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn has_hex_letters(id: &str) -> bool {
+    id.bytes().any(|b| matches!(b, b'a'..=b'f' | b'A'..=b'F'))
+}
+
+fn as_is(id: &str) -> IdKey {
+    let id = trimmed(id);
+    let lower = id.to_ascii_lowercase();
+    let body = if is_hex(&lower) {
+        let stripped = lower.trim_start_matches('0');
+        if stripped.is_empty() {
+            "0".to_string()
+        } else {
+            stripped.to_string()
+        }
+    } else {
+        lower
+    };
+    IdKey(format!("s:{body}"))
+}
+
+fn parse_hex(id: &str) -> Option<u64> {
+    let id = trimmed(id);
+    if !is_hex(id) {
+        return None;
+    }
+    let digits = id.trim_start_matches('0');
+    if digits.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(digits, 16).ok()
+}
+
+fn parse_decimal(id: &str) -> Option<u64> {
+    let id = trimmed(id);
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = id.trim_start_matches('0');
+    if digits.is_empty() {
+        return Some(0);
+    }
+    digits.parse().ok()
+}
+
+/// The key of `id` on `side` under `form`.
+pub fn key(id: &str, side: IdSide, form: IdForm) -> IdKey {
+    let (prefix, value) = match (form, side) {
+        (IdForm::AsIs, _) => return as_is(id),
+        (IdForm::HexToDecimal, IdSide::Submit) => ("hd", parse_hex(id)),
+        (IdForm::HexToDecimal, IdSide::Receipt) => ("hd", parse_decimal(id)),
+        (IdForm::DecimalToHex, IdSide::Submit) => ("dh", parse_decimal(id)),
+        (IdForm::DecimalToHex, IdSide::Receipt) => ("dh", parse_hex(id)),
+    };
+    match value {
+        Some(n) => IdKey(format!("{prefix}:{n}")),
+        None => as_is(id),
+    }
+}
+
+/// The keys of `id` on `side` for a configured form: one key for a fixed form; for `auto`,
+/// the key of every form (as-is first, duplicates removed).
+pub fn canonical_keys(id: &str, side: IdSide, form: ReceiptIdForm) -> Vec<IdKey> {
+    match IdForm::fixed(form) {
+        Some(f) => vec![key(id, side, f)],
+        None => {
+            let mut keys: Vec<IdKey> = Vec::with_capacity(3);
+            for f in IdForm::ALL {
+                let k = key(id, side, f);
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+            keys
+        }
+    }
+}
+
+/// Whether a submit id and a receipt id name the same message under `form`.
+pub fn ids_match(submit_id: &str, receipt_id: &str, form: IdForm) -> bool {
+    key(submit_id, IdSide::Submit, form) == key(receipt_id, IdSide::Receipt, form)
+}
+
+/// Matches under one form needed, with none under any other, to lock it.
+pub const LOCK_AFTER_MATCHES: u32 = 3;
+
+/// Learns the id form of an operator configured `auto`.
+///
+/// It locks [`IdForm::AsIs`] as soon as an id that is not a hex number appears (a UUID, say)
+/// or both sides show hex letters; it locks any form after [`LOCK_AFTER_MATCHES`] receipts
+/// matched a submit under that form and under no other. Until then [`IdFormLearner::form`] is
+/// `AsIs`. A fixed configuration is locked from the start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdFormLearner {
+    locked: Option<IdForm>,
+    matches: [u32; 3],
+    submit_hex_letters: bool,
+    receipt_hex_letters: bool,
+}
+
+impl IdFormLearner {
+    /// A learner for the configured form.
+    pub fn new(configured: ReceiptIdForm) -> Self {
+        IdFormLearner {
+            locked: IdForm::fixed(configured),
+            matches: [0; 3],
+            submit_hex_letters: false,
+            receipt_hex_letters: false,
+        }
+    }
+
+    /// The form to look receipts up with now.
+    pub fn form(&self) -> IdForm {
+        self.locked.unwrap_or(IdForm::AsIs)
+    }
+
+    /// The locked form, once the evidence is unambiguous.
+    pub fn locked(&self) -> Option<IdForm> {
+        self.locked
+    }
+
+    fn observe(&mut self, id: &str, side: IdSide) {
+        if self.locked.is_some() {
+            return;
+        }
+        let id = trimmed(id);
+        if id.is_empty() {
+            return;
+        }
+        if !is_hex(id) {
+            self.locked = Some(IdForm::AsIs);
+            return;
+        }
+        if has_hex_letters(id) {
+            match side {
+                IdSide::Submit => self.submit_hex_letters = true,
+                IdSide::Receipt => self.receipt_hex_letters = true,
+            }
+        }
+        if self.submit_hex_letters && self.receipt_hex_letters {
+            self.locked = Some(IdForm::AsIs);
+        }
+    }
+
+    /// Notes a submit_sm_resp id.
+    pub fn observe_submit(&mut self, id: &str) {
+        self.observe(id, IdSide::Submit);
+    }
+
+    /// Notes a receipt id.
+    pub fn observe_receipt(&mut self, id: &str) {
+        self.observe(id, IdSide::Receipt);
+    }
+
+    /// Notes that a receipt matched a stored submit under `form`.
+    pub fn record_match(&mut self, form: IdForm) {
+        if self.locked.is_some() {
+            return;
+        }
+        let i = form.index();
+        self.matches[i] = self.matches[i].saturating_add(1);
+        let others: u32 = (0..3).filter(|&j| j != i).map(|j| self.matches[j]).sum();
+        if self.matches[i] >= LOCK_AFTER_MATCHES && others == 0 {
+            self.locked = Some(form);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "msgid_tests.rs"]
+mod tests;

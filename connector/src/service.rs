@@ -1,0 +1,814 @@
+//! The connector service: NATS JetStream in, SMPP out, PostgreSQL correlation, Redis TPS,
+//! receipts and health back to NATS, HTTP probes and metrics. [`run`] wires the modules and
+//! runs until its shutdown future resolves (SIGTERM in the binary).
+//!
+//! Per dispatch command: pulled on credit while bound ([`crate::jetstream::DispatchPuller`]),
+//! validated and de-duplicated ([`crate::intake`]), built into PDUs ([`crate::outbound`]),
+//! each segment sent with a window slot and a TPS permit, the outcomes committed
+//! ([`crate::correlation`]), the connector events published, and only then acknowledged.
+//! Retryable failures (no session, connection lost, no response) nak the command with
+//! backoff; its committed segments are not sent again. A connection lost after a submit was
+//! written and before its response is the one window for a duplicate: counted in
+//! `smpp_duplicate_window_total`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::Message;
+use chrono::Utc;
+use crds::ConnectorConfig;
+use futures::StreamExt;
+use tokio::sync::{watch, Mutex, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::codec::{CommandStatus, DeliverSm};
+use crate::correlation::{
+    self, receipt_keys, CorrelationWriter, SegmentSubmit, SmscIdKeys, SubmitOutcome as RowOutcome,
+};
+use crate::credentials::{CredentialsStore, RetryPolicy};
+use crate::events::{
+    DeliveryStatus, DlrEvent, EventPublisher, OperatorHealth, ReceiptFacts, Segment,
+};
+use crate::http::AppState;
+use crate::intake::{Accepted, Intake};
+use crate::jetstream::{self as js, DispatchPuller};
+use crate::metrics::Metrics;
+use crate::outbound::{self, OutboundMessage};
+use crate::receipt::{parse_receipt, ReceiptError, ReceiptInput};
+use crate::receipt_events::{ReceiptAnswer, ReceiptEvents};
+use crate::session::{
+    EngineConfig, Inbound, SessionEngine, SessionHandle, SubmitError, SubmitOutcome,
+};
+use crate::throttle::{Permits, Throttle, ThrottleSettings};
+
+/// Starting the service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// NATS.
+    #[error("NATS: {0}")]
+    Nats(String),
+    /// JetStream streams or consumer.
+    #[error(transparent)]
+    JetStream(#[from] js::SetupError),
+    /// PostgreSQL.
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// Redis URL.
+    #[error("Redis: {0}")]
+    Redis(String),
+    /// Credentials source.
+    #[error("credentials: {0}")]
+    Credentials(String),
+    /// HTTP listener.
+    #[error("HTTP: {0}")]
+    Http(String),
+}
+
+/// The name of this connector instance in health events (the pod name in Kubernetes).
+pub fn instance_name() -> String {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "smpp-connector".into())
+}
+
+/// TPS permits shared by the segment senders: fetched from the [`Throttle`] in batches sized
+/// by the number of waiting senders, used at once, dropped when stale.
+struct PermitPool {
+    throttle: Arc<Throttle>,
+    held: Mutex<Option<Permits>>,
+    waiting: std::sync::atomic::AtomicU32,
+}
+
+impl PermitPool {
+    fn new(throttle: Arc<Throttle>) -> Self {
+        Self {
+            throttle,
+            held: Mutex::new(None),
+            waiting: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
+    /// One permit, to use immediately.
+    async fn take(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.waiting.fetch_add(1, SeqCst);
+        let mut held = self.held.lock().await;
+        if let Some(p) = held.as_mut() {
+            if p.count > 0 && Instant::now() < p.valid_until {
+                p.count -= 1;
+                self.waiting.fetch_sub(1, SeqCst);
+                return;
+            }
+        }
+        let want = self.waiting.load(SeqCst).max(1);
+        let mut p = self.throttle.acquire(want).await;
+        p.count -= 1;
+        *held = Some(p);
+        self.waiting.fetch_sub(1, SeqCst);
+    }
+}
+
+/// What the message tasks share.
+struct Pipeline {
+    config: ConnectorConfig,
+    session: SessionHandle,
+    writer: CorrelationWriter,
+    publisher: EventPublisher,
+    metrics: Arc<Metrics>,
+    permits: PermitPool,
+    segment_slots: Arc<Semaphore>,
+}
+
+/// How one segment's submit ended.
+enum SegmentResult {
+    Sent(Segment, SubmitOutcome),
+    Failed(Segment, SubmitError),
+}
+
+impl Pipeline {
+    fn op(&self) -> &str {
+        &self.config.operator_id
+    }
+
+    async fn send_segment(&self, seg: outbound::OutboundSegment) -> SegmentResult {
+        let Ok(_slot) = self.segment_slots.acquire().await else {
+            return SegmentResult::Failed(seg.segment, SubmitError::ShuttingDown);
+        };
+        self.permits.take().await;
+        match self.session.submit(seg.pdu).await {
+            Ok(outcome) => {
+                self.metrics.submit(outcome.status.0);
+                self.metrics
+                    .response_latency_seconds
+                    .observe(outcome.latency.as_secs_f64());
+                SegmentResult::Sent(seg.segment, outcome)
+            }
+            Err(e) => {
+                if let Some(status) = e.status() {
+                    self.metrics.submit(status.0);
+                }
+                if matches!(
+                    e,
+                    SubmitError::Disconnected {
+                        maybe_accepted: true
+                    } | SubmitError::ResponseTimeout { .. }
+                ) {
+                    self.metrics.duplicate_window_total.inc();
+                }
+                SegmentResult::Failed(seg.segment, e)
+            }
+        }
+    }
+
+    /// Sends a command, records it, publishes its connector events, and settles the JetStream
+    /// message. Never returns an error: every path acks, naks or terminates.
+    async fn handle(self: Arc<Self>, accepted: Accepted) {
+        let Accepted {
+            message,
+            command,
+            prior,
+        } = accepted;
+        let reference = prior
+            .as_ref()
+            .and_then(|p| p.submitted.iter().find_map(|s| s.concat_ref))
+            .unwrap_or_else(rand::random::<u16>);
+        let built: OutboundMessage =
+            match outbound::build(&command, &self.config.encoding, reference) {
+                Ok(m) => m,
+                Err(e) => {
+                    let event = DlrEvent::rejected_message(
+                        self.op(),
+                        &command.message_id,
+                        e.to_string(),
+                        &command.metadata,
+                        Utc::now(),
+                    );
+                    self.metrics.rejected("unsendable");
+                    match self.publisher.publish_dlr(&event).await {
+                        Ok(_) => {
+                            let _ = js::terminate(&message).await;
+                        }
+                        Err(_) => {
+                            let _ = js::nak_after(&message, crate::intake::RETRY_DELAY).await;
+                        }
+                    }
+                    return;
+                }
+            };
+        let to_send: Vec<_> = built
+            .segments
+            .into_iter()
+            .filter(|s| !prior.as_ref().is_some_and(|p| p.has(s.segment.index)))
+            .collect();
+
+        // Keep the command from being redelivered while it waits for slots and permits.
+        let progress_every = Duration::from_secs(self.config.nats.ack_wait_seconds.max(2) / 2);
+        let sends = futures::future::join_all(to_send.into_iter().map(|s| self.send_segment(s)));
+        tokio::pin!(sends);
+        let mut tick = tokio::time::interval_at(Instant::now() + progress_every, progress_every);
+        let results = loop {
+            tokio::select! {
+                r = &mut sends => break r,
+                _ = tick.tick() => { let _ = js::in_progress(&message).await; }
+            }
+        };
+
+        let now = Utc::now();
+        let mut rows = Vec::new();
+        let mut events = Vec::new();
+        let mut retry_later = false;
+        for r in results {
+            match r {
+                SegmentResult::Sent(segment, outcome) => {
+                    rows.push(SegmentSubmit {
+                        operator_id: self.op().to_string(),
+                        message_id: command.message_id.clone(),
+                        segment,
+                        outcome: RowOutcome::Submitted {
+                            keys: SmscIdKeys::for_submit(
+                                &outcome.message_id,
+                                self.config.receipts.id_form,
+                            ),
+                            smsc_message_id: outcome.message_id.clone(),
+                        },
+                        attempts: outcome.attempts,
+                        concat_ref: built.concat_ref,
+                        submitted_at: now,
+                        metadata: command.metadata.clone(),
+                    });
+                    if self.config.receipts.publish_accepted {
+                        events.push(DlrEvent::segment_outcome(
+                            self.op(),
+                            &command.message_id,
+                            segment,
+                            DeliveryStatus::Accepted,
+                            Some(&outcome.message_id),
+                            Some(outcome.status.0),
+                            None,
+                            &command.metadata,
+                            now,
+                        ));
+                    }
+                }
+                SegmentResult::Failed(segment, e) if !e.is_retryable() || e.status().is_some() => {
+                    let status = e.status().map(|s| s.0);
+                    rows.push(SegmentSubmit {
+                        operator_id: self.op().to_string(),
+                        message_id: command.message_id.clone(),
+                        segment,
+                        outcome: RowOutcome::Failed {
+                            command_status: status.unwrap_or(0),
+                        },
+                        attempts: match &e {
+                            SubmitError::Rejected { attempts, .. } => *attempts,
+                            _ => 1,
+                        },
+                        concat_ref: built.concat_ref,
+                        submitted_at: now,
+                        metadata: command.metadata.clone(),
+                    });
+                    events.push(DlrEvent::segment_outcome(
+                        self.op(),
+                        &command.message_id,
+                        segment,
+                        DeliveryStatus::Rejected,
+                        None,
+                        status,
+                        Some(status_reason(&e)),
+                        &command.metadata,
+                        now,
+                    ));
+                }
+                SegmentResult::Failed(_, e) => {
+                    tracing::debug!(message_id = %command.message_id, error = %e, "segment to retry");
+                    retry_later = true;
+                }
+            }
+        }
+
+        if !rows.is_empty() && !self.commit(rows).await {
+            let _ = js::nak_after(&message, crate::intake::RETRY_DELAY).await;
+            return;
+        }
+        for event in &events {
+            if let Err(e) = self.publisher.publish_dlr(event).await {
+                tracing::warn!(error = %e, "cannot publish a submit event; the command will come back");
+                let _ = js::nak_after(&message, crate::intake::RETRY_DELAY).await;
+                return;
+            }
+        }
+        if retry_later {
+            self.retry_or_expire(
+                &message,
+                &command.message_id,
+                &command.metadata,
+                command.validity_period_seconds,
+            )
+            .await;
+        } else if let Err(e) = js::ack(&message).await {
+            tracing::warn!(error = %e, "cannot acknowledge a sent command");
+        }
+    }
+
+    /// Commits rows, trying a few times: the correlation of a sent segment must not be lost.
+    async fn commit(&self, rows: Vec<SegmentSubmit>) -> bool {
+        for attempt in 1..=3u32 {
+            let mut waits = Vec::with_capacity(rows.len());
+            for row in rows.iter().cloned() {
+                waits.push(self.writer.record_submit(row).await);
+            }
+            let results = futures::future::join_all(waits).await;
+            match results.into_iter().find_map(Result::err) {
+                None => return true,
+                Some(e) => {
+                    tracing::warn!(error = %e, attempt, "cannot commit submit outcomes");
+                    tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+                }
+            }
+        }
+        false
+    }
+
+    /// A retryable failure: nak with backoff, or, past the message's validity, publish
+    /// EXPIRED and acknowledge.
+    async fn retry_or_expire(
+        &self,
+        message: &Message,
+        message_id: &str,
+        metadata: &BTreeMap<String, String>,
+        validity: Option<u32>,
+    ) {
+        let published = message
+            .info()
+            .ok()
+            .map(|i| i.published.unix_timestamp())
+            .unwrap_or_else(|| Utc::now().timestamp());
+        let expired = validity.is_some_and(|v| published + i64::from(v) <= Utc::now().timestamp());
+        if expired {
+            let event = DlrEvent::segment_outcome(
+                self.op(),
+                message_id,
+                Segment { index: 1, count: 1 },
+                DeliveryStatus::Expired,
+                None,
+                None,
+                Some("validity period ended before the operator accepted the message".into()),
+                metadata,
+                Utc::now(),
+            );
+            if self.publisher.publish_dlr(&event).await.is_ok() {
+                let _ = js::ack(message).await;
+                return;
+            }
+        }
+        let n = u32::try_from(js::delivery_count(message).clamp(1, 16)).unwrap_or(16);
+        let r = &self.config.retry;
+        let delay = Duration::from_millis(r.initial_delay_ms)
+            .saturating_mul(2u32.saturating_pow(n - 1))
+            .min(Duration::from_millis(
+                r.max_delay_ms.max(r.initial_delay_ms),
+            ));
+        let _ = js::nak_after(message, delay).await;
+    }
+}
+
+fn status_reason(e: &SubmitError) -> String {
+    match e.status() {
+        Some(s) => format!("{} ({})", s.name().unwrap_or("vendor-specific status"), e),
+        None => e.to_string(),
+    }
+}
+
+/// The receipt fields of a deliver_sm.
+fn receipt_input(sm: &DeliverSm) -> ReceiptInput<'_> {
+    let short_message: &[u8] = if sm.short_message.is_empty() {
+        sm.tlvs.message_payload().map(|b| &b[..]).unwrap_or(&[])
+    } else {
+        &sm.short_message
+    };
+    ReceiptInput {
+        esm_class: sm.esm_class,
+        data_coding: sm.data_coding,
+        short_message,
+        receipted_message_id: sm.tlvs.receipted_message_id().and_then(|s| s.as_str().ok()),
+        message_state: sm.tlvs.message_state().map(|m| m.0),
+        network_error_code: sm.tlvs.network_error_code().map(|n| {
+            let [hi, lo] = n.error_code.to_be_bytes();
+            [n.network_type, hi, lo]
+        }),
+    }
+}
+
+async fn handle_inbound(
+    inbound: Inbound,
+    receipts: Arc<ReceiptEvents>,
+    metrics: Arc<Metrics>,
+    config: Arc<ConnectorConfig>,
+) {
+    let received = Instant::now();
+    let parsed = match &inbound {
+        Inbound::DeliverSm { sm, .. } => parse_receipt(&receipt_input(sm)),
+        Inbound::DataSm { sm, .. } => parse_receipt(&ReceiptInput {
+            esm_class: sm.esm_class,
+            data_coding: sm.data_coding,
+            short_message: sm.tlvs.message_payload().map(|b| &b[..]).unwrap_or(&[]),
+            receipted_message_id: sm.tlvs.receipted_message_id().and_then(|s| s.as_str().ok()),
+            message_state: sm.tlvs.message_state().map(|m| m.0),
+            network_error_code: sm.tlvs.network_error_code().map(|n| {
+                let [hi, lo] = n.error_code.to_be_bytes();
+                [n.network_type, hi, lo]
+            }),
+        }),
+        Inbound::AlertNotification { .. } => {
+            tracing::debug!("alert_notification ignored");
+            return;
+        }
+    };
+    let answer = match parsed {
+        Err(ReceiptError::NotAReceipt(esm)) => {
+            metrics.mo_messages_total.inc();
+            tracing::debug!(
+                esm_class = esm,
+                "mobile-originated message answered and not processed"
+            );
+            ReceiptAnswer::Ok
+        }
+        Err(e) => {
+            metrics.mo_messages_total.inc();
+            tracing::warn!(error = %e, "unreadable receipt answered and not processed");
+            ReceiptAnswer::Ok
+        }
+        Ok(r) => {
+            let keys = receipt_keys(&r.message_id, config.receipts.id_form);
+            receipts
+                .handle(ReceiptFacts::from_receipt(&r), keys, received)
+                .await
+        }
+    };
+    let responder = match inbound {
+        Inbound::DeliverSm { responder, .. } | Inbound::DataSm { responder, .. } => responder,
+        Inbound::AlertNotification { .. } => return,
+    };
+    match answer {
+        ReceiptAnswer::Ok => responder.ack(),
+        ReceiptAnswer::TemporaryError => responder.respond(CommandStatus::ESME_RX_T_APPN),
+    };
+}
+
+/// Runs the connector until `shutdown` resolves, then stops gracefully: stop pulling, finish
+/// the commands in flight, drain the window and unbind, flush the correlation batches.
+pub async fn run(
+    config: ConnectorConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServiceError> {
+    let config = Arc::new(config);
+    let op = config.operator_id.clone();
+    let instance = instance_name();
+    let metrics = Arc::new(Metrics::new());
+    metrics.set_session_state("UNBOUND", "none");
+
+    let nats = async_nats::connect(&config.nats.url)
+        .await
+        .map_err(|e| ServiceError::Nats(e.to_string()))?;
+    let jet = async_nats::jetstream::new(nats.clone());
+    let dispatch = js::ensure_dispatch_stream(&jet, &config.nats.dispatch_stream).await?;
+    js::ensure_event_stream(
+        &jet,
+        &config.nats.dlr_subject,
+        js::DLR_STREAM,
+        js::DLR_DUPLICATE_WINDOW,
+    )
+    .await?;
+    js::ensure_event_stream(
+        &jet,
+        &config.nats.health_subject,
+        js::HEALTH_STREAM,
+        Duration::from_secs(120),
+    )
+    .await?;
+    let consumer = js::dispatch_consumer(&dispatch, &config).await?;
+    let publisher = EventPublisher::new(
+        jet.clone(),
+        &config.nats.dlr_subject,
+        &config.nats.health_subject,
+    );
+
+    let pool = correlation::connect(&config.postgres)
+        .await
+        .map_err(|e| ServiceError::Postgres(e.to_string()))?;
+    if config.postgres.migrate {
+        correlation::migrate(&pool)
+            .await
+            .map_err(|e| ServiceError::Postgres(e.to_string()))?;
+    }
+    let (writer, writer_task) = CorrelationWriter::spawn(
+        pool.clone(),
+        config.postgres.batch_size as usize,
+        Duration::from_millis(config.postgres.batch_delay_ms),
+    );
+
+    let redis = redis::Client::open(config.redis.url.as_str())
+        .map_err(|e| ServiceError::Redis(e.to_string()))?;
+    let throttle = Arc::new(Throttle::new(
+        redis,
+        &op,
+        ThrottleSettings::from_config(&config.throttle),
+    ));
+
+    let credentials = Arc::new(
+        CredentialsStore::new(
+            &op,
+            &config.credentials,
+            RetryPolicy {
+                slow: Duration::from_secs(config.session.credentials_backoff_seconds.max(1)),
+                ..RetryPolicy::default()
+            },
+        )
+        .map_err(|e| ServiceError::Credentials(e.to_string()))?,
+    );
+    let (session, mut streams) =
+        SessionEngine::start(EngineConfig::from_connector(&config), credentials);
+
+    if let Err(e) = publisher
+        .publish_health(&OperatorHealth::unbound(
+            &op,
+            "starting",
+            &instance,
+            Utc::now(),
+        ))
+        .await
+    {
+        tracing::warn!(error = %e, "cannot publish the start health event");
+    }
+
+    // HTTP.
+    let http_addr = config
+        .http
+        .address
+        .parse()
+        .map_err(|e| ServiceError::Http(format!("{}: {e}", config.http.address)))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let http_state = AppState {
+        metrics: metrics.clone(),
+        bound: session.watch_bound(),
+        nats: Some(nats.clone()),
+        postgres: Some(pool.clone()),
+        throttle: Some(throttle.clone()),
+    };
+    let mut http_stop = stop_rx.clone();
+    let http = tokio::spawn(crate::http::serve(
+        http_addr,
+        http_state,
+        async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        },
+        None,
+    ));
+
+    let mut tasks = JoinSet::new();
+
+    // Health events and the session state gauge.
+    // The session status in the MnoConnection (inside Kubernetes only).
+    let (status_tx, status_rx) = watch::channel(None);
+    match crate::status_writer::StatusWriter::from_config(&config.status_writer).await {
+        Ok(Some(writer)) => {
+            tasks.spawn(writer.run(status_rx));
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot write the session status into the MnoConnection")
+        }
+    }
+    {
+        let mut tracker = crate::session_status::StatusTracker::new(&config, &instance);
+        let mut events = streams.events;
+        let publisher = publisher.clone();
+        let metrics = metrics.clone();
+        let (op, instance) = (op.clone(), instance.clone());
+        tasks.spawn(async move {
+            let mut bound_before = false;
+            while let Ok(ev) = events.recv().await {
+                let health = OperatorHealth {
+                    operator_id: op.clone(),
+                    state: ev.state,
+                    endpoint: ev.endpoint,
+                    address: ev.address.clone(),
+                    bind_mode: ev.bind_mode,
+                    reason: Some(ev.reason.clone()),
+                    connector: Some(instance.clone()),
+                    at: Utc::now(),
+                };
+                let state = serde_json::to_value(ev.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                let endpoint = match ev.endpoint {
+                    Some(crate::events::EndpointRole::Primary) => "primary",
+                    Some(crate::events::EndpointRole::Backup) => "backup",
+                    None => "none",
+                };
+                metrics.set_session_state(&state, endpoint);
+                let bound = ev.endpoint.is_some();
+                if bound && bound_before {
+                    metrics.reconnects_total.inc();
+                }
+                bound_before |= bound;
+                tracing::info!(state = %state, endpoint, address = ?ev.address, reason = %ev.reason, "session state");
+                let status = tracker.apply(&ev, k8s_openapi::jiff::Timestamp::now()).clone();
+                status_tx.send_replace(Some(status));
+                if let Err(e) = publisher.publish_health(&health).await {
+                    tracing::warn!(error = %e, "cannot publish a health event");
+                }
+            }
+        });
+    }
+
+    // Receipts and MO.
+    let receipts = Arc::new(ReceiptEvents::new(
+        &op,
+        writer.clone(),
+        pool.clone(),
+        publisher.clone(),
+        metrics.clone(),
+        Duration::from_secs(config.receipts.correlation_wait_seconds),
+    ));
+    {
+        let receipts = receipts.clone();
+        let metrics = metrics.clone();
+        let config = config.clone();
+        let limit = Arc::new(Semaphore::new(1024));
+        tasks.spawn(async move {
+            while let Some(inbound) = streams.inbound.recv().await {
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    break;
+                };
+                let (r, m, c) = (receipts.clone(), metrics.clone(), config.clone());
+                tokio::spawn(async move {
+                    handle_inbound(inbound, r, m, c).await;
+                    drop(permit);
+                });
+            }
+        });
+    }
+    {
+        let metrics = metrics.clone();
+        tasks.spawn(async move {
+            while let Some(late) = streams.late.recv().await {
+                metrics.duplicate_window_total.inc();
+                tracing::warn!(sequence = late.sequence, status = %late.status.0, smsc_message_id = %late.message_id, "response after the timeout: the command will be resent (possible duplicate)");
+            }
+        });
+    }
+    {
+        let receipts = receipts.clone();
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            receipts
+                .run_sweeper(Duration::from_secs(1), async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+        });
+    }
+    {
+        let session = session.clone();
+        let throttle = throttle.clone();
+        let metrics = metrics.clone();
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            tokio::pin!(stopped);
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    _ = tick.tick() => {
+                        metrics.window_in_use.set((session.window_size() - session.free_window()) as i64);
+                        metrics.tps_used.set(i64::from(throttle.used_last_window().await));
+                    }
+                }
+            }
+        });
+    }
+
+    // Dispatch.
+    let window = session.window_size().max(1);
+    let pipeline = Arc::new(Pipeline {
+        config: (*config).clone(),
+        session: session.clone(),
+        writer: writer.clone(),
+        publisher: publisher.clone(),
+        metrics: metrics.clone(),
+        permits: PermitPool::new(throttle.clone()),
+        segment_slots: Arc::new(Semaphore::new(window)),
+    });
+    let intake = Intake::new(&op, publisher.clone(), pool.clone(), metrics.clone());
+    // Commands in flight (pulled, not yet acknowledged): the window's worth being sent plus
+    // those waiting for their commit, within maxAckPending.
+    let in_flight_limit = usize::try_from(config.nats.max_ack_pending)
+        .unwrap_or(window)
+        .clamp(1, window * 4);
+    let message_slots = Arc::new(Semaphore::new(in_flight_limit));
+    let mut puller =
+        DispatchPuller::new(consumer, session.watch_bound(), Duration::from_millis(500));
+    let mut inflight = JoinSet::new();
+    tokio::pin!(shutdown);
+    tracing::info!(operator = %op, instance = %instance, "connector started");
+    loop {
+        // Credit: free command slots, at most the free window (at least one, once a slot is
+        // free: a segment then waits for the window inside the pipeline).
+        let credit = tokio::select! {
+            _ = &mut shutdown => break,
+            p = message_slots.clone().acquire_owned() => match p {
+                Ok(p) => {
+                    drop(p);
+                    message_slots
+                        .available_permits()
+                        .min(pipeline.segment_slots.available_permits())
+                        .max(1)
+                }
+                Err(_) => break,
+            },
+        };
+        let batch = tokio::select! {
+            _ = &mut shutdown => break,
+            b = puller.pull(credit) => b,
+        };
+        let batch = match batch {
+            Ok(Some(b)) => b,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "pull failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut chunks = batch.ready_chunks(credit);
+        while let Some(chunk) = chunks.next().await {
+            let messages: Vec<Message> = chunk
+                .into_iter()
+                .filter_map(|m| {
+                    m.map_err(|e| tracing::debug!(error = %e, "pull status"))
+                        .ok()
+                })
+                .collect();
+            if messages.is_empty() {
+                continue;
+            }
+            for accepted in intake.process(messages).await {
+                let Ok(slot) = message_slots.clone().acquire_owned().await else {
+                    break;
+                };
+                let p = pipeline.clone();
+                inflight.spawn(async move {
+                    p.handle(accepted).await;
+                    drop(slot);
+                });
+            }
+            while inflight.try_join_next().is_some() {}
+        }
+    }
+
+    tracing::info!("stopping: no more pulls, finishing the commands in flight");
+    let drain = Duration::from_secs(config.session.drain_timeout_seconds);
+    if tokio::time::timeout(drain, async {
+        while inflight.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!(
+            "commands still in flight after the drain timeout; they will be redelivered"
+        );
+        inflight.abort_all();
+    }
+    session.shutdown(drain).await;
+    let _ = stop_tx.send(true);
+    drop(pipeline);
+    drop(receipts);
+    drop(writer);
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    if tokio::time::timeout(Duration::from_secs(10), writer_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("correlation writer did not flush in time");
+    }
+    if let Err(e) = publisher
+        .publish_health(&OperatorHealth::unbound(
+            &op,
+            "shutdown",
+            &instance,
+            Utc::now(),
+        ))
+        .await
+    {
+        tracing::warn!(error = %e, "cannot publish the shutdown health event");
+    }
+    let _ = http.await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,641 @@
+//! One bound connection at work: writes submits within the window and the pacer's rate,
+//! matches responses, times requests out, retries throttled submits, keeps the link alive,
+//! answers the SMSC's requests and hands deliveries to the application, and drains then
+//! unbinds on request.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::{FutureExt, SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::bind::BindKind;
+use super::connection::Transport;
+use super::counters::{Counters, Direction};
+use super::heartbeat::{Action, Dead, Heartbeat};
+use super::inbound::{Inbound, Responder};
+use super::status_class::{classify, StatusClass};
+use super::submit::{LateResponse, SubmitError, SubmitJob, SubmitOutcome};
+use super::throttle::Pacer;
+use super::window::{Matched, Outstanding, SequenceNumbers, Window};
+use crate::codec::{Body, CommandId, CommandStatus, Decoded, Pdu};
+use crate::events::EndpointRole;
+use crds::config::{RetryConfig, SessionConfig};
+use std::sync::Arc;
+
+/// Most submits written before a flush.
+const WRITE_BATCH: usize = 128;
+/// Most buffered PDUs handled in a row.
+const READ_BATCH: usize = 128;
+/// Below this many buffered octets, the link yields once before flushing to collect more.
+const COALESCE_BYTES: usize = 16 * 1024;
+/// ... when at least this many requests are outstanding (otherwise latency comes first).
+const COALESCE_MIN_OUTSTANDING: usize = 4;
+/// Most expired requests remembered for late matching.
+const MAX_EXPIRED: usize = 65_536;
+
+/// What every link of an engine shares.
+#[derive(Debug)]
+pub(crate) struct LinkContext {
+    pub counters: Arc<Counters>,
+    pub inbound: mpsc::Sender<Inbound>,
+    pub late: mpsc::Sender<LateResponse>,
+    pub session: SessionConfig,
+    pub retry: RetryConfig,
+}
+
+/// How a link ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum LinkEnd {
+    /// Unbound on request (shutdown, failback, or the sibling link ended).
+    Unbound,
+    /// A probe stayed bound for its hold time, then unbound.
+    Held,
+    /// The SMSC sent unbind.
+    UnbindBySmsc,
+    /// The SMSC closed the connection.
+    Closed,
+    /// enquire_link unanswered or nothing read for too long.
+    Dead(Dead),
+    /// Reading or writing failed, or the stream cannot be decoded.
+    Failed(String),
+}
+
+impl LinkEnd {
+    pub(crate) fn reason(&self) -> String {
+        match self {
+            LinkEnd::Unbound => "unbound".into(),
+            LinkEnd::Held => "probe held".into(),
+            LinkEnd::UnbindBySmsc => "unbind from the SMSC".into(),
+            LinkEnd::Closed => "connection closed by the SMSC".into(),
+            LinkEnd::Dead(Dead::EnquireLinkTimeout) => "enquire_link not answered".into(),
+            LinkEnd::Dead(Dead::ReadIdle) => "nothing read for the read-idle timeout".into(),
+            LinkEnd::Failed(e) => e.clone(),
+        }
+    }
+}
+
+/// A bound connection, ready to run.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub transport: Transport,
+    pub kind: BindKind,
+    pub endpoint: EndpointRole,
+    /// The first sequence number to use (after the bind's).
+    pub first_sequence: u32,
+}
+
+struct State<'c> {
+    ctx: &'c LinkContext,
+    kind: BindKind,
+    endpoint: EndpointRole,
+    window: Window<SubmitJob, u64>,
+    heartbeat: Heartbeat,
+    pacer: Pacer,
+    retries: Vec<(Instant, SubmitJob)>,
+    ready: VecDeque<SubmitJob>,
+    out: mpsc::UnboundedSender<Pdu>,
+    draining: Option<Instant>,
+    unbinding: Option<(u32, Instant)>,
+    held: bool,
+    ended: Option<LinkEnd>,
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+impl Link {
+    /// Runs until the link ends. `jobs` feeds submits (transmitter and transceiver links);
+    /// `stop` carries a drain deadline; `hold` ends a probe after that long bound.
+    pub(crate) async fn run(
+        mut self,
+        ctx: &LinkContext,
+        mut jobs: Option<&mut mpsc::Receiver<SubmitJob>>,
+        mut stop: watch::Receiver<Option<Instant>>,
+        hold: Option<Duration>,
+    ) -> LinkEnd {
+        let now = Instant::now();
+        let s = &ctx.session;
+        let timeout = Duration::from_millis(s.response_timeout_ms.max(1));
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        let mut st = State {
+            ctx,
+            kind: self.kind,
+            endpoint: self.endpoint,
+            window: Window::with_sequences(
+                SequenceNumbers::starting_at(self.first_sequence),
+                timeout,
+                (timeout * 10).max(secs(60)),
+                MAX_EXPIRED,
+            ),
+            heartbeat: Heartbeat::new(
+                secs(s.enquire_link_interval_seconds.max(1)),
+                secs(s.enquire_link_timeout_seconds.max(1)),
+                secs(s.read_idle_timeout_seconds.max(1)),
+                now,
+            ),
+            pacer: Pacer::new(now),
+            retries: Vec::new(),
+            ready: VecDeque::new(),
+            out: out_tx,
+            draining: None,
+            unbinding: None,
+            held: false,
+            ended: None,
+        };
+        let tick_period =
+            (timeout / 8).clamp(Duration::from_millis(10), Duration::from_millis(250));
+        let mut tick = tokio::time::interval(tick_period);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let hold_until = hold.map(|h| now + h);
+        if let Some(deadline) = *stop.borrow_and_update() {
+            st.draining = Some(deadline);
+        }
+        if !self.kind.can_send() {
+            jobs = None;
+        }
+        loop {
+            let now = Instant::now();
+            let accepting = jobs.is_some() && st.draining.is_none();
+            let sending = st.unbinding.is_none() && (accepting || !st.ready.is_empty());
+            let pace = if sending {
+                st.pacer.wait_until(now)
+            } else {
+                None
+            };
+            let take = sending && pace.is_none();
+            tokio::select! {
+                biased;
+                frame = self.transport.next() => {
+                    let now = Instant::now();
+                    st.on_frame(frame, now, self.transport.write_buffer_mut()).await;
+                    // Handle the frames already read without another round of select.
+                    for _ in 0..READ_BATCH {
+                        if st.ended.is_some() {
+                            break;
+                        }
+                        let Some(frame) = self.transport.next().now_or_never() else {
+                            break;
+                        };
+                        st.on_frame(frame, now, self.transport.write_buffer_mut()).await;
+                    }
+                }
+                Some(pdu) = out_rx.recv() => {
+                    st.write(&pdu, self.transport.write_buffer_mut());
+                }
+                job = recv(&mut jobs), if take && accepting && st.ready.is_empty() => {
+                    match job {
+                        Some(job) => st.send_job(job, Instant::now(), self.transport.write_buffer_mut()),
+                        None => {
+                            jobs = None;
+                            st.draining = Some(now + secs(s.drain_timeout_seconds));
+                        }
+                    }
+                }
+                _ = std::future::ready(()), if take && !st.ready.is_empty() => {}
+                _ = tokio::time::sleep_until(pace.unwrap_or(now)), if pace.is_some() => {}
+                _ = tick.tick() => {
+                    st.housekeeping(Instant::now(), self.transport.write_buffer_mut());
+                }
+                changed = stop.changed(), if st.draining.is_none() => {
+                    let deadline = match changed {
+                        Ok(()) => *stop.borrow_and_update(),
+                        Err(_) => Some(Instant::now()),
+                    };
+                    if let Some(deadline) = deadline {
+                        st.draining = Some(deadline);
+                    }
+                }
+                _ = tokio::time::sleep_until(hold_until.unwrap_or(now)), if hold_until.is_some() && st.draining.is_none() => {
+                    st.held = true;
+                    st.draining = Some(Instant::now());
+                }
+            }
+            // Write more submits while they are ready; if some were written, let the
+            // submitters run once so that the flush carries a bigger batch.
+            let wrote = st.fill(&mut jobs, self.transport.write_buffer_mut());
+            if wrote > 0
+                && st.window.len() >= COALESCE_MIN_OUTSTANDING
+                && self.transport.write_buffer().len() < COALESCE_BYTES
+            {
+                tokio::task::yield_now().await;
+                st.fill(&mut jobs, self.transport.write_buffer_mut());
+            }
+            if st.draining.is_some() && st.unbinding.is_none() {
+                st.maybe_unbind(Instant::now(), self.transport.write_buffer_mut());
+            }
+            if !self.transport.write_buffer().is_empty() {
+                if let Err(e) = SinkExt::<&Pdu>::flush(&mut self.transport).await {
+                    st.ended
+                        .get_or_insert(LinkEnd::Failed(format!("write failed: {e}")));
+                }
+            }
+            if st.ended.is_some() {
+                break;
+            }
+        }
+        let end = st.ended.take().unwrap_or(LinkEnd::Closed);
+        st.fail_all();
+        if let Some(jobs) = jobs {
+            // Submits queued but never written go back to their callers.
+            while let Ok(job) = jobs.try_recv() {
+                job.finish(Err(SubmitError::Disconnected {
+                    maybe_accepted: false,
+                }));
+            }
+        }
+        let _ = SinkExt::<&Pdu>::close(&mut self.transport).await;
+        end
+    }
+}
+
+async fn recv(jobs: &mut Option<&mut mpsc::Receiver<SubmitJob>>) -> Option<SubmitJob> {
+    match jobs {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl State<'_> {
+    /// Writes ready retries and queued submits (within the pacer's rate) without waiting;
+    /// returns how many were written.
+    fn fill(
+        &mut self,
+        jobs: &mut Option<&mut mpsc::Receiver<SubmitJob>>,
+        buf: &mut BytesMut,
+    ) -> usize {
+        if self.unbinding.is_some() || (jobs.is_none() && self.ready.is_empty()) {
+            return 0;
+        }
+        let accepting = self.draining.is_none();
+        let mut written = 0;
+        for _ in 0..WRITE_BATCH {
+            let now = Instant::now();
+            if self.pacer.wait_until(now).is_some() {
+                break;
+            }
+            let job = match self.ready.pop_front() {
+                Some(job) => job,
+                None if accepting => match jobs.as_mut().map(|j| j.try_recv()) {
+                    Some(Ok(job)) => job,
+                    _ => break,
+                },
+                None => break,
+            };
+            self.send_job(job, now, buf);
+            written += 1;
+        }
+        written
+    }
+
+    fn write(&self, pdu: &Pdu, buf: &mut BytesMut) {
+        match pdu.encode(buf) {
+            Ok(()) => self
+                .ctx
+                .counters
+                .pdu(Direction::Sent, pdu.command_id(), pdu.status),
+            Err(e) => tracing::warn!(command = ?pdu.command_id(), error = %e, "cannot encode PDU"),
+        }
+    }
+
+    fn send_job(&mut self, mut job: SubmitJob, now: Instant, buf: &mut BytesMut) {
+        let seq = self.window.allocate();
+        job.pdu.sequence = seq;
+        if let Err(e) = job.pdu.encode(buf) {
+            job.finish(Err(SubmitError::Encode(e.to_string())));
+            return;
+        }
+        self.ctx.counters.pdu(
+            Direction::Sent,
+            CommandId::SubmitSm,
+            CommandStatus::ESME_ROK,
+        );
+        job.attempts += 1;
+        job.first_sent.get_or_insert(now);
+        self.pacer.on_sent(now);
+        self.window.insert(seq, job, now);
+    }
+
+    async fn on_frame(
+        &mut self,
+        frame: Option<Result<Decoded, crate::codec::CodecError>>,
+        now: Instant,
+        buf: &mut BytesMut,
+    ) {
+        let decoded = match frame {
+            None => {
+                self.ended.get_or_insert(LinkEnd::Closed);
+                return;
+            }
+            Some(Err(e)) => {
+                self.ended
+                    .get_or_insert(LinkEnd::Failed(format!("read failed: {e}")));
+                return;
+            }
+            Some(Ok(d)) => d,
+        };
+        self.heartbeat.on_read(now);
+        let pdu = match decoded {
+            Ok(pdu) => pdu,
+            Err(invalid) => {
+                let h = invalid.header;
+                tracing::debug!(error = %invalid, "invalid PDU from the SMSC");
+                if h.command_id & 0x8000_0000 == 0 {
+                    self.write(&Pdu::generic_nack(h.sequence, invalid.reply_status()), buf);
+                } else if !h.command_status.is_ok() {
+                    // A response whose body is broken: its status still answers the request.
+                    self.on_response(h.sequence, h.command_status, String::new(), now);
+                } else {
+                    self.on_response(h.sequence, CommandStatus::ESME_RSYSERR, String::new(), now);
+                }
+                return;
+            }
+        };
+        self.ctx
+            .counters
+            .pdu(Direction::Received, pdu.command_id(), pdu.status);
+        let seq = pdu.sequence;
+        match pdu.body {
+            Body::SubmitSmResp(r) => {
+                let id = r.message_id.to_string_lossy().into_owned();
+                self.on_response(seq, pdu.status, id, now);
+            }
+            Body::GenericNack => {
+                if !self.heartbeat.on_response(seq) && !self.unbind_answered(seq) {
+                    self.on_response(seq, pdu.status, String::new(), now);
+                }
+            }
+            Body::EnquireLinkResp => {
+                self.heartbeat.on_response(seq);
+            }
+            Body::UnbindResp => {
+                if self.unbind_answered(seq) {
+                    self.ended.get_or_insert(if self.held {
+                        LinkEnd::Held
+                    } else {
+                        LinkEnd::Unbound
+                    });
+                }
+            }
+            Body::EnquireLink => {
+                self.write(&Pdu::new(seq, Body::EnquireLinkResp), buf);
+            }
+            Body::Unbind => {
+                self.write(&Pdu::new(seq, Body::UnbindResp), buf);
+                self.ended.get_or_insert(LinkEnd::UnbindBySmsc);
+            }
+            Body::DeliverSm(sm) if self.kind.can_receive() => {
+                let responder = Responder::new(seq, false, self.out.clone());
+                let inbound = Inbound::DeliverSm {
+                    sm,
+                    endpoint: self.endpoint,
+                    responder,
+                };
+                // The application's receiver gone: the responder answers ESME_RX_T_APPN.
+                let _ = self.ctx.inbound.send(inbound).await;
+            }
+            Body::DataSm(sm) if self.kind.can_receive() => {
+                let responder = Responder::new(seq, true, self.out.clone());
+                let inbound = Inbound::DataSm {
+                    sm,
+                    endpoint: self.endpoint,
+                    responder,
+                };
+                let _ = self.ctx.inbound.send(inbound).await;
+            }
+            Body::AlertNotification(alert) => {
+                let _ = self
+                    .ctx
+                    .inbound
+                    .send(Inbound::AlertNotification {
+                        alert,
+                        endpoint: self.endpoint,
+                    })
+                    .await;
+            }
+            Body::Outbind(_) => {
+                tracing::info!("outbind received on a bound session; ignored");
+            }
+            body => {
+                let request = Pdu::with_status(seq, pdu.status, body);
+                if request.is_response() {
+                    self.ctx.counters.unmatched_response();
+                    tracing::debug!(command = ?request.command_id(), seq, "unexpected response");
+                } else {
+                    // A request an ESME does not serve (or deliver_sm on a transmitter).
+                    let status = if matches!(request.body, Body::DeliverSm(_) | Body::DataSm(_)) {
+                        CommandStatus::ESME_RINVBNDSTS
+                    } else {
+                        CommandStatus::ESME_RINVCMDID
+                    };
+                    let resp = request
+                        .response(status)
+                        .unwrap_or_else(|| Pdu::generic_nack(seq, status));
+                    self.write(&resp, buf);
+                }
+            }
+        }
+    }
+
+    fn unbind_answered(&mut self, seq: u32) -> bool {
+        if self.unbinding.is_some_and(|(s, _)| s == seq) {
+            self.ended.get_or_insert(if self.held {
+                LinkEnd::Held
+            } else {
+                LinkEnd::Unbound
+            });
+            true
+        } else {
+            false
+        }
+    }
+
+    fn on_response(&mut self, seq: u32, status: CommandStatus, message_id: String, now: Instant) {
+        match self.window.take(seq) {
+            Matched::Outstanding(o) => self.complete(o, status, message_id, now),
+            Matched::Late(e) => {
+                self.ctx.counters.late_response();
+                let late = LateResponse {
+                    tag: e.info,
+                    sequence: seq,
+                    status,
+                    message_id,
+                    latency: now.duration_since(e.sent_at),
+                };
+                tracing::info!(seq, %status, "late response");
+                if self.ctx.late.try_send(late).is_err() {
+                    tracing::warn!(seq, "late response dropped: nobody reads late responses");
+                }
+            }
+            Matched::Unknown => {
+                self.ctx.counters.unmatched_response();
+                tracing::debug!(seq, %status, "response matches no request");
+            }
+        }
+    }
+
+    fn complete(
+        &mut self,
+        o: Outstanding<SubmitJob>,
+        status: CommandStatus,
+        message_id: String,
+        now: Instant,
+    ) {
+        let job = o.payload;
+        self.ctx.counters.latency(now.duration_since(o.sent_at));
+        let class = classify(status);
+        match class {
+            StatusClass::Ok => {
+                self.pacer.on_success(now);
+                let latency = now.duration_since(job.first_sent.unwrap_or(o.sent_at));
+                let outcome = SubmitOutcome {
+                    status,
+                    message_id,
+                    sequence: job.pdu.sequence,
+                    attempts: job.attempts,
+                    latency,
+                    endpoint: self.endpoint,
+                };
+                job.finish(Ok(outcome));
+            }
+            StatusClass::Throttled | StatusClass::QueueFull => {
+                self.ctx.counters.throttled();
+                let retry = &self.ctx.retry;
+                let mut delay = retry_delay(retry, job.attempts);
+                if class == StatusClass::Throttled {
+                    self.pacer.on_throttled(now);
+                } else {
+                    let pause = Duration::from_millis(retry.queue_full_pause_ms);
+                    self.pacer.pause(now, pause);
+                    delay = delay.max(pause);
+                }
+                if job.attempts < retry.max_attempts.max(1) {
+                    self.ctx.counters.retry();
+                    self.retries.push((now + delay, job));
+                } else {
+                    let attempts = job.attempts;
+                    job.finish(Err(SubmitError::Rejected {
+                        status,
+                        class,
+                        attempts,
+                    }));
+                }
+            }
+            _ => {
+                let attempts = job.attempts;
+                job.finish(Err(SubmitError::Rejected {
+                    status,
+                    class,
+                    attempts,
+                }));
+            }
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant, buf: &mut BytesMut) {
+        for (sequence, o) in self.window.expire(now, |job| job.tag) {
+            self.ctx.counters.response_timeout();
+            let tag = o.payload.tag;
+            o.payload
+                .finish(Err(SubmitError::ResponseTimeout { sequence, tag }));
+        }
+        if !self.retries.is_empty() {
+            let mut i = 0;
+            while i < self.retries.len() {
+                if self.retries[i].0 <= now {
+                    let (_, job) = self.retries.swap_remove(i);
+                    self.ready.push_back(job);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        match self.heartbeat.poll(now) {
+            Action::Wait => {}
+            Action::EnquireLink => {
+                let seq = self.window.allocate();
+                self.write(&Pdu::new(seq, Body::EnquireLink), buf);
+                self.heartbeat.on_enquire_link_sent(seq, now);
+            }
+            Action::Dead(d) => {
+                self.ended.get_or_insert(LinkEnd::Dead(d));
+            }
+        }
+        if let Some((_, deadline)) = self.unbinding {
+            if now >= deadline {
+                self.ended.get_or_insert(if self.held {
+                    LinkEnd::Held
+                } else {
+                    LinkEnd::Unbound
+                });
+            }
+        }
+    }
+
+    /// While draining: unbind once nothing is outstanding or the deadline has passed.
+    fn maybe_unbind(&mut self, now: Instant, buf: &mut BytesMut) {
+        let Some(deadline) = self.draining else {
+            return;
+        };
+        let idle = self.window.is_empty() && self.retries.is_empty() && self.ready.is_empty();
+        if idle || now >= deadline {
+            let seq = self.window.allocate();
+            self.write(&Pdu::new(seq, Body::Unbind), buf);
+            let most = secs(self.ctx.session.enquire_link_timeout_seconds.max(1));
+            let wait = deadline.saturating_duration_since(now).clamp(
+                Duration::from_millis(500),
+                most.max(Duration::from_millis(500)),
+            );
+            self.unbinding = Some((seq, now + wait));
+        }
+    }
+
+    /// Hands every request back to its caller: the link is gone.
+    fn fail_all(&mut self) {
+        for (_, o) in self.window.drain() {
+            o.payload.finish(Err(SubmitError::Disconnected {
+                maybe_accepted: true,
+            }));
+        }
+        for (_, job) in self.retries.drain(..) {
+            job.finish(Err(SubmitError::Disconnected {
+                maybe_accepted: false,
+            }));
+        }
+        for job in self.ready.drain(..) {
+            job.finish(Err(SubmitError::Disconnected {
+                maybe_accepted: false,
+            }));
+        }
+    }
+}
+
+/// The delay before retry number `attempts` (1-based): initial × 2^(attempts-1), capped.
+fn retry_delay(retry: &RetryConfig, attempts: u32) -> Duration {
+    let exp = attempts.saturating_sub(1).min(20);
+    let ms = retry
+        .initial_delay_ms
+        .saturating_mul(1u64 << exp)
+        .min(retry.max_delay_ms.max(retry.initial_delay_ms));
+    Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_up_to_the_cap() {
+        let r = RetryConfig {
+            max_attempts: 5,
+            initial_delay_ms: 100,
+            max_delay_ms: 350,
+            queue_full_pause_ms: 1000,
+        };
+        let got: Vec<u128> = (1..=4).map(|a| retry_delay(&r, a).as_millis()).collect();
+        assert_eq!(got, vec![100, 200, 350, 350]);
+    }
+}

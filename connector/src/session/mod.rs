@@ -1,0 +1,321 @@
+//! The SMPP client session engine.
+//!
+//! [`SessionEngine::start`] runs one logical session to an SMSC (primary, optionally a backup)
+//! and returns a [`SessionHandle`] plus the [`SessionStreams`] of what the SMSC sends.
+//!
+//! - **Binds** ([`bind`]): bind_transceiver first; if refused with generic_nack,
+//!   `ESME_RINVCMDID`, `ESME_RINVBNDSTS` or a configured status, bind_transmitter +
+//!   bind_receiver on two connections (remembered per endpoint). `bind.mode` can force either.
+//!   interface_version 0x34; the SMSC's sc_interface_version is accepted whatever it is.
+//! - **Window** ([`window`]): at most `session.window` submits outstanding;
+//!   [`SessionHandle::submit`] waits for space, then for the response. Sequence numbers run
+//!   1..=0x7FFFFFFF and wrap. A request unanswered after `responseTimeoutMs` returns
+//!   [`SubmitError::ResponseTimeout`]; a response arriving later is still matched and comes
+//!   out of [`SessionStreams::late`]. When a connection drops, every outstanding submit
+//!   returns [`SubmitError::Disconnected`] (retryable), nothing is lost silently.
+//! - **Heartbeat** ([`heartbeat`]): enquire_link after `enquireLinkIntervalSeconds` without
+//!   reading; no answer within `enquireLinkTimeoutSeconds`, or nothing read for
+//!   `readIdleTimeoutSeconds`, and the connection is dead and re-established.
+//! - **SMSC requests**: enquire_link is answered, unbind gets unbind_resp and the connection
+//!   closes; unknown or malformed requests get generic_nack with the matching status and
+//!   sequence number; deliver_sm / data_sm / alert_notification go to the application as
+//!   [`Inbound`] with a [`Responder`] (the application chooses `ESME_ROK` or
+//!   `ESME_RX_T_APPN`; an unanswered responder sends `ESME_RX_T_APPN` when dropped).
+//! - **Reconnect** ([`backoff`]): 5, 10, 20, 40, 60 s (configurable) with ±20 % jitter. A bind
+//!   refused for credentials calls [`CredentialsProvider::refresh`], waits the slower
+//!   `credentialsBackoffSeconds` and shows [`UnboundCause::CredentialsRefused`].
+//! - **Failover** ([`failover`]): after `failover.afterFailures` consecutive primary failures
+//!   or `afterSeconds` without a bind there, bind to the backup; while there, probe the primary
+//!   every `probeIntervalSeconds`; once a probe stays bound `failbackHoldSeconds`, drain the
+//!   backup, unbind it and bind the primary. Each change is a [`SessionEvent`] (BOUND,
+//!   FAILBACK, UNBOUND with endpoint, address, bind mode and reason).
+//! - **Throttling** ([`throttle`]): `ESME_RTHROTTLED` lowers the session's send rate (AIMD) and
+//!   the submit is retried after `retry.initialDelayMs` (doubling); `ESME_RMSGQFUL` pauses
+//!   sending for `retry.queueFullPauseMs`. At most `retry.maxAttempts` attempts. Every
+//!   command_status is classed in [`status_class`].
+//! - **Graceful stop**: [`SessionHandle::shutdown`] takes no new submits, waits for the
+//!   outstanding responses up to its deadline, unbinds and closes.
+//! - **TLS and source address** ([`connection`]): per endpoint, rustls with a custom CA and an
+//!   optional client certificate; optional local bind address.
+//! - **Counters** ([`counters`]): PDUs per command/direction/status, window occupancy, response
+//!   latency histogram, reconnects, timeouts: [`SessionHandle::counters`].
+
+pub mod backoff;
+pub mod bind;
+pub mod connection;
+pub mod counters;
+pub mod credentials;
+pub mod failover;
+pub mod heartbeat;
+pub mod inbound;
+mod link;
+pub mod state;
+pub mod status_class;
+pub mod submit;
+mod supervisor;
+pub mod throttle;
+pub mod window;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use counters::{Counters, CountersSnapshot, Direction, Histogram};
+pub use credentials::{CredentialsError, CredentialsProvider, SmppCredentials, StaticCredentials};
+pub use inbound::{Inbound, Responder};
+pub use state::{SessionEvent, SessionState, UnboundCause};
+pub use status_class::{classify, StatusClass};
+pub use submit::{LateResponse, SubmitError, SubmitOutcome};
+
+use crate::codec::{Body, Pdu, SubmitSm};
+use crds::config::{
+    BindConfig, ConnectorConfig, Endpoint, FailoverConfig, RetryConfig, SessionConfig,
+};
+use link::LinkContext;
+use submit::{SubmitJob, WindowPermit};
+use supervisor::{Shared, Supervisor};
+
+/// Everything the engine needs from the connector configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// The primary SMSC.
+    pub primary: Endpoint,
+    /// The backup SMSC.
+    pub backup: Option<Endpoint>,
+    /// Bind mode and parameters.
+    pub bind: BindConfig,
+    /// Window and timers.
+    pub session: SessionConfig,
+    /// Failover and failback.
+    pub failover: FailoverConfig,
+    /// Retries after throttling.
+    pub retry: RetryConfig,
+}
+
+impl EngineConfig {
+    /// Defaults for everything but the primary endpoint.
+    pub fn new(primary: Endpoint) -> Self {
+        Self {
+            primary,
+            backup: None,
+            bind: BindConfig::default(),
+            session: SessionConfig::default(),
+            failover: FailoverConfig::default(),
+            retry: RetryConfig::default(),
+        }
+    }
+
+    /// The engine's part of the connector configuration.
+    pub fn from_connector(c: &ConnectorConfig) -> Self {
+        Self {
+            primary: c.primary.clone(),
+            backup: c.backup.clone(),
+            bind: c.bind.clone(),
+            session: c.session.clone(),
+            failover: c.failover.clone(),
+            retry: c.retry.clone(),
+        }
+    }
+}
+
+/// What the SMSC sends the application.
+#[derive(Debug)]
+pub struct SessionStreams {
+    /// deliver_sm, data_sm and alert_notification, each with its responder.
+    pub inbound: mpsc::Receiver<Inbound>,
+    /// Responses that arrived after their submit had timed out.
+    pub late: mpsc::Receiver<LateResponse>,
+    /// Every state change from the start (subscribed before the first connect, so that the
+    /// first BOUND is never missed; [`SessionHandle::events`] only sees later ones).
+    pub events: broadcast::Receiver<SessionEvent>,
+}
+
+/// Starts sessions.
+#[derive(Debug)]
+pub struct SessionEngine;
+
+impl SessionEngine {
+    /// Starts the engine on the current tokio runtime. It connects at once and keeps a
+    /// session bound until [`SessionHandle::shutdown`] (or until every handle is dropped).
+    pub fn start(
+        config: EngineConfig,
+        credentials: Arc<dyn CredentialsProvider>,
+    ) -> (SessionHandle, SessionStreams) {
+        let window = config.session.window.clamp(1, 65_536) as usize;
+        let counters = Arc::new(Counters::default());
+        let (inbound_tx, inbound_rx) = mpsc::channel(window.max(64));
+        let (late_tx, late_rx) = mpsc::channel(4096);
+        let (jobs_tx, jobs_rx) = mpsc::channel(window);
+        let (state_tx, state_rx) = watch::channel(SessionState::Unbound {
+            cause: UnboundCause::Network("starting".into()),
+            retry_in: Duration::ZERO,
+        });
+        let (bound_tx, bound_rx) = watch::channel(false);
+        let (events_tx, events_rx) = broadcast::channel(256);
+        let (stop_tx, stop_rx) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            state: state_tx,
+            bound: bound_tx,
+            events: events_tx,
+        });
+        let ctx = Arc::new(LinkContext {
+            counters: counters.clone(),
+            inbound: inbound_tx,
+            late: late_tx,
+            session: config.session.clone(),
+            retry: config.retry.clone(),
+        });
+        let supervisor = Supervisor {
+            cfg: Arc::new(config),
+            creds: credentials,
+            ctx,
+            jobs: jobs_rx,
+            shared: shared.clone(),
+            stop: stop_rx,
+        };
+        let task = tokio::spawn(supervisor.run());
+        let handle = SessionHandle {
+            inner: Arc::new(Inner {
+                jobs: jobs_tx,
+                window: Arc::new(Semaphore::new(window)),
+                window_size: window,
+                counters,
+                state: state_rx,
+                bound: bound_rx,
+                shared,
+                stop: stop_tx,
+                task: Mutex::new(Some(task)),
+            }),
+        };
+        (
+            handle,
+            SessionStreams {
+                inbound: inbound_rx,
+                late: late_rx,
+                events: events_rx,
+            },
+        )
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    jobs: mpsc::Sender<SubmitJob>,
+    window: Arc<Semaphore>,
+    window_size: usize,
+    counters: Arc<Counters>,
+    state: watch::Receiver<SessionState>,
+    bound: watch::Receiver<bool>,
+    shared: Arc<Shared>,
+    stop: watch::Sender<Option<Instant>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Controls a running engine; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SessionHandle {
+    inner: Arc<Inner>,
+}
+
+impl SessionHandle {
+    /// Sends a submit_sm: waits for window space, then for the SMSC's response (retrying
+    /// after throttling as configured).
+    pub async fn submit(&self, sm: SubmitSm) -> Result<SubmitOutcome, SubmitError> {
+        self.submit_tagged(sm, 0).await
+    }
+
+    /// Like [`SessionHandle::submit`], with a `tag` reported back with a late response.
+    pub async fn submit_tagged(
+        &self,
+        sm: SubmitSm,
+        tag: u64,
+    ) -> Result<SubmitOutcome, SubmitError> {
+        let inner = &*self.inner;
+        if inner.stop.borrow().is_some() {
+            return Err(SubmitError::ShuttingDown);
+        }
+        if !*inner.bound.borrow() {
+            return Err(SubmitError::NotBound);
+        }
+        let permit = inner
+            .window
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| SubmitError::ShuttingDown)?;
+        let (reply, response) = oneshot::channel();
+        let job = SubmitJob::new(
+            Pdu::new(0, Body::SubmitSm(sm)),
+            tag,
+            reply,
+            WindowPermit::new(permit, inner.counters.clone()),
+        );
+        inner
+            .jobs
+            .send(job)
+            .await
+            .map_err(|_| SubmitError::ShuttingDown)?;
+        response.await.unwrap_or(Err(SubmitError::Disconnected {
+            maybe_accepted: true,
+        }))
+    }
+
+    /// Free places in the window: how many submits may be started now without waiting.
+    pub fn free_window(&self) -> usize {
+        self.inner.window.available_permits()
+    }
+
+    /// The configured window size.
+    pub fn window_size(&self) -> usize {
+        self.inner.window_size
+    }
+
+    /// The current state.
+    pub fn state(&self) -> SessionState {
+        self.inner.state.borrow().clone()
+    }
+
+    /// A receiver of the current state.
+    pub fn watch_state(&self) -> watch::Receiver<SessionState> {
+        self.inner.state.clone()
+    }
+
+    /// A receiver of "bound or not" (for the dispatch puller).
+    pub fn watch_bound(&self) -> watch::Receiver<bool> {
+        self.inner.bound.clone()
+    }
+
+    /// Every state change from now on (BOUND / FAILBACK / UNBOUND events).
+    pub fn events(&self) -> broadcast::Receiver<SessionEvent> {
+        self.inner.shared.events.subscribe()
+    }
+
+    /// A copy of the counters.
+    pub fn counters(&self) -> CountersSnapshot {
+        self.inner.counters.snapshot(self.inner.window_size)
+    }
+
+    /// Stops gracefully: no new submits, outstanding responses awaited until `deadline`
+    /// from now, then unbind and close. Returns once the engine has stopped.
+    pub async fn shutdown(&self, deadline: Duration) {
+        let inner = &*self.inner;
+        inner.stop.send_replace(Some(Instant::now() + deadline));
+        inner.shared.state.send_replace(SessionState::Stopping);
+        let task = inner.task.lock().await.take();
+        if let Some(task) = task {
+            let grace = deadline + Duration::from_secs(inner_unbind_wait());
+            if tokio::time::timeout(grace, task).await.is_err() {
+                tracing::warn!("session engine did not stop in time");
+            }
+        }
+        inner.window.close();
+    }
+}
+
+/// Seconds allowed for the unbind exchange after the drain deadline.
+fn inner_unbind_wait() -> u64 {
+    15
+}

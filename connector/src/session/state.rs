@@ -1,0 +1,107 @@
+//! The session's state machine as seen from outside, and the events of its changes.
+
+use std::time::Duration;
+
+use crate::codec::CommandStatus;
+use crate::events::{BoundMode, EndpointRole, HealthState};
+
+/// Where the session is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionState {
+    /// Connecting and binding to `endpoint`.
+    Connecting {
+        /// The endpoint tried.
+        endpoint: EndpointRole,
+        /// Its `host:port`.
+        address: String,
+    },
+    /// Bound and carrying traffic.
+    Bound {
+        /// The endpoint bound to.
+        endpoint: EndpointRole,
+        /// Its `host:port`.
+        address: String,
+        /// Transceiver or transmitter + receiver.
+        mode: BoundMode,
+    },
+    /// Not bound; the next attempt is in `retry_in`.
+    Unbound {
+        /// Why.
+        cause: UnboundCause,
+        /// Delay before the next attempt.
+        retry_in: Duration,
+    },
+    /// Draining outstanding requests before unbinding.
+    Stopping,
+    /// Stopped for good.
+    Stopped,
+}
+
+/// Why the session is unbound.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnboundCause {
+    /// The SMSC refused the credentials (`ESME_RINVPASWD` / `ESME_RINVSYSID`); they are
+    /// fetched again and binds are retried at the slower credentials pace.
+    CredentialsRefused {
+        /// The bind's command_status.
+        status: CommandStatus,
+    },
+    /// The credentials provider failed.
+    CredentialsUnavailable(String),
+    /// The SMSC refused the bind for another reason.
+    BindRefused {
+        /// The bind's command_status.
+        status: CommandStatus,
+    },
+    /// Connection, TLS, timeout or protocol failure, or a lost session.
+    Network(String),
+}
+
+impl SessionState {
+    /// Whether submits can be sent.
+    pub fn is_bound(&self) -> bool {
+        matches!(self, SessionState::Bound { .. })
+    }
+}
+
+/// One state change, in the shape of an `operator.health` event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionEvent {
+    /// BOUND (primary), FAILBACK (backup) or UNBOUND.
+    pub state: HealthState,
+    /// The endpoint in use; `None` when unbound.
+    pub endpoint: Option<EndpointRole>,
+    /// Its `host:port`.
+    pub address: Option<String>,
+    /// The bind mode; `None` when unbound.
+    pub bind_mode: Option<BoundMode>,
+    /// Why the state changed.
+    pub reason: String,
+}
+
+impl SessionEvent {
+    /// Bound on `endpoint`.
+    pub fn bound(endpoint: EndpointRole, address: String, mode: BoundMode, reason: String) -> Self {
+        Self {
+            state: match endpoint {
+                EndpointRole::Primary => HealthState::Bound,
+                EndpointRole::Backup => HealthState::Failback,
+            },
+            endpoint: Some(endpoint),
+            address: Some(address),
+            bind_mode: Some(mode),
+            reason,
+        }
+    }
+
+    /// Not bound.
+    pub fn unbound(reason: String) -> Self {
+        Self {
+            state: HealthState::Unbound,
+            endpoint: None,
+            address: None,
+            bind_mode: None,
+            reason,
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! State shared by every reconcile.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::Client;
+
+use crate::metrics::Metrics;
+
+/// Clock used for condition transition times (replaceable in tests).
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Everything a reconcile needs.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// Image of connectors that do not name one.
+    pub default_image: String,
+    /// Publishes events on MnoConnections.
+    pub recorder: Recorder,
+    /// Controller metrics.
+    pub metrics: Arc<Metrics>,
+    /// Consecutive failures per object (`namespace/name`), for the retry backoff.
+    failures: Mutex<HashMap<String, u32>>,
+    /// Now.
+    pub clock: Clock,
+}
+
+/// First retry delay after a failed reconcile.
+pub const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+/// Largest retry delay after failed reconciles.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+impl Context {
+    /// A context publishing events as `reporter`, using the wall clock.
+    pub fn new(
+        client: Client,
+        default_image: &str,
+        reporter: Reporter,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self::with_clock(
+            client,
+            default_image,
+            reporter,
+            metrics,
+            Arc::new(Timestamp::now),
+        )
+    }
+
+    /// A context with its own clock.
+    pub fn with_clock(
+        client: Client,
+        default_image: &str,
+        reporter: Reporter,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            default_image: default_image.to_string(),
+            metrics,
+            failures: Mutex::new(HashMap::new()),
+            clock,
+        }
+    }
+
+    /// Records a failure of `key` and returns the delay before its retry (doubling, capped).
+    pub fn next_backoff(&self, key: &str) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = failures.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
+        BACKOFF_INITIAL.saturating_mul(factor).min(BACKOFF_MAX)
+    }
+
+    /// Forgets the failures of `key` after a successful reconcile.
+    pub fn reset_backoff(&self, key: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.remove(key);
+    }
+}

@@ -1,0 +1,224 @@
+//! The children of the example resources against golden YAML files.
+//!
+//! Regenerate after an intended change: `UPDATE_GOLDEN=1 cargo test -p controller --test golden`.
+
+use std::path::PathBuf;
+
+use controller::children::{self, Children};
+use crds::MnoConnection;
+
+const IMAGE: &str = "ghcr.io/ghasi/smpp-connector:0.1.0";
+
+fn root() -> PathBuf {
+    crds::crdgen::workspace_root()
+}
+
+fn example(name: &str) -> MnoConnection {
+    let path = root().join("examples").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut mno: MnoConnection =
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    mno.metadata.uid = Some("6c8f3d0e-1111-4222-8333-944455556666".into());
+    mno
+}
+
+fn build(mno: &MnoConnection) -> Children {
+    let config = controller::spec_check::check_spec(mno).expect("valid example");
+    children::build(mno, &config, IMAGE).expect("children build")
+}
+
+fn to_yaml(c: &Children) -> String {
+    let docs = [
+        serde_yaml::to_string(&c.config_map),
+        serde_yaml::to_string(&c.service_account),
+        serde_yaml::to_string(&c.role),
+        serde_yaml::to_string(&c.role_binding),
+        serde_yaml::to_string(&c.deployment),
+        serde_yaml::to_string(&c.service),
+    ];
+    docs.into_iter()
+        .map(|d| d.expect("child serialises"))
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+fn check_golden(file: &str, actual: &str) {
+    let path = root().join("controller/tests/golden").join(file);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{} differs from the built children; if intended, run UPDATE_GOLDEN=1 cargo test -p controller --test golden\n--- built:\n{actual}",
+        path.display()
+    );
+}
+
+#[test]
+fn minimal_example_children() {
+    check_golden(
+        "mno-minimal.yaml",
+        &to_yaml(&build(&example("mno-minimal.yaml"))),
+    );
+}
+
+#[test]
+fn full_example_children() {
+    check_golden("mno-full.yaml", &to_yaml(&build(&example("mno-full.yaml"))));
+}
+
+#[test]
+fn suspended_example_children() {
+    let mut mno = example("mno-minimal.yaml");
+    mno.spec.suspend = true;
+    check_golden("mno-minimal-suspended.yaml", &to_yaml(&build(&mno)));
+}
+
+#[test]
+fn deployment_runs_one_restricted_connector() {
+    let mno = example("mno-minimal.yaml");
+    let c = build(&mno);
+    let spec = &c.deployment.spec;
+    assert_eq!(spec.replicas, Some(1));
+    assert_eq!(
+        spec.strategy.as_ref().and_then(|s| s.type_.as_deref()),
+        Some("Recreate")
+    );
+    let pod = spec.template.spec.as_ref().expect("pod spec");
+    let psc = pod.security_context.as_ref().expect("pod security context");
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(
+        psc.seccomp_profile.as_ref().map(|s| s.type_.as_str()),
+        Some("RuntimeDefault")
+    );
+    let container = &pod.containers[0];
+    assert_eq!(container.image.as_deref(), Some(IMAGE));
+    let sc = container
+        .security_context
+        .as_ref()
+        .expect("container security context");
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(
+        sc.capabilities.as_ref().and_then(|c| c.drop.clone()),
+        Some(vec!["ALL".to_string()])
+    );
+    let path = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .and_then(|h| h.path.clone())
+    };
+    assert_eq!(path(&container.liveness_probe).as_deref(), Some("/health"));
+    assert_eq!(path(&container.readiness_probe).as_deref(), Some("/ready"));
+    let token = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find_map(|v| v.projected.as_ref())
+        .and_then(|p| p.sources.as_ref())
+        .and_then(|s| s[0].service_account_token.as_ref())
+        .expect("projected token");
+    assert_eq!(
+        token.audience.as_deref(),
+        Some("operator-management-service")
+    );
+    let token_mount = container
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == "operator-management-token")
+        .expect("token mount");
+    assert_eq!(
+        format!("{}/{}", token_mount.mount_path, token.path),
+        crds::config::defaults::token_file()
+    );
+    let owner = c
+        .config_map
+        .metadata
+        .owner_references
+        .as_ref()
+        .expect("owner");
+    assert_eq!(owner[0].kind, "MnoConnection");
+    assert_eq!(owner[0].controller, Some(true));
+}
+
+#[test]
+fn config_change_rolls_the_pod_and_nothing_else_changes_it() {
+    let mno = example("mno-minimal.yaml");
+    let checksum = |c: &Children| {
+        c.deployment
+            .spec
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(children::CONFIG_CHECKSUM_ANNOTATION).cloned())
+    };
+    let before = checksum(&build(&mno));
+    assert_eq!(
+        before,
+        checksum(&build(&mno)),
+        "the checksum is deterministic"
+    );
+    let mut changed = mno.clone();
+    changed.spec.throttle.tps = 250;
+    assert_ne!(before, checksum(&build(&changed)));
+    let mut suspended = mno.clone();
+    suspended.spec.suspend = true;
+    assert_eq!(
+        before,
+        checksum(&build(&suspended)),
+        "suspend does not change the config"
+    );
+    assert_eq!(build(&suspended).deployment.spec.replicas, Some(0));
+}
+
+#[test]
+fn role_allows_only_its_own_resource_and_status() {
+    let c = build(&example("mno-full.yaml"));
+    let rules = c.role.rules.expect("rules");
+    for rule in &rules {
+        assert_eq!(rule.resource_names, Some(vec!["vodafone-gh".to_string()]));
+        assert_eq!(rule.api_groups, Some(vec!["smpp.ghasi.io".to_string()]));
+        assert!(rule.verbs.iter().all(|v| v == "get" || v == "patch"));
+    }
+    let patchable: Vec<_> = rules
+        .iter()
+        .filter(|r| r.verbs.iter().any(|v| v == "patch"))
+        .flat_map(|r| r.resources.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(patchable, vec!["mnoconnections/status".to_string()]);
+}
+
+#[test]
+fn full_example_mounts_credentials_and_tls_secrets() {
+    let c = build(&example("mno-full.yaml"));
+    let pod = c.deployment.spec.template.spec.expect("pod");
+    let secrets: Vec<String> = pod
+        .volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| v.secret.as_ref().and_then(|s| s.secret_name.clone()))
+        .collect();
+    assert_eq!(
+        secrets,
+        [
+            "vodafone-gh-smpp",
+            "vodafone-gh-smsc-tls",
+            "vodafone-gh-smsc-tls"
+        ]
+    );
+    assert!(
+        pod.volumes.iter().flatten().all(|v| v.projected.is_none()),
+        "no token with a Secret"
+    );
+    let container = &pod.containers[0];
+    assert!(container
+        .env
+        .iter()
+        .flatten()
+        .any(|e| e.name == "PGPASSWORD"));
+    assert_eq!(pod.node_selector.map(|n| n.len()), Some(1));
+}

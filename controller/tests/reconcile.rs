@@ -1,0 +1,481 @@
+//! Reconcile scenarios against an in-memory API server (tower-test mock service).
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use controller::context::Context;
+use controller::metrics::Metrics;
+use controller::reconcile::{error_policy, reconcile, RESYNC, STALLED_RETRY};
+use crds::status::{ActiveEndpoint, BindState, EndpointState, EndpointStatus};
+use crds::{MnoConnection, SessionStatus};
+use http::Method;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::Reporter;
+use serde_json::{json, Value};
+use support::FakeApi;
+
+const NS: &str = "sms";
+const MNO_PATH: &str = "/apis/smpp.ghasi.io/v1alpha1/namespaces/sms/mnoconnections/mtn-gh";
+const CM: &str = "/api/v1/namespaces/sms/configmaps/mtn-gh-connector";
+const SA: &str = "/api/v1/namespaces/sms/serviceaccounts/mtn-gh-connector";
+const ROLE: &str = "/apis/rbac.authorization.k8s.io/v1/namespaces/sms/roles/mtn-gh-connector";
+const RB: &str = "/apis/rbac.authorization.k8s.io/v1/namespaces/sms/rolebindings/mtn-gh-connector";
+const SVC: &str = "/api/v1/namespaces/sms/services/mtn-gh-connector";
+const DEPLOY: &str = "/apis/apps/v1/namespaces/sms/deployments/mtn-gh-connector";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/sms/events";
+const CHILDREN: [&str; 6] = [CM, SA, ROLE, RB, SVC, DEPLOY];
+
+fn mno(generation: i64) -> MnoConnection {
+    let mut m: MnoConnection = serde_json::from_value(json!({
+        "apiVersion": "smpp.ghasi.io/v1alpha1",
+        "kind": "MnoConnection",
+        "metadata": {"name": "mtn-gh", "namespace": NS, "uid": "uid-1", "generation": generation},
+        "spec": {"operatorId": "mtn-gh", "primary": {"host": "smsc1", "port": 2775}, "backup": {"host": "smsc2", "port": 2775}}
+    }))
+    .expect("valid MnoConnection");
+    m.metadata.generation = Some(generation);
+    m
+}
+
+struct Harness {
+    fake: FakeApi,
+    ctx: Arc<Context>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let fake = FakeApi::default();
+        let client = fake.client();
+        let ctx = Context::with_clock(
+            client,
+            "ghcr.io/ghasi/smpp-connector:0.1.0",
+            Reporter {
+                controller: "mno-controller".into(),
+                instance: None,
+            },
+            Arc::new(Metrics::default()),
+            Arc::new(|| Timestamp::from_second(1_764_000_000).expect("valid time")),
+        );
+        Self {
+            fake,
+            ctx: Arc::new(ctx),
+        }
+    }
+
+    /// Stores `m` as the API server's copy and reconciles it.
+    async fn reconcile(&self, m: &MnoConnection) -> Result<Action, controller::error::Error> {
+        let mut stored = serde_json::to_value(m).expect("serialises");
+        if let Some(live) = self.fake.get(MNO_PATH) {
+            if let Some(status) = live.get("status") {
+                stored["status"] = status.clone();
+            }
+        }
+        self.fake.put(MNO_PATH, stored.clone());
+        let current: MnoConnection = serde_json::from_value(stored).expect("deserialises");
+        reconcile(Arc::new(current), self.ctx.clone()).await
+    }
+
+    /// The MnoConnection as stored, with the status the controller wrote.
+    fn live(&self) -> MnoConnection {
+        serde_json::from_value(self.fake.get(MNO_PATH).expect("stored")).expect("deserialises")
+    }
+
+    fn writes_to(&self, path: &str) -> Vec<Value> {
+        self.fake
+            .writes()
+            .into_iter()
+            .filter(|s| s.path == path)
+            .filter_map(|s| s.body)
+            .collect()
+    }
+
+    fn event_reasons(&self) -> Vec<String> {
+        self.writes_to(EVENTS)
+            .iter()
+            .filter_map(|e| e["reason"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn condition(&self, type_: &str) -> (String, String) {
+        let live = self.live();
+        let c = live
+            .status
+            .as_ref()
+            .and_then(|s| s.condition(type_))
+            .unwrap_or_else(|| panic!("no {type_} condition"));
+        (c.status.clone(), c.reason.clone())
+    }
+
+    /// Marks the stored Deployment as rolled out.
+    fn roll_out(&self) {
+        let mut d = self.fake.get(DEPLOY).expect("deployment stored");
+        d["metadata"]["generation"] = json!(1);
+        let replicas = d["spec"]["replicas"].clone();
+        d["status"] =
+            json!({"observedGeneration": 1, "updatedReplicas": replicas, "replicas": replicas});
+        self.fake.put(DEPLOY, d);
+    }
+
+    /// Writes the connector's session part into the stored status.
+    fn set_session(&self, session: &SessionStatus) {
+        let mut m = self.fake.get(MNO_PATH).expect("stored");
+        m["status"]["session"] = serde_json::to_value(session).expect("serialises");
+        self.fake.put(MNO_PATH, m);
+    }
+}
+
+fn session(state: BindState) -> SessionStatus {
+    let endpoint = |address: &str, state: EndpointState| EndpointStatus {
+        address: address.into(),
+        state,
+        last_error: (state == EndpointState::Failed).then(|| "connect: connection refused".into()),
+        consecutive_failures: 0,
+        bound_since: None,
+    };
+    let (active, p, b) = match state {
+        BindState::Bound => (
+            ActiveEndpoint::Primary,
+            EndpointState::Bound,
+            EndpointState::Idle,
+        ),
+        BindState::Failback => (
+            ActiveEndpoint::Backup,
+            EndpointState::Failed,
+            EndpointState::Bound,
+        ),
+        BindState::Unbound => (
+            ActiveEndpoint::None,
+            EndpointState::Failed,
+            EndpointState::Failed,
+        ),
+    };
+    SessionStatus {
+        bind_state: state,
+        active_endpoint: active,
+        primary: endpoint("smsc1:2775", p),
+        backup: Some(endpoint("smsc2:2775", b)),
+        last_failover_time: None,
+        last_failback_time: None,
+        connector_pod: Some("mtn-gh-connector-1".into()),
+        connector_ready: state != BindState::Unbound,
+    }
+}
+
+#[tokio::test]
+async fn create_applies_every_child_and_reports_the_rollout() {
+    let h = Harness::new();
+    let action = h.reconcile(&mno(1)).await.expect("reconciles");
+    assert_eq!(action, Action::requeue(RESYNC));
+    for path in CHILDREN {
+        let writes = h
+            .fake
+            .writes()
+            .into_iter()
+            .filter(|s| s.path == path)
+            .collect::<Vec<_>>();
+        assert_eq!(writes.len(), 1, "{path} applied once");
+        assert_eq!(writes[0].method, Method::PATCH);
+        assert!(
+            writes[0].query.contains("fieldManager=mno-controller"),
+            "{}",
+            writes[0].query
+        );
+        assert!(
+            writes[0].query.contains("force=true"),
+            "{}",
+            writes[0].query
+        );
+    }
+    let deployment = h.fake.get(DEPLOY).expect("deployment");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    assert_eq!(deployment["metadata"]["ownerReferences"][0]["uid"], "uid-1");
+    let status_writes = h.writes_to(&format!("{MNO_PATH}/status"));
+    assert_eq!(status_writes.len(), 1);
+    assert_eq!(status_writes[0]["status"]["observedGeneration"], 1);
+    assert!(
+        status_writes[0]["status"].get("session").is_none(),
+        "the controller never writes the session"
+    );
+    assert_eq!(
+        h.condition("Ready"),
+        ("False".into(), "RolloutInProgress".into())
+    );
+    assert_eq!(
+        h.condition("Reconciling"),
+        ("True".into(), "RolloutInProgress".into())
+    );
+    let reasons = h.event_reasons();
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "Created").count(),
+        6,
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn nothing_changed_means_nothing_written() {
+    let h = Harness::new();
+    h.reconcile(&mno(1)).await.expect("first reconcile");
+    h.fake.clear_seen();
+    h.reconcile(&mno(1)).await.expect("second reconcile");
+    assert_eq!(h.fake.writes().len(), 0, "{:?}", h.fake.writes());
+    assert!(h.fake.seen().iter().all(|s| s.method == Method::GET));
+}
+
+#[tokio::test]
+async fn spec_update_rewrites_config_and_deployment_only() {
+    let h = Harness::new();
+    h.reconcile(&mno(1)).await.expect("create");
+    let before = h.fake.get(DEPLOY).expect("deployment");
+    h.fake.clear_seen();
+    let mut updated = mno(2);
+    updated.spec.throttle.tps = 250;
+    h.reconcile(&updated).await.expect("update");
+    let written: Vec<String> = h
+        .fake
+        .writes()
+        .into_iter()
+        .map(|s| s.path)
+        .filter(|p| p != EVENTS)
+        .collect();
+    assert_eq!(
+        written,
+        [
+            CM.to_string(),
+            DEPLOY.to_string(),
+            format!("{MNO_PATH}/status")
+        ]
+    );
+    let config = h.fake.get(CM).expect("config map");
+    assert!(config["data"]["config.yaml"]
+        .as_str()
+        .is_some_and(|c| c.contains("tps: 250")));
+    let checksum = |d: &Value| {
+        d["spec"]["template"]["metadata"]["annotations"]["smpp.ghasi.io/config-checksum"].clone()
+    };
+    assert_ne!(
+        checksum(&before),
+        checksum(&h.fake.get(DEPLOY).expect("deployment"))
+    );
+    assert_eq!(h.live().status.and_then(|s| s.observed_generation), Some(2));
+    assert_eq!(h.event_reasons(), ["Updated", "Updated"]);
+}
+
+#[tokio::test]
+async fn suspend_scales_to_zero_and_says_so() {
+    let h = Harness::new();
+    h.reconcile(&mno(1)).await.expect("create");
+    let mut suspended = mno(2);
+    suspended.spec.suspend = true;
+    h.reconcile(&suspended).await.expect("suspend");
+    assert_eq!(
+        h.fake.get(DEPLOY).expect("deployment")["spec"]["replicas"],
+        0
+    );
+    assert_eq!(h.condition("Ready"), ("False".into(), "Suspended".into()));
+    assert_eq!(h.condition("Reconciling").0, "False");
+    let message = h
+        .live()
+        .status
+        .and_then(|s| s.condition("Ready").map(|c| c.message.clone()));
+    assert_eq!(
+        message.as_deref(),
+        Some("suspended: the connector is scaled to zero")
+    );
+}
+
+#[tokio::test]
+async fn deleted_resource_is_left_to_garbage_collection() {
+    let h = Harness::new();
+    let mut deleted = mno(1);
+    deleted.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            Timestamp::from_second(1_764_000_000).expect("time"),
+        ));
+    let action = h.reconcile(&deleted).await.expect("reconciles");
+    assert_eq!(action, Action::await_change());
+    assert!(
+        h.fake.seen().is_empty(),
+        "no request at all: {:?}",
+        h.fake.seen()
+    );
+    assert!(
+        mno(1).metadata.finalizers.is_none(),
+        "no finalizer is needed"
+    );
+}
+
+#[tokio::test]
+async fn conflicts_are_retried() {
+    let h = Harness::new();
+    h.fake.fail_next(Method::PATCH, "/configmaps/", 409);
+    h.fake.fail_next(Method::PATCH, "/status", 409);
+    h.reconcile(&mno(1))
+        .await
+        .expect("reconciles despite conflicts");
+    let cm_patches = h
+        .fake
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == CM && s.method == Method::PATCH)
+        .count();
+    assert_eq!(cm_patches, 2);
+    assert_eq!(h.writes_to(&format!("{MNO_PATH}/status")).len(), 2);
+    assert!(h.fake.get(CM).is_some());
+}
+
+#[tokio::test]
+async fn transient_errors_fail_the_reconcile_with_growing_backoff() {
+    let h = Harness::new();
+    h.fake.fail_next(Method::GET, "/deployments/", 500);
+    let m = mno(1);
+    let err = h.reconcile(&m).await.expect_err("500 fails the reconcile");
+    assert_eq!(err.metric_label(), "api");
+    let delays: Vec<Action> = (0..3)
+        .map(|_| error_policy(Arc::new(m.clone()), &err, h.ctx.clone()))
+        .collect();
+    assert_eq!(
+        delays,
+        [
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(4)
+        ]
+        .map(Action::requeue)
+    );
+    h.reconcile(&m).await.expect("recovers");
+    assert_eq!(
+        error_policy(Arc::new(m), &err, h.ctx.clone()),
+        Action::requeue(Duration::from_secs(1)),
+        "a success resets the backoff"
+    );
+    let metrics = h.ctx.metrics.encode().expect("metrics");
+    assert!(
+        metrics.contains("mno_controller_reconcile_failures_total{error=\"api\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mno_controller_reconciles_total 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn missing_credentials_secret_stalls_without_children() {
+    let h = Harness::new();
+    let mut m = mno(1);
+    m.spec.credentials =
+        serde_json::from_value(json!({"secretRef": {"name": "mtn-gh-smpp"}})).expect("credentials");
+    let action = h.reconcile(&m).await.expect("reconciles");
+    assert_eq!(action, Action::requeue(STALLED_RETRY));
+    assert!(
+        CHILDREN.iter().all(|p| h.fake.get(p).is_none()),
+        "no child without its Secret"
+    );
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "CredentialsSecretNotFound".into())
+    );
+    assert_eq!(h.condition("Ready").0, "False");
+    assert_eq!(h.event_reasons(), ["CredentialsError"]);
+
+    h.fake.put(
+        "/api/v1/namespaces/sms/secrets/mtn-gh-smpp",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mtn-gh-smpp", "namespace": NS}, "data": {"other": "e30="}}),
+    );
+    h.reconcile(&m).await.expect("reconciles");
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "CredentialsKeyMissing".into())
+    );
+
+    h.fake.put(
+        "/api/v1/namespaces/sms/secrets/mtn-gh-smpp",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mtn-gh-smpp", "namespace": NS}, "data": {"credentials.json": "e30="}}),
+    );
+    h.reconcile(&m).await.expect("reconciles");
+    assert_eq!(h.condition("Stalled").0, "False");
+    let deployment = h
+        .fake
+        .get(DEPLOY)
+        .expect("deployment once the Secret exists");
+    let volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(volumes
+        .iter()
+        .any(|v| v["secret"]["secretName"] == "mtn-gh-smpp"));
+}
+
+#[tokio::test]
+async fn invalid_spec_stalls_with_what_to_fix() {
+    let h = Harness::new();
+    let mut m = mno(1);
+    m.spec.encoding.accepted = vec![crds::config::Charset::Latin1];
+    h.reconcile(&m).await.expect("reconciles");
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "InvalidSpec".into())
+    );
+    let message = h
+        .live()
+        .status
+        .and_then(|s| s.condition("Stalled").map(|c| c.message.clone()))
+        .unwrap_or_default();
+    assert!(message.contains("encoding.accepted"), "{message}");
+    assert!(h.fake.get(CM).is_none());
+}
+
+#[tokio::test]
+async fn session_drives_ready_degraded_and_failover_events() {
+    let h = Harness::new();
+    h.reconcile(&mno(1)).await.expect("create");
+    h.roll_out();
+    h.reconcile(&mno(1)).await.expect("rolled out");
+    assert_eq!(
+        h.condition("Ready"),
+        ("False".into(), "AwaitingSession".into())
+    );
+
+    h.set_session(&session(BindState::Bound));
+    h.reconcile(&mno(1)).await.expect("bound");
+    assert_eq!(h.condition("Ready"), ("True".into(), "Bound".into()));
+    assert_eq!(h.condition("Degraded").0, "False");
+    assert_eq!(
+        h.live()
+            .status
+            .and_then(|s| s.session)
+            .map(|s| s.bind_state),
+        Some(BindState::Bound),
+        "session kept"
+    );
+
+    h.fake.clear_seen();
+    h.set_session(&session(BindState::Failback));
+    h.reconcile(&mno(1)).await.expect("failover");
+    assert_eq!(
+        h.condition("Ready"),
+        ("True".into(), "BoundOnBackup".into())
+    );
+    assert_eq!(
+        h.condition("Degraded"),
+        ("True".into(), "FailedOver".into())
+    );
+    assert_eq!(h.event_reasons(), ["FailedOver"]);
+
+    h.fake.clear_seen();
+    h.set_session(&session(BindState::Bound));
+    h.reconcile(&mno(1)).await.expect("failback");
+    assert_eq!(h.condition("Degraded").0, "False");
+    assert_eq!(h.event_reasons(), ["FailedBack"]);
+
+    h.fake.clear_seen();
+    h.set_session(&session(BindState::Unbound));
+    h.reconcile(&mno(1)).await.expect("unbound");
+    assert_eq!(h.condition("Ready"), ("False".into(), "Unbound".into()));
+    assert_eq!(h.event_reasons(), ["Unbound"]);
+}

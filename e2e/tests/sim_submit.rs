@@ -1,0 +1,213 @@
+//! Submits against the simulator: ids, long messages, data_sm, query_sm, TPS limit.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use connector::codec::{
+    esm_class, Body, COctetString, CommandStatus, DataSm, MessageState, QuerySm, Tlv,
+};
+use e2e::sim::client::{submit_sm, RawClient};
+use e2e::sim::{BindMode, IdForm, SegmentMark, SimConfig, SimHandle, Simulator};
+
+async fn bound(config: SimConfig) -> (SimHandle, RawClient) {
+    let sim = Simulator::start(config).await.expect("start simulator");
+    let mut c = RawClient::connect(sim.addr()).await.expect("connect");
+    let resp = c
+        .bind(BindMode::Transceiver, "alice", "secret")
+        .await
+        .unwrap();
+    assert_eq!(resp.status, CommandStatus::ESME_ROK);
+    (sim, c)
+}
+
+fn message_id(pdu: &connector::codec::Pdu) -> String {
+    match &pdu.body {
+        Body::SubmitSmResp(r) | Body::DataSmResp(r) => r.message_id.to_string(),
+        other => panic!("not a submit response: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn ids_come_in_every_configured_form() {
+    type Check = fn(&str) -> bool;
+    let cases: [(IdForm, Check); 4] = [
+        (IdForm::Hex, |id| {
+            id.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        }),
+        (IdForm::Decimal, |id| {
+            id.chars().all(|c| c.is_ascii_digit()) && !id.starts_with('0')
+        }),
+        (IdForm::DecimalPadded { width: 20 }, |id| {
+            id.len() == 20 && id.starts_with('0') && id.chars().all(|c| c.is_ascii_digit())
+        }),
+        (IdForm::Uuid, |id| {
+            uuid::Uuid::parse_str(id).is_ok() && id.len() == 36
+        }),
+    ];
+    for (form, check) in cases {
+        let mut config = SimConfig::with_account("alice", "secret");
+        config.message_id = form;
+        let (sim, mut c) = bound(config).await;
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let resp = c
+                .submit(submit_sm("1000", "2000", &format!("m{i}"), false).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.status, CommandStatus::ESME_ROK);
+            let id = message_id(&resp);
+            assert!(check(&id), "{form}: {id}");
+            ids.push(id);
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 3, "{form}: ids are unique");
+        let captured: Vec<String> = sim.submits().into_iter().map(|s| s.message_id).collect();
+        assert_eq!(captured, ids);
+    }
+}
+
+#[tokio::test]
+async fn two_instances_run_side_by_side_with_distinct_ids() {
+    let (a, mut ca) = bound(SimConfig::with_account("alice", "secret")).await;
+    let (b, mut cb) = bound(SimConfig::with_account("alice", "secret")).await;
+    assert_ne!(a.addr(), b.addr());
+    let sm = submit_sm("1", "2", "x", false).unwrap();
+    let ia = message_id(&ca.submit(sm.clone()).await.unwrap());
+    let ib = message_id(&cb.submit(sm).await.unwrap());
+    assert_ne!(ia, ib);
+    assert_eq!((a.accepted_submits(), b.accepted_submits()), (1, 1));
+}
+
+#[tokio::test]
+async fn segments_of_long_messages_are_accepted_and_recognised() {
+    let (sim, mut c) = bound(SimConfig::with_account("alice", "secret")).await;
+    // UDH with an 8-bit reference.
+    for seq in 1..=2u8 {
+        let mut sm = submit_sm("1000", "2000", "", false).unwrap();
+        sm.esm_class = esm_class::UDHI;
+        let mut text = vec![5, 0x00, 3, 0x7A, 2, seq];
+        text.extend_from_slice(b"part");
+        sm.short_message = Bytes::from(text);
+        assert!(c.submit(sm).await.unwrap().status.is_ok());
+    }
+    // SAR TLVs.
+    for seq in 1..=2u8 {
+        let mut sm = submit_sm("1000", "2000", "sar part", false).unwrap();
+        sm.tlvs = sm
+            .tlvs
+            .with(Tlv::SarMsgRefNum(0x1234))
+            .with(Tlv::SarTotalSegments(2))
+            .with(Tlv::SarSegmentSeqnum(seq));
+        assert!(c.submit(sm).await.unwrap().status.is_ok());
+    }
+    // message_payload instead of short_message.
+    let mut sm = submit_sm("1000", "2000", "", false).unwrap();
+    let long = "x".repeat(1000);
+    sm.tlvs = sm.tlvs.with(Tlv::MessagePayload(Bytes::from(long.clone())));
+    assert!(c.submit(sm).await.unwrap().status.is_ok());
+
+    let got = sim.submits();
+    assert_eq!(got.len(), 5);
+    let marks: Vec<_> = got
+        .iter()
+        .map(|s| s.segment.map(|g| (g.mark, g.reference, g.total, g.seq)))
+        .collect();
+    assert_eq!(
+        marks,
+        vec![
+            Some((SegmentMark::Udh, 0x7A, 2, 1)),
+            Some((SegmentMark::Udh, 0x7A, 2, 2)),
+            Some((SegmentMark::Sar, 0x1234, 2, 1)),
+            Some((SegmentMark::Sar, 0x1234, 2, 2)),
+            None,
+        ]
+    );
+    assert_eq!(got[4].message(), long.as_bytes());
+}
+
+#[tokio::test]
+async fn data_sm_and_query_sm_are_answered() {
+    let mut config = SimConfig::with_account("alice", "secret");
+    config.receipts.delay = e2e::sim::Delay::from_millis(200);
+    let (sim, mut c) = bound(config).await;
+    let data = DataSm {
+        source: connector::codec::Address::new(1, 1, COctetString::try_from("1000").unwrap()),
+        dest: connector::codec::Address::new(1, 1, COctetString::try_from("2000").unwrap()),
+        tlvs: connector::codec::Tlvs::new().with(Tlv::MessagePayload(Bytes::from_static(b"data"))),
+        ..DataSm::default()
+    };
+    let resp = c.request(data).await.unwrap();
+    assert_eq!(resp.status, CommandStatus::ESME_ROK);
+    let id = message_id(&resp);
+    assert_eq!(sim.submits()[0].message(), b"data");
+
+    let query = |id: &str| QuerySm {
+        message_id: COctetString::try_from(id).unwrap(),
+        ..QuerySm::default()
+    };
+    let resp = c.request(query(&id)).await.unwrap();
+    let Body::QuerySmResp(q) = &resp.body else {
+        panic!("{resp:?}")
+    };
+    assert_eq!(q.message_state, MessageState::ENROUTE);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let resp = c.request(query(&id)).await.unwrap();
+    let Body::QuerySmResp(q) = &resp.body else {
+        panic!("{resp:?}")
+    };
+    assert_eq!(q.message_state, MessageState::DELIVERED);
+    assert_eq!(q.final_date.len(), 16);
+
+    let resp = c.request(query("ffffffffffffff")).await.unwrap();
+    assert_eq!(resp.status, CommandStatus::ESME_RQUERYFAIL);
+}
+
+#[tokio::test]
+async fn tps_limit_throttles_and_per_second_counts_prove_it() {
+    let mut config = SimConfig::with_account("alice", "secret");
+    config.tps_limit = Some(50);
+    let (sim, mut c) = bound(config).await;
+    // Pipeline 120 submits at once; only 50 fit in the current second (or two windows if
+    // the burst straddles a boundary).
+    let sm = submit_sm("1000", "2000", "burst", false).unwrap();
+    let mut seqs = Vec::new();
+    for _ in 0..120 {
+        seqs.push(c.send_request(Body::SubmitSm(sm.clone())).await.unwrap());
+    }
+    let (mut ok, mut throttled) = (0, 0);
+    for seq in seqs {
+        match c.response_to(seq).await.unwrap().status {
+            CommandStatus::ESME_ROK => ok += 1,
+            CommandStatus::ESME_RTHROTTLED => throttled += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(ok + throttled, 120);
+    assert!((50..=100).contains(&ok), "accepted {ok}");
+    let per_second = sim.accepted_per_second();
+    assert!(per_second.iter().all(|&n| n <= 50), "{per_second:?}");
+    assert_eq!(per_second.iter().sum::<u64>(), ok);
+    let stats = sim.stats();
+    assert_eq!(
+        stats.count(
+            e2e::sim::Direction::Out,
+            connector::codec::CommandId::SubmitSmResp,
+            CommandStatus::ESME_RTHROTTLED
+        ),
+        throttled
+    );
+}
+
+#[tokio::test]
+async fn subscribers_see_every_accepted_submit() {
+    let (sim, mut c) = bound(SimConfig::with_account("alice", "secret")).await;
+    let mut stream = sim.subscribe_submits().expect("capture is on");
+    c.submit(submit_sm("1000", "2000", "watch me", false).unwrap())
+        .await
+        .unwrap();
+    let got = stream.recv().await.unwrap();
+    assert_eq!(got.short_message, Bytes::from_static(b"watch me"));
+    assert_eq!(got.system_id, "alice");
+    assert_eq!((got.source.as_str(), got.dest.as_str()), ("1000", "2000"));
+}
