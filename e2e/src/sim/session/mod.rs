@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use connector::codec::{Body, CodecError, CommandId, Pdu, SmppCodec};
+use connector::codec::{Body, CodecError, Pdu, SmppCodec};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval};
@@ -403,9 +403,4 @@ async fn tick(interval: &mut Option<Interval>) {
         }
         None => std::future::pending().await,
     }
-}
-
-/// The response command for a request, used for status-only answers.
-fn response_of(cmd: CommandId) -> Option<CommandId> {
-    cmd.response()
 }
