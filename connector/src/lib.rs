@@ -15,6 +15,7 @@ pub mod receipt;
 pub mod receipt_events;
 pub mod service;
 pub mod session;
+pub mod session_status;
 pub mod settings;
 pub mod status_writer;
 pub mod text;

@@ -571,7 +571,19 @@ pub async fn run(
     let mut tasks = JoinSet::new();
 
     // Health events and the session state gauge.
+    // The session status in the MnoConnection (inside Kubernetes only).
+    let (status_tx, status_rx) = watch::channel(None);
+    match crate::status_writer::StatusWriter::from_config(&config.status_writer).await {
+        Ok(Some(writer)) => {
+            tasks.spawn(writer.run(status_rx));
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot write the session status into the MnoConnection")
+        }
+    }
     {
+        let mut tracker = crate::session_status::StatusTracker::new(&config, &instance);
         let mut events = streams.events;
         let publisher = publisher.clone();
         let metrics = metrics.clone();
@@ -602,6 +614,8 @@ pub async fn run(
                 }
                 bound_before |= bound;
                 tracing::info!(state = %state, endpoint, address = ?ev.address, reason = %ev.reason, "session state");
+                let status = tracker.apply(&ev, k8s_openapi::jiff::Timestamp::now()).clone();
+                status_tx.send_replace(Some(status));
                 if let Err(e) = publisher.publish_health(&health).await {
                     tracing::warn!(error = %e, "cannot publish a health event");
                 }

@@ -29,7 +29,8 @@ fn message_id(pdu: &connector::codec::Pdu) -> String {
 
 #[tokio::test]
 async fn ids_come_in_every_configured_form() {
-    let cases: [(IdForm, fn(&str) -> bool); 4] = [
+    type Check = fn(&str) -> bool;
+    let cases: [(IdForm, Check); 4] = [
         (IdForm::Hex, |id| {
             id.chars()
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())

@@ -212,6 +212,17 @@ impl SimConfig {
         }
     }
 
+    /// A configuration for throughput and memory measurements: one account, no submit
+    /// capture, no query store, no enquire_link timer.
+    pub fn for_benchmark(system_id: &str, password: &str) -> Self {
+        SimConfig {
+            capture_submits: false,
+            query_store_limit: 0,
+            enquire_link_secs: 0,
+            ..SimConfig::with_account(system_id, password)
+        }
+    }
+
     /// Parses YAML text.
     pub fn from_yaml(text: &str) -> Result<Self, serde_yaml::Error> {
         serde_yaml::from_str(text)

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use connector::codec::{Body, CodecError, CommandId, Pdu, SmppCodec};
+use connector::codec::{Body, CodecError, Pdu, SmppCodec};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval};
@@ -238,7 +238,7 @@ impl Session {
         cmds.close();
         while let Ok(cmd) = cmds.try_recv() {
             if let SessionCmd::Deliver(d) = cmd {
-                self.shared.router.route(d);
+                self.shared.router.route(*d);
             }
         }
         end
@@ -348,7 +348,7 @@ impl Session {
     fn command(&mut self, cmd: SessionCmd) -> Next {
         match cmd {
             SessionCmd::Deliver(d) => {
-                self.deliver(d);
+                self.deliver(*d);
                 Next::Continue
             }
             SessionCmd::Break(action) => Next::Break(action),
@@ -403,9 +403,4 @@ async fn tick(interval: &mut Option<Interval>) {
         }
         None => std::future::pending().await,
     }
-}
-
-/// The response command for a request, used for status-only answers.
-fn response_of(cmd: CommandId) -> Option<CommandId> {
-    cmd.response()
 }

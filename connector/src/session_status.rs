@@ -1,0 +1,213 @@
+//! The session status the connector writes into its MnoConnection (`status.session`, through
+//! [`crate::status_writer`]), kept up to date from the session engine's state changes.
+
+use crds::config::ConnectorConfig;
+use crds::status::{ActiveEndpoint, BindState, EndpointState, EndpointStatus};
+use crds::SessionStatus;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::events::{EndpointRole, HealthState};
+use crate::session::SessionEvent;
+
+/// Folds session events into a [`SessionStatus`].
+#[derive(Clone, Debug)]
+pub struct StatusTracker {
+    status: SessionStatus,
+}
+
+fn endpoint(address: String) -> EndpointStatus {
+    EndpointStatus {
+        address,
+        state: EndpointState::Connecting,
+        last_error: None,
+        consecutive_failures: 0,
+        bound_since: None,
+    }
+}
+
+impl StatusTracker {
+    /// Unbound, connecting to the primary, written by `pod`.
+    pub fn new(config: &ConnectorConfig, pod: &str) -> Self {
+        Self {
+            status: SessionStatus {
+                bind_state: BindState::Unbound,
+                active_endpoint: ActiveEndpoint::None,
+                primary: endpoint(config.primary.address()),
+                backup: config.backup.as_ref().map(|b| {
+                    let mut e = endpoint(b.address());
+                    e.state = EndpointState::Idle;
+                    e
+                }),
+                last_failover_time: None,
+                last_failback_time: None,
+                connector_pod: Some(pod.to_string()),
+                connector_ready: false,
+            },
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> &SessionStatus {
+        &self.status
+    }
+
+    fn side(&mut self, role: EndpointRole) -> Option<&mut EndpointStatus> {
+        match role {
+            EndpointRole::Primary => Some(&mut self.status.primary),
+            EndpointRole::Backup => self.status.backup.as_mut(),
+        }
+    }
+
+    /// Applies one state change at `now`.
+    pub fn apply(&mut self, ev: &SessionEvent, now: Timestamp) -> &SessionStatus {
+        let previous = self.status.active_endpoint;
+        match (ev.state, ev.endpoint) {
+            (HealthState::Bound | HealthState::Failback, Some(role)) => {
+                let other = match role {
+                    EndpointRole::Primary => EndpointRole::Backup,
+                    EndpointRole::Backup => EndpointRole::Primary,
+                };
+                if let Some(e) = self.side(role) {
+                    if e.state != EndpointState::Bound {
+                        e.bound_since = Some(Time(now));
+                    }
+                    e.state = EndpointState::Bound;
+                    e.last_error = None;
+                    e.consecutive_failures = 0;
+                    if let Some(a) = &ev.address {
+                        e.address = a.clone();
+                    }
+                }
+                if let Some(o) = self.side(other) {
+                    if o.state == EndpointState::Bound {
+                        o.state = EndpointState::Idle;
+                        o.bound_since = None;
+                    }
+                }
+                let (state, active) = match role {
+                    EndpointRole::Primary => (BindState::Bound, ActiveEndpoint::Primary),
+                    EndpointRole::Backup => (BindState::Failback, ActiveEndpoint::Backup),
+                };
+                if active == ActiveEndpoint::Backup && previous != ActiveEndpoint::Backup {
+                    self.status.last_failover_time = Some(Time(now));
+                }
+                if active == ActiveEndpoint::Primary && previous == ActiveEndpoint::Backup {
+                    self.status.last_failback_time = Some(Time(now));
+                }
+                self.status.bind_state = state;
+                self.status.active_endpoint = active;
+            }
+            _ => {
+                let failed = match previous {
+                    ActiveEndpoint::Backup => EndpointRole::Backup,
+                    _ => EndpointRole::Primary,
+                };
+                if let Some(e) = self.side(failed) {
+                    e.state = EndpointState::Failed;
+                    e.last_error = Some(ev.reason.clone());
+                    e.consecutive_failures = e.consecutive_failures.saturating_add(1);
+                    e.bound_since = None;
+                }
+                self.status.bind_state = BindState::Unbound;
+                self.status.active_endpoint = ActiveEndpoint::None;
+            }
+        }
+        self.status.connector_ready = self.status.bind_state != BindState::Unbound;
+        &self.status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::BoundMode;
+
+    fn config() -> ConnectorConfig {
+        let yaml = "operatorId: op\nprimary: {host: p, port: 1}\nbackup: {host: b, port: 2}\ncredentials: {source: file, path: x}\n";
+        ConnectorConfig::from_yaml(yaml).unwrap()
+    }
+
+    #[test]
+    fn failover_and_failback() {
+        let mut t = StatusTracker::new(&config(), "pod-1");
+        assert_eq!(t.status().bind_state, BindState::Unbound);
+        assert_eq!(t.status().primary.state, EndpointState::Connecting);
+        let now = Timestamp::now();
+
+        let s = t
+            .apply(
+                &SessionEvent::bound(
+                    EndpointRole::Primary,
+                    "p:1".into(),
+                    BoundMode::Transceiver,
+                    "bound".into(),
+                ),
+                now,
+            )
+            .clone();
+        assert_eq!(
+            (s.bind_state, s.active_endpoint),
+            (BindState::Bound, ActiveEndpoint::Primary)
+        );
+        assert!(s.connector_ready && s.primary.bound_since.is_some());
+
+        let s = t
+            .apply(&SessionEvent::unbound("connection reset".into()), now)
+            .clone();
+        assert_eq!(
+            (s.bind_state, s.active_endpoint),
+            (BindState::Unbound, ActiveEndpoint::None)
+        );
+        assert_eq!(s.primary.state, EndpointState::Failed);
+        assert_eq!(s.primary.last_error.as_deref(), Some("connection reset"));
+        assert_eq!(s.primary.consecutive_failures, 1);
+        assert!(!s.connector_ready);
+
+        let s = t
+            .apply(
+                &SessionEvent::bound(
+                    EndpointRole::Backup,
+                    "b:2".into(),
+                    BoundMode::TransmitterReceiver,
+                    "failover".into(),
+                ),
+                now,
+            )
+            .clone();
+        assert_eq!(
+            (s.bind_state, s.active_endpoint),
+            (BindState::Failback, ActiveEndpoint::Backup)
+        );
+        assert!(s.last_failover_time.is_some() && s.last_failback_time.is_none());
+        assert_eq!(
+            s.primary.state,
+            EndpointState::Failed,
+            "the primary keeps its failure"
+        );
+        assert_eq!(
+            s.backup.as_ref().map(|b| b.state),
+            Some(EndpointState::Bound)
+        );
+
+        let s = t
+            .apply(
+                &SessionEvent::bound(
+                    EndpointRole::Primary,
+                    "p:1".into(),
+                    BoundMode::Transceiver,
+                    "failback".into(),
+                ),
+                now,
+            )
+            .clone();
+        assert_eq!(s.bind_state, BindState::Bound);
+        assert!(s.last_failback_time.is_some());
+        assert_eq!(s.primary.consecutive_failures, 0);
+        assert_eq!(
+            s.backup.as_ref().map(|b| b.state),
+            Some(EndpointState::Idle)
+        );
+        assert_eq!(s.connector_pod.as_deref(), Some("pod-1"));
+    }
+}
