@@ -687,6 +687,7 @@ pub async fn run(
                     _ = tick.tick() => {
                         metrics.window_in_use.set((session.window_size() - session.free_window()) as i64);
                         metrics.tps_used.set(i64::from(throttle.used_last_window().await));
+                        throttle.probe().await;
                     }
                 }
             }
