@@ -29,8 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (addr, _sim) = match addr {
         Some(addr) => (addr, None),
         None => {
-            let mut config = SimConfig::with_account("bench", "bench");
-            config.capture_submits = false;
+            let config = SimConfig::for_benchmark("bench", "bench");
             let sim = Simulator::start(config).await?;
             (sim.addr(), Some(sim))
         }

@@ -146,11 +146,11 @@ impl<const N: usize> TlvValue for COctetString<N> {
         if last != 0 || value.len() > N || content.contains(&0) {
             return None;
         }
-        Some(COctetString::from_checked(if content.is_empty() {
-            Bytes::new()
-        } else {
-            buf.slice(range.start..range.start + content.len())
-        }))
+        Some(COctetString::from_checked(
+            buf,
+            range.start,
+            range.start + content.len(),
+        ))
     }
     fn value_len(&self) -> usize {
         self.wire_len()

@@ -91,13 +91,9 @@ impl<'a> Reader<'a> {
         let window = &rest[..rest.len().min(N)];
         match window.iter().position(|&b| b == 0) {
             Some(len) => {
-                let s = if len == 0 {
-                    Bytes::new()
-                } else {
-                    self.buf.slice(self.pos..self.pos + len)
-                };
+                let s = COctetString::from_checked(self.buf, self.pos, self.pos + len);
                 self.pos += len + 1;
-                Ok(COctetString::from_checked(s))
+                Ok(s)
             }
             None if rest.len() >= N => Err(CodecError::FieldTooLong { field, max: N }),
             None => Err(CodecError::MissingNul { field }),

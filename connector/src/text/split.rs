@@ -296,6 +296,30 @@ fn cut(text: &EncodedText, cap: usize, fill: Option<u8>) -> Vec<(usize, usize)> 
     chunks
 }
 
+/// A lower bound on the segments of `chars` characters in units of `kind` (every character
+/// takes at least one septet, two UCS-2 octets or one octet).
+pub(crate) fn min_segments(
+    chars: usize,
+    kind: UnitKind,
+    tables: GsmTables,
+    policy: &SplitPolicy,
+) -> usize {
+    if policy.method == SplitMethod::Payload {
+        return 1;
+    }
+    let per_char = if kind == UnitKind::Ucs2 { 2 } else { 1 };
+    let shift = tables.udh_ie_octets();
+    if chars <= capacity(kind, udh_len(shift)) / per_char {
+        return 1;
+    }
+    let cap_udh = match policy.method {
+        SplitMethod::Sar => udh_len(shift + SAR_RESERVED_IE_OCTETS),
+        _ => udh_len(shift + concat_ie_octets(policy.reference_bits)),
+    };
+    let per_segment = (capacity(kind, cap_udh) / per_char).max(1);
+    chars.div_ceil(per_segment).max(2)
+}
+
 /// How `text` is carried under `policy`.
 pub(crate) fn layout(text: &EncodedText, policy: &SplitPolicy) -> Result<Layout, SplitError> {
     let shift = text.tables.udh_ie_octets();

@@ -1,7 +1,7 @@
 use crds::config::{Charset, EncodingConfig, NationalLanguage, SplitMethod};
 use proptest::prelude::*;
 
-use super::plan::plan;
+use super::plan::{candidates, plan, plan_with};
 use super::split::join;
 use super::ForcedEncoding;
 
@@ -85,6 +85,13 @@ proptest! {
                     if split != SplitMethod::Payload {
                         prop_assert!(s.air_octets(packed) <= 140, "{} octets", s.air_octets(packed));
                         prop_assert!(s.short_message().len() <= 254);
+                    }
+                }
+                // No candidate alone needs fewer segments than the chosen one.
+                let policy = super::SplitPolicy::from_config(&config).unwrap();
+                for c in candidates(&config, forced).unwrap() {
+                    if let Ok(alone) = plan_with(&text, &[c], &policy, reference) {
+                        prop_assert!(alone.segment_count() >= p.segment_count(), "{c} beats {}", p.encoding);
                     }
                 }
                 let joined = join(&p.segments, packed).unwrap();

@@ -39,6 +39,9 @@ struct Args {
     /// Tokio worker threads of the client (0: current-thread runtime).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Concurrent submitters (0: twice the window, so that it never runs empty).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
 }
 
 /// Log-linear latency histogram shared by the submitters: 32 sub-buckets per power of two
@@ -216,7 +219,11 @@ async fn run_once(
     let template = message();
     let stop = Arc::new(AtomicBool::new(false));
     // Warm-up: one second, not measured.
-    let workers = (window as usize * 2).max(2);
+    let workers = if args.workers > 0 {
+        args.workers
+    } else {
+        (window as usize * 2).max(2)
+    };
     let mut tasks = Vec::with_capacity(workers);
     let measuring = Arc::new(AtomicBool::new(false));
     let latencies = Arc::new(Latencies::new());
@@ -254,6 +261,18 @@ async fn run_once(
         errors += t.await.map_err(|e| e.to_string())?;
     }
     let total = &latencies;
+    let counters = handle.counters();
+    let responses = counters.count(
+        connector::session::Direction::Received,
+        connector::codec::CommandId::SubmitSmResp,
+        connector::codec::CommandStatus::ESME_ROK,
+    );
+    if responses < total.count() {
+        return Err(format!(
+            "counted {} outcomes but only {responses} submit_sm_resp",
+            total.count()
+        ));
+    }
     handle.shutdown(Duration::from_secs(2)).await;
     Ok(RunResult {
         rate: total.count() as f64 / elapsed.as_secs_f64(),

@@ -104,6 +104,9 @@ pub struct Args {
     /// Refuse connections: refuse or accept_and_close.
     #[arg(long)]
     pub refuse_connections: Option<RefuseMode>,
+    /// Serve the HTTP control API on this address (stats, faults, MO, breaks).
+    #[arg(long)]
+    pub control: Option<SocketAddr>,
     /// Print the statistics summary every this many seconds (0: only on exit).
     #[arg(long, default_value_t = 0)]
     pub stats_every_secs: u64,

@@ -362,7 +362,7 @@ impl FromStr for RefuseMode {
 }
 
 /// The whole set of faults. The default injects none.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Statuses for submit_sm / data_sm; the first rule that fires wins.
@@ -386,6 +386,23 @@ pub struct Faults {
     pub connection: Option<ConnectionFault>,
     /// Refuse new connections.
     pub refuse_connections: Option<RefuseMode>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            submit_status: Vec::new(),
+            no_response: None,
+            response_delay: None,
+            bind_failure: None,
+            refuse_transceiver: None,
+            receipt_before_response: false,
+            early_receipt_hold_ms: 100,
+            duplicate_receipts: None,
+            connection: None,
+            refuse_connections: None,
+        }
+    }
 }
 
 /// What the fault set decides for one submit.

@@ -9,7 +9,7 @@ use connector::codec::{
 use tokio::time::{Duration, Instant};
 
 use super::encode;
-use super::{response_of, BindMode, BindState, Next, Session};
+use super::{BindMode, BindState, Next, Session};
 use crate::sim::capture::ReceivedSubmit;
 use crate::sim::delivery::{owned_address, receipt_text, Delivery, DeliveryKind, ReceiptJob};
 use crate::sim::faults::{SubmitVerdict, TransceiverRefusal};
@@ -86,7 +86,7 @@ impl Session {
                 } else {
                     CommandStatus::ESME_RINVBNDSTS
                 };
-                if let Some(resp) = response_of(pdu.command_id()) {
+                if let Some(resp) = pdu.command_id().response() {
                     self.status_only(resp, status, seq);
                 }
                 Next::Continue
