@@ -557,8 +557,6 @@ pub async fn run(
     );
     let (session, mut streams) =
         SessionEngine::start(EngineConfig::from_connector(&config), credentials);
-    // Subscribe before anything awaits, so that the first BOUND is not missed.
-    let session_events = session.events();
 
     if let Err(e) = publisher
         .publish_health(&OperatorHealth::unbound(
@@ -612,7 +610,7 @@ pub async fn run(
     }
     {
         let mut tracker = crate::session_status::StatusTracker::new(&config, &instance);
-        let mut events = session_events;
+        let mut events = streams.events;
         let publisher = publisher.clone();
         let metrics = metrics.clone();
         let (op, instance) = (op.clone(), instance.clone());
@@ -714,6 +712,7 @@ pub async fn run(
                     _ = tick.tick() => {
                         metrics.window_in_use.set((session.window_size() - session.free_window()) as i64);
                         metrics.tps_used.set(i64::from(throttle.used_last_window().await));
+                        throttle.probe().await;
                     }
                 }
             }

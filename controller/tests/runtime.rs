@@ -14,7 +14,9 @@ use k8s_openapi::jiff::Timestamp;
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connects");
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("writes");
     let mut response = String::new();
@@ -24,7 +26,11 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
     (code, body)
 }
 
@@ -33,7 +39,9 @@ async fn health_ready_and_metrics() {
     let metrics = Arc::new(Metrics::default());
     metrics.observe(std::time::Duration::from_millis(12));
     let ready = Arc::new(AtomicBool::new(false));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
     let addr = listener.local_addr().expect("address");
     let app = router(HttpState {
         metrics,
@@ -47,7 +55,10 @@ async fn health_ready_and_metrics() {
     let (code, body) = get(addr, "/metrics").await;
     assert_eq!(code, 200);
     assert!(body.contains("mno_controller_reconciles_total 1"), "{body}");
-    assert!(body.contains("mno_controller_reconcile_duration_seconds_count 1"), "{body}");
+    assert!(
+        body.contains("mno_controller_reconcile_duration_seconds_count 1"),
+        "{body}"
+    );
 }
 
 #[test]
@@ -91,7 +102,18 @@ fn lease_decisions() {
     let now = Timestamp::from_second(1_000).expect("time");
     assert_eq!(decide(None, "me", now), Decision::Acquire);
     assert_eq!(decide(Some(&lease("me", 990)), "me", now), Decision::Renew);
-    assert_eq!(decide(Some(&lease("other", 990)), "me", now), Decision::Wait);
-    assert_eq!(decide(Some(&lease("other", 980)), "me", now), Decision::Acquire, "expired");
-    assert_eq!(decide(Some(&lease("", 999)), "me", now), Decision::Acquire, "released");
+    assert_eq!(
+        decide(Some(&lease("other", 990)), "me", now),
+        Decision::Wait
+    );
+    assert_eq!(
+        decide(Some(&lease("other", 980)), "me", now),
+        Decision::Acquire,
+        "expired"
+    );
+    assert_eq!(
+        decide(Some(&lease("", 999)), "me", now),
+        Decision::Acquire,
+        "released"
+    );
 }

@@ -285,7 +285,17 @@ fn docs_describe_every_field() {
     ];
     let schema = schema();
     let mut fields = schema_check::paths(&schema["properties"]["spec"], "spec", &stop);
-    fields.extend(schema_check::paths(&schema["properties"]["status"], "status", &stop));
-    let missing: Vec<&String> = fields.iter().filter(|f| !docs.contains(&format!("`{f}`"))).collect();
-    assert!(missing.is_empty(), "docs/crd.md does not describe {missing:?}");
+    fields.extend(schema_check::paths(
+        &schema["properties"]["status"],
+        "status",
+        &stop,
+    ));
+    let missing: Vec<&String> = fields
+        .iter()
+        .filter(|f| !docs.contains(&format!("`{f}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/crd.md does not describe {missing:?}"
+    );
 }

@@ -1,4 +1,5 @@
 //! End-to-end support: the SMSC simulator ([`sim`]) and the load generator ([`loadgen`]).
 
+pub mod harness;
 pub mod loadgen;
 pub mod sim;

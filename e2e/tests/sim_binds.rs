@@ -20,7 +20,11 @@ async fn client(sim: &SimHandle) -> RawClient {
 async fn all_three_binds_succeed_with_the_right_credentials() {
     let sim = sim(SimConfig::with_account("alice", "secret")).await;
     let mut clients = Vec::new();
-    for mode in [BindMode::Transmitter, BindMode::Receiver, BindMode::Transceiver] {
+    for mode in [
+        BindMode::Transmitter,
+        BindMode::Receiver,
+        BindMode::Transceiver,
+    ] {
         let mut c = client(&sim).await;
         let resp = c.bind(mode, "alice", "secret").await.unwrap();
         assert_eq!(resp.status, CommandStatus::ESME_ROK, "{mode:?}");
@@ -42,12 +46,21 @@ async fn all_three_binds_succeed_with_the_right_credentials() {
 async fn wrong_password_and_unknown_system_id_are_refused() {
     let sim = sim(SimConfig::with_account("alice", "secret")).await;
     let mut c = client(&sim).await;
-    let resp = c.bind(BindMode::Transceiver, "alice", "nope").await.unwrap();
+    let resp = c
+        .bind(BindMode::Transceiver, "alice", "nope")
+        .await
+        .unwrap();
     assert_eq!(resp.status, CommandStatus::ESME_RINVPASWD);
-    let resp = c.bind(BindMode::Transceiver, "mallory", "secret").await.unwrap();
+    let resp = c
+        .bind(BindMode::Transceiver, "mallory", "secret")
+        .await
+        .unwrap();
     assert_eq!(resp.status, CommandStatus::ESME_RINVSYSID);
     // Still open: the right credentials bind on the same connection.
-    let resp = c.bind(BindMode::Transceiver, "alice", "secret").await.unwrap();
+    let resp = c
+        .bind(BindMode::Transceiver, "alice", "secret")
+        .await
+        .unwrap();
     assert_eq!(resp.status, CommandStatus::ESME_ROK);
     assert_eq!(sim.stats().event("bind_failures"), 2);
 }
@@ -56,7 +69,9 @@ async fn wrong_password_and_unknown_system_id_are_refused() {
 async fn second_bind_on_a_bound_session_is_already_bound() {
     let sim = sim(SimConfig::with_account("alice", "secret")).await;
     let mut c = client(&sim).await;
-    c.bind(BindMode::Transmitter, "alice", "secret").await.unwrap();
+    c.bind(BindMode::Transmitter, "alice", "secret")
+        .await
+        .unwrap();
     let resp = c.bind(BindMode::Receiver, "alice", "secret").await.unwrap();
     assert_eq!(resp.status, CommandStatus::ESME_RALYBND);
 }
@@ -75,7 +90,9 @@ async fn requests_in_the_wrong_state_get_invalid_bind_status() {
     assert_eq!(resp.status, CommandStatus::ESME_ROK);
 
     let mut rx = client(&sim).await;
-    rx.bind(BindMode::Receiver, "alice", "secret").await.unwrap();
+    rx.bind(BindMode::Receiver, "alice", "secret")
+        .await
+        .unwrap();
     let resp = rx.submit(sm).await.unwrap();
     assert_eq!(resp.status, CommandStatus::ESME_RINVBNDSTS);
 }
@@ -86,7 +103,10 @@ async fn refused_transceiver_binds_force_a_transmitter_receiver_pair() {
     config.faults.refuse_transceiver = Some(TransceiverRefusal::GenericNack);
     let sim = sim(config).await;
     let mut c = client(&sim).await;
-    let resp = c.bind(BindMode::Transceiver, "alice", "secret").await.unwrap();
+    let resp = c
+        .bind(BindMode::Transceiver, "alice", "secret")
+        .await
+        .unwrap();
     assert_eq!(resp.body, Body::GenericNack);
     assert_eq!(resp.status, CommandStatus::ESME_RINVCMDID);
 
@@ -95,15 +115,27 @@ async fn refused_transceiver_binds_force_a_transmitter_receiver_pair() {
             CommandStatus::ESME_RINVCMDID,
         )))
     });
-    let resp = c.bind(BindMode::Transceiver, "alice", "secret").await.unwrap();
+    let resp = c
+        .bind(BindMode::Transceiver, "alice", "secret")
+        .await
+        .unwrap();
     assert!(matches!(resp.body, Body::BindTransceiverResp(_)));
     assert_eq!(resp.status, CommandStatus::ESME_RINVCMDID);
 
     let mut tx = client(&sim).await;
     let mut rx = client(&sim).await;
-    let t = tx.bind(BindMode::Transmitter, "alice", "secret").await.unwrap();
-    let r = rx.bind(BindMode::Receiver, "alice", "secret").await.unwrap();
-    assert_eq!((t.status, r.status), (CommandStatus::ESME_ROK, CommandStatus::ESME_ROK));
+    let t = tx
+        .bind(BindMode::Transmitter, "alice", "secret")
+        .await
+        .unwrap();
+    let r = rx
+        .bind(BindMode::Receiver, "alice", "secret")
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.status, r.status),
+        (CommandStatus::ESME_ROK, CommandStatus::ESME_ROK)
+    );
 }
 
 #[tokio::test]
@@ -116,10 +148,16 @@ async fn bind_failures_on_demand() {
     let sim = sim(config).await;
     let mut c = client(&sim).await;
     for _ in 0..2 {
-        let resp = c.bind(BindMode::Transceiver, "alice", "secret").await.unwrap();
+        let resp = c
+            .bind(BindMode::Transceiver, "alice", "secret")
+            .await
+            .unwrap();
         assert_eq!(resp.status, CommandStatus::ESME_RBINDFAIL);
     }
-    let resp = c.bind(BindMode::Transceiver, "alice", "secret").await.unwrap();
+    let resp = c
+        .bind(BindMode::Transceiver, "alice", "secret")
+        .await
+        .unwrap();
     assert_eq!(resp.status, CommandStatus::ESME_ROK);
     sim.set_faults(Faults::default());
 }
@@ -128,7 +166,9 @@ async fn bind_failures_on_demand() {
 async fn unbind_is_answered_and_the_connection_closed() {
     let sim = sim(SimConfig::with_account("alice", "secret")).await;
     let mut c = client(&sim).await;
-    c.bind(BindMode::Transceiver, "alice", "secret").await.unwrap();
+    c.bind(BindMode::Transceiver, "alice", "secret")
+        .await
+        .unwrap();
     assert!(sim.wait_bound(1, Duration::from_secs(5)).await);
     let resp = c.unbind().await.unwrap();
     assert_eq!(resp.status, CommandStatus::ESME_ROK);
@@ -142,12 +182,17 @@ async fn the_simulator_sends_enquire_link_on_its_timer() {
     config.enquire_link_secs = 1;
     let sim = sim(config).await;
     let mut c = client(&sim).await;
-    c.bind(BindMode::Transceiver, "alice", "secret").await.unwrap();
-    let pdu = c.recv().await.unwrap();
-    assert_eq!(pdu.body, Body::EnquireLink);
-    c.send(&connector::codec::Pdu::new(pdu.sequence, Body::EnquireLinkResp))
+    c.bind(BindMode::Transceiver, "alice", "secret")
         .await
         .unwrap();
+    let pdu = c.recv().await.unwrap();
+    assert_eq!(pdu.body, Body::EnquireLink);
+    c.send(&connector::codec::Pdu::new(
+        pdu.sequence,
+        Body::EnquireLinkResp,
+    ))
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -159,7 +204,10 @@ async fn unknown_commands_and_malformed_pdus_get_generic_nack() {
         .await
         .unwrap();
     let pdu = c.recv().await.unwrap();
-    assert_eq!((pdu.body, pdu.status, pdu.sequence), (Body::GenericNack, CommandStatus::ESME_RINVCMDID, 42));
+    assert_eq!(
+        (pdu.body, pdu.status, pdu.sequence),
+        (Body::GenericNack, CommandStatus::ESME_RINVCMDID, 42)
+    );
     // An enquire_link with a body is malformed.
     c.send_raw(&[0, 0, 0, 17, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 43, 1])
         .await

@@ -57,7 +57,10 @@ async fn receipts_follow_the_delay_and_the_mix_as_text_and_tlvs() {
         assert!(started.elapsed() >= Duration::from_millis(150));
         assert_eq!(sm.esm_class, esm_class::TYPE_DELIVERY_RECEIPT);
         // Source and destination are swapped.
-        assert_eq!((sm.source.addr.to_string(), sm.dest.addr.to_string()), ("2000".into(), "1000".into()));
+        assert_eq!(
+            (sm.source.addr.to_string(), sm.dest.addr.to_string()),
+            ("2000".into(), "1000".into())
+        );
         let text = parse_receipt_text(&sm.short_message).expect("standard receipt text");
         assert_eq!(sm.tlvs.receipted_message_id().unwrap().to_string(), text.id);
         let state = *sm.tlvs.message_state().unwrap();
@@ -69,9 +72,17 @@ async fn receipts_follow_the_delay_and_the_mix_as_text_and_tlvs() {
             other => panic!("stat {other}"),
         };
         assert_eq!(state, expected_state);
-        assert_eq!(text.dlvrd, if text.stat == "DELIVRD" { "001" } else { "000" });
-        assert_eq!(sm.tlvs.network_error_code().is_some(), text.stat != "DELIVRD");
-        assert!(std::str::from_utf8(&sm.short_message).unwrap().contains("text:hello "));
+        assert_eq!(
+            text.dlvrd,
+            if text.stat == "DELIVRD" { "001" } else { "000" }
+        );
+        assert_eq!(
+            sm.tlvs.network_error_code().is_some(),
+            text.stat != "DELIVRD"
+        );
+        assert!(std::str::from_utf8(&sm.short_message)
+            .unwrap()
+            .contains("text:hello "));
         *stats.entry(text.stat).or_default() += 1;
         seen.push(text.id);
     }
@@ -92,7 +103,11 @@ async fn tlv_only_and_decimal_text_ids() {
     config.receipts.format = ReceiptFormat::Tlv;
     let sim = start(config.clone()).await;
     let mut c = bind(&sim, BindMode::Transceiver).await;
-    let id = id_of(&c.submit(submit_sm("1", "2", "t", true).unwrap()).await.unwrap());
+    let id = id_of(
+        &c.submit(submit_sm("1", "2", "t", true).unwrap())
+            .await
+            .unwrap(),
+    );
     let sm = c.receive_deliver_sm().await.unwrap();
     assert!(sm.short_message.is_empty());
     assert_eq!(sm.tlvs.receipted_message_id().unwrap().to_string(), id);
@@ -101,7 +116,11 @@ async fn tlv_only_and_decimal_text_ids() {
     config.receipts.text_id = ReceiptTextId::Decimal;
     let sim = start(config).await;
     let mut c = bind(&sim, BindMode::Transceiver).await;
-    let id = id_of(&c.submit(submit_sm("1", "2", "t", true).unwrap()).await.unwrap());
+    let id = id_of(
+        &c.submit(submit_sm("1", "2", "t", true).unwrap())
+            .await
+            .unwrap(),
+    );
     let sm = c.receive_deliver_sm().await.unwrap();
     assert!(sm.tlvs.is_empty());
     let text = parse_receipt_text(&sm.short_message).unwrap();
@@ -115,7 +134,9 @@ async fn no_receipt_unless_requested_and_failure_only_receipts() {
     config.receipts.mix = "DELIVRD=1,UNDELIV=1".parse().unwrap();
     let sim = start(config).await;
     let mut c = bind(&sim, BindMode::Transceiver).await;
-    c.submit(submit_sm("1", "2", "none", false).unwrap()).await.unwrap();
+    c.submit(submit_sm("1", "2", "none", false).unwrap())
+        .await
+        .unwrap();
     for _ in 0..2 {
         let mut sm = submit_sm("1", "2", "fail only", false).unwrap();
         sm.registered_delivery = 2;
@@ -123,8 +144,15 @@ async fn no_receipt_unless_requested_and_failure_only_receipts() {
     }
     // Only the UNDELIV one of the two failure-only messages comes back.
     let sm = c.receive_deliver_sm().await.unwrap();
-    assert_eq!(parse_receipt_text(&sm.short_message).unwrap().stat, "UNDELIV");
-    assert!(c.recv_within(Duration::from_millis(200)).await.unwrap().is_none());
+    assert_eq!(
+        parse_receipt_text(&sm.short_message).unwrap().stat,
+        "UNDELIV"
+    );
+    assert!(c
+        .recv_within(Duration::from_millis(200))
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(sim.stats().event("receipts_sent"), 1);
 }
 
@@ -145,7 +173,11 @@ async fn receipts_go_to_the_receiver_of_a_transmitter_receiver_pair_round_robin(
         rx1.receive_deliver_sm().await.unwrap();
         rx2.receive_deliver_sm().await.unwrap();
     }
-    assert!(tx.recv_within(Duration::from_millis(100)).await.unwrap().is_none());
+    assert!(tx
+        .recv_within(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -156,7 +188,10 @@ async fn receipts_for_a_dropped_session_are_kept_for_the_next_bind() {
     let mut c = bind(&sim, BindMode::Transceiver).await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let resp = c.submit(submit_sm("1", "2", &format!("k{i}"), true).unwrap()).await.unwrap();
+        let resp = c
+            .submit(submit_sm("1", "2", &format!("k{i}"), true).unwrap())
+            .await
+            .unwrap();
         ids.push(id_of(&resp));
     }
     drop(c);
@@ -183,7 +218,11 @@ async fn unanswered_receipts_of_a_dropped_session_are_sent_again() {
     config.receipts.delay = Delay::from_millis(0);
     let sim = start(config).await;
     let mut c = bind(&sim, BindMode::Transceiver).await;
-    let id = id_of(&c.submit(submit_sm("1", "2", "x", true).unwrap()).await.unwrap());
+    let id = id_of(
+        &c.submit(submit_sm("1", "2", "x", true).unwrap())
+            .await
+            .unwrap(),
+    );
     let (_seq, first) = c.next_deliver_sm().await.unwrap();
     drop(c); // never answered
     let mut c = bind(&sim, BindMode::Transceiver).await;
@@ -199,15 +238,25 @@ async fn error_responses_cause_redelivery_after_a_delay() {
     config.receipts.redelivery_delay = Delay::from_millis(100);
     let sim = start(config).await;
     let mut c = bind(&sim, BindMode::Transceiver).await;
-    c.submit(submit_sm("1", "2", "retry", true).unwrap()).await.unwrap();
+    c.submit(submit_sm("1", "2", "retry", true).unwrap())
+        .await
+        .unwrap();
     let (seq, first) = c.next_deliver_sm().await.unwrap();
     let refused_at = Instant::now();
-    c.answer_deliver_sm(seq, CommandStatus::ESME_RX_T_APPN).await.unwrap();
+    c.answer_deliver_sm(seq, CommandStatus::ESME_RX_T_APPN)
+        .await
+        .unwrap();
     let (seq, second) = c.next_deliver_sm().await.unwrap();
     assert!(refused_at.elapsed() >= Duration::from_millis(90));
     assert_eq!(first.short_message, second.short_message);
-    c.answer_deliver_sm(seq, CommandStatus::ESME_ROK).await.unwrap();
-    assert!(c.recv_within(Duration::from_millis(250)).await.unwrap().is_none());
+    c.answer_deliver_sm(seq, CommandStatus::ESME_ROK)
+        .await
+        .unwrap();
+    assert!(c
+        .recv_within(Duration::from_millis(250))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -217,7 +266,9 @@ async fn duplicate_receipts_and_receipts_before_the_response() {
     config.faults.duplicate_receipts = Some(Trigger::Always);
     let sim = start(config).await;
     let mut c = bind(&sim, BindMode::Transceiver).await;
-    c.submit(submit_sm("1", "2", "twice", true).unwrap()).await.unwrap();
+    c.submit(submit_sm("1", "2", "twice", true).unwrap())
+        .await
+        .unwrap();
     let a = c.receive_deliver_sm().await.unwrap();
     let b = c.receive_deliver_sm().await.unwrap();
     assert_eq!(a.short_message, b.short_message);
@@ -235,10 +286,15 @@ async fn duplicate_receipts_and_receipts_before_the_response() {
     let Body::DeliverSm(receipt) = &first.body else {
         panic!("expected the receipt first, got {first:?}")
     };
-    c.answer_deliver_sm(first.sequence, CommandStatus::ESME_ROK).await.unwrap();
+    c.answer_deliver_sm(first.sequence, CommandStatus::ESME_ROK)
+        .await
+        .unwrap();
     let resp = c.recv().await.unwrap();
     assert_eq!(resp.sequence, seq);
-    assert_eq!(parse_receipt_text(&receipt.short_message).unwrap().id, id_of(&resp));
+    assert_eq!(
+        parse_receipt_text(&receipt.short_message).unwrap().id,
+        id_of(&resp)
+    );
 }
 
 #[tokio::test]

@@ -12,7 +12,10 @@ use e2e::sim::{BindMode, IdForm, SegmentMark, SimConfig, SimHandle, Simulator};
 async fn bound(config: SimConfig) -> (SimHandle, RawClient) {
     let sim = Simulator::start(config).await.expect("start simulator");
     let mut c = RawClient::connect(sim.addr()).await.expect("connect");
-    let resp = c.bind(BindMode::Transceiver, "alice", "secret").await.unwrap();
+    let resp = c
+        .bind(BindMode::Transceiver, "alice", "secret")
+        .await
+        .unwrap();
     assert_eq!(resp.status, CommandStatus::ESME_ROK);
     (sim, c)
 }
@@ -26,13 +29,21 @@ fn message_id(pdu: &connector::codec::Pdu) -> String {
 
 #[tokio::test]
 async fn ids_come_in_every_configured_form() {
-    let cases: [(IdForm, fn(&str) -> bool); 4] = [
-        (IdForm::Hex, |id| id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())),
-        (IdForm::Decimal, |id| id.chars().all(|c| c.is_ascii_digit()) && !id.starts_with('0')),
+    type Check = fn(&str) -> bool;
+    let cases: [(IdForm, Check); 4] = [
+        (IdForm::Hex, |id| {
+            id.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        }),
+        (IdForm::Decimal, |id| {
+            id.chars().all(|c| c.is_ascii_digit()) && !id.starts_with('0')
+        }),
         (IdForm::DecimalPadded { width: 20 }, |id| {
             id.len() == 20 && id.starts_with('0') && id.chars().all(|c| c.is_ascii_digit())
         }),
-        (IdForm::Uuid, |id| uuid::Uuid::parse_str(id).is_ok() && id.len() == 36),
+        (IdForm::Uuid, |id| {
+            uuid::Uuid::parse_str(id).is_ok() && id.len() == 36
+        }),
     ];
     for (form, check) in cases {
         let mut config = SimConfig::with_account("alice", "secret");

@@ -1,8 +1,9 @@
 //! SMPP 3.4 PDU codec on [`bytes`], with [`SmppCodec`] framing for `tokio_util::codec`.
 //!
 //! - [`Pdu`] = sequence number + [`CommandStatus`] + [`Body`] (one variant per command).
-//! - C-Octet string fields are [`COctetString<N>`]: zero-copy slices of the received
-//!   buffer whose maximum wire length `N` (with NUL) is the specification's.
+//! - C-Octet string fields are [`COctetString<N>`], whose maximum wire length `N` (with
+//!   NUL) is the specification's; short ones are stored inline, long ones are slices of
+//!   the received buffer, so decoding allocates nothing per field.
 //! - Optional parameters are [`Tlvs`], a list of typed [`Tlv`]s; unknown tags are kept raw.
 //! - Decoding errors are typed ([`CodecError`]); a bad PDU whose length was in range is
 //!   consumed and reported as [`InvalidPdu`] so the session can answer it and continue.

@@ -5,6 +5,8 @@
 //! specified length or form, are kept as [`Tlv::Other`] and re-encoded byte for byte, so
 //! nothing a peer sends is lost. Order and duplicates are preserved.
 
+use std::ops::Range;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::cstring::COctetString;
@@ -32,8 +34,9 @@ pub struct NetworkErrorCode {
 
 /// How a typed parameter value is read from and written to its value octets.
 trait TlvValue: Sized {
-    /// Parses a value; `None` if the octets do not have the specified form.
-    fn from_value(value: &Bytes) -> Option<Self>;
+    /// Parses the value held in `buf[range]`; `None` if the octets do not have the
+    /// specified form. Only octet-string values take a (reference-counted) slice of `buf`.
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self>;
     /// Length of the encoded value.
     fn value_len(&self) -> usize;
     /// Writes the value octets.
@@ -41,8 +44,8 @@ trait TlvValue: Sized {
 }
 
 impl TlvValue for u8 {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        match value[..] {
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        match buf[range] {
             [b] => Some(b),
             _ => None,
         }
@@ -56,8 +59,8 @@ impl TlvValue for u8 {
 }
 
 impl TlvValue for u16 {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        Some(u16::from_be_bytes(value[..].try_into().ok()?))
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        Some(u16::from_be_bytes(buf[range].try_into().ok()?))
     }
     fn value_len(&self) -> usize {
         2
@@ -68,8 +71,8 @@ impl TlvValue for u16 {
 }
 
 impl TlvValue for u32 {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        Some(u32::from_be_bytes(value[..].try_into().ok()?))
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        Some(u32::from_be_bytes(buf[range].try_into().ok()?))
     }
     fn value_len(&self) -> usize {
         4
@@ -80,8 +83,8 @@ impl TlvValue for u32 {
 }
 
 impl TlvValue for MessageState {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        u8::from_value(value).map(MessageState)
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        u8::from_value(buf, range).map(MessageState)
     }
     fn value_len(&self) -> usize {
         1
@@ -92,8 +95,12 @@ impl TlvValue for MessageState {
 }
 
 impl TlvValue for Bytes {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        Some(value.clone())
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        Some(if range.is_empty() {
+            Bytes::new()
+        } else {
+            buf.slice(range)
+        })
     }
     fn value_len(&self) -> usize {
         self.len()
@@ -104,8 +111,8 @@ impl TlvValue for Bytes {
 }
 
 impl TlvValue for () {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        value.is_empty().then_some(())
+    fn from_value(_buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        range.is_empty().then_some(())
     }
     fn value_len(&self) -> usize {
         0
@@ -114,8 +121,8 @@ impl TlvValue for () {
 }
 
 impl TlvValue for NetworkErrorCode {
-    fn from_value(value: &Bytes) -> Option<Self> {
-        match value[..] {
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        match buf[range] {
             [network_type, hi, lo] => Some(NetworkErrorCode {
                 network_type,
                 error_code: u16::from_be_bytes([hi, lo]),
@@ -133,12 +140,17 @@ impl TlvValue for NetworkErrorCode {
 }
 
 impl<const N: usize> TlvValue for COctetString<N> {
-    fn from_value(value: &Bytes) -> Option<Self> {
+    fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
+        let value = &buf[range.clone()];
         let (&last, content) = value.split_last()?;
         if last != 0 || value.len() > N || content.contains(&0) {
             return None;
         }
-        Some(COctetString::from_checked(value.slice(..content.len())))
+        Some(COctetString::from_checked(
+            buf,
+            range.start,
+            range.start + content.len(),
+        ))
     }
     fn value_len(&self) -> usize {
         self.wire_len()
@@ -177,14 +189,21 @@ macro_rules! define_tlvs {
 
             /// Builds the typed parameter for `tag`, or keeps it raw.
             pub fn from_raw(tag: u16, value: Bytes) -> Tlv {
+                let len = value.len();
+                Tlv::from_buf(tag, &value, 0..len)
+            }
+
+            /// Builds the parameter for `tag` whose value is `buf[range]`.
+            pub(crate) fn from_buf(tag: u16, buf: &Bytes, range: Range<usize>) -> Tlv {
                 match tag {
                     $( $tag => {
-                        if let Some(v) = <$ty as TlvValue>::from_value(&value) {
+                        if let Some(v) = <$ty as TlvValue>::from_value(buf, range.clone()) {
                             return Tlv::$variant(v);
                         }
                     } )*
                     _ => {}
                 }
+                let value = if range.is_empty() { Bytes::new() } else { buf.slice(range) };
                 Tlv::Other(RawTlv { tag, value })
             }
 
@@ -400,8 +419,8 @@ impl Tlvs {
         while !r.is_empty() {
             let tag = r.u16("optional parameter tag")?;
             let len = r.u16("optional parameter length")?;
-            let value = r.octets(usize::from(len), "optional parameter value")?;
-            tlvs.push(Tlv::from_raw(tag, value));
+            let (buf, range) = r.range(usize::from(len), "optional parameter value")?;
+            tlvs.push(Tlv::from_buf(tag, buf, range));
         }
         Ok(Tlvs(tlvs))
     }

@@ -58,6 +58,20 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    /// The buffer and the range of the next `len` octets, without slicing.
+    pub(crate) fn range(
+        &mut self,
+        len: usize,
+        field: &'static str,
+    ) -> Result<(&'a Bytes, std::ops::Range<usize>), CodecError> {
+        if len > self.remaining() {
+            return Err(CodecError::Truncated { field });
+        }
+        let start = self.pos;
+        self.pos += len;
+        Ok((self.buf, start..self.pos))
+    }
+
     /// Exactly `len` octets.
     pub(crate) fn octets(&mut self, len: usize, field: &'static str) -> Result<Bytes, CodecError> {
         if len > self.remaining() {
@@ -77,13 +91,9 @@ impl<'a> Reader<'a> {
         let window = &rest[..rest.len().min(N)];
         match window.iter().position(|&b| b == 0) {
             Some(len) => {
-                let s = if len == 0 {
-                    Bytes::new()
-                } else {
-                    self.buf.slice(self.pos..self.pos + len)
-                };
+                let s = COctetString::from_checked(self.buf, self.pos, self.pos + len);
                 self.pos += len + 1;
-                Ok(COctetString::from_checked(s))
+                Ok(s)
             }
             None if rest.len() >= N => Err(CodecError::FieldTooLong { field, max: N }),
             None => Err(CodecError::MissingNul { field }),

@@ -84,8 +84,10 @@ fn key_at<'a>(
     i: usize,
 ) -> Option<(String, String, &'a str, usize, usize)> {
     let w = ws[i];
-    let lower = w.text.to_ascii_lowercase();
-    if (lower == "submit" || lower == "done") && i + 1 < ws.len() {
+    let two_word = ["submit", "done"]
+        .into_iter()
+        .find(|k| w.text.eq_ignore_ascii_case(k));
+    if let (Some(first), true) = (two_word, i + 1 < ws.len()) {
         let next = ws[i + 1];
         let is_date = next
             .text
@@ -95,7 +97,7 @@ fn key_at<'a>(
             let key = &s[w.start..next.start + 4];
             return Some((
                 key.to_string(),
-                format!("{lower}date"),
+                format!("{first}date"),
                 &next.text[5..],
                 next.start + 5,
                 2,

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -27,6 +27,12 @@ use std::sync::Arc;
 
 /// Most submits written before a flush.
 const WRITE_BATCH: usize = 128;
+/// Most buffered PDUs handled in a row.
+const READ_BATCH: usize = 128;
+/// Below this many buffered octets, the link yields once before flushing to collect more.
+const COALESCE_BYTES: usize = 16 * 1024;
+/// ... when at least this many requests are outstanding (otherwise latency comes first).
+const COALESCE_MIN_OUTSTANDING: usize = 4;
 /// Most expired requests remembered for late matching.
 const MAX_EXPIRED: usize = 65_536;
 
@@ -164,7 +170,18 @@ impl Link {
             tokio::select! {
                 biased;
                 frame = self.transport.next() => {
-                    st.on_frame(frame, Instant::now(), self.transport.write_buffer_mut()).await;
+                    let now = Instant::now();
+                    st.on_frame(frame, now, self.transport.write_buffer_mut()).await;
+                    // Handle the frames already read without another round of select.
+                    for _ in 0..READ_BATCH {
+                        if st.ended.is_some() {
+                            break;
+                        }
+                        let Some(frame) = self.transport.next().now_or_never() else {
+                            break;
+                        };
+                        st.on_frame(frame, now, self.transport.write_buffer_mut()).await;
+                    }
                 }
                 Some(pdu) = out_rx.recv() => {
                     st.write(&pdu, self.transport.write_buffer_mut());
@@ -197,25 +214,15 @@ impl Link {
                     st.draining = Some(Instant::now());
                 }
             }
-            // Write more submits while they are ready, then flush once.
-            if st.unbinding.is_none() && (jobs.is_some() || !st.ready.is_empty()) {
-                let accepting = st.draining.is_none();
-                let buf = self.transport.write_buffer_mut();
-                for _ in 0..WRITE_BATCH {
-                    let now = Instant::now();
-                    if st.pacer.wait_until(now).is_some() {
-                        break;
-                    }
-                    let job = match st.ready.pop_front() {
-                        Some(job) => job,
-                        None if accepting => match jobs.as_mut().map(|j| j.try_recv()) {
-                            Some(Ok(job)) => job,
-                            _ => break,
-                        },
-                        None => break,
-                    };
-                    st.send_job(job, now, buf);
-                }
+            // Write more submits while they are ready; if some were written, let the
+            // submitters run once so that the flush carries a bigger batch.
+            let wrote = st.fill(&mut jobs, self.transport.write_buffer_mut());
+            if wrote > 0
+                && st.window.len() >= COALESCE_MIN_OUTSTANDING
+                && self.transport.write_buffer().len() < COALESCE_BYTES
+            {
+                tokio::task::yield_now().await;
+                st.fill(&mut jobs, self.transport.write_buffer_mut());
             }
             if st.draining.is_some() && st.unbinding.is_none() {
                 st.maybe_unbind(Instant::now(), self.transport.write_buffer_mut());
@@ -253,6 +260,37 @@ async fn recv(jobs: &mut Option<&mut mpsc::Receiver<SubmitJob>>) -> Option<Submi
 }
 
 impl State<'_> {
+    /// Writes ready retries and queued submits (within the pacer's rate) without waiting;
+    /// returns how many were written.
+    fn fill(
+        &mut self,
+        jobs: &mut Option<&mut mpsc::Receiver<SubmitJob>>,
+        buf: &mut BytesMut,
+    ) -> usize {
+        if self.unbinding.is_some() || (jobs.is_none() && self.ready.is_empty()) {
+            return 0;
+        }
+        let accepting = self.draining.is_none();
+        let mut written = 0;
+        for _ in 0..WRITE_BATCH {
+            let now = Instant::now();
+            if self.pacer.wait_until(now).is_some() {
+                break;
+            }
+            let job = match self.ready.pop_front() {
+                Some(job) => job,
+                None if accepting => match jobs.as_mut().map(|j| j.try_recv()) {
+                    Some(Ok(job)) => job,
+                    _ => break,
+                },
+                None => break,
+            };
+            self.send_job(job, now, buf);
+            written += 1;
+        }
+        written
+    }
+
     fn write(&self, pdu: &Pdu, buf: &mut BytesMut) {
         match pdu.encode(buf) {
             Ok(()) => self

@@ -128,6 +128,9 @@ pub struct SessionStreams {
     pub inbound: mpsc::Receiver<Inbound>,
     /// Responses that arrived after their submit had timed out.
     pub late: mpsc::Receiver<LateResponse>,
+    /// Every state change from the start (subscribed before the first connect, so that the
+    /// first BOUND is never missed; [`SessionHandle::events`] only sees later ones).
+    pub events: broadcast::Receiver<SessionEvent>,
 }
 
 /// Starts sessions.
@@ -151,7 +154,7 @@ impl SessionEngine {
             retry_in: Duration::ZERO,
         });
         let (bound_tx, bound_rx) = watch::channel(false);
-        let (events_tx, _) = broadcast::channel(256);
+        let (events_tx, events_rx) = broadcast::channel(256);
         let (stop_tx, stop_rx) = watch::channel(None);
         let shared = Arc::new(Shared {
             state: state_tx,
@@ -192,6 +195,7 @@ impl SessionEngine {
             SessionStreams {
                 inbound: inbound_rx,
                 late: late_rx,
+                events: events_rx,
             },
         )
     }

@@ -139,7 +139,7 @@ pub(crate) struct SubmitJob {
     pub attempts: u32,
     pub first_sent: Option<Instant>,
     reply: Option<oneshot::Sender<Result<SubmitOutcome, SubmitError>>>,
-    _permit: WindowPermit,
+    permit: Option<WindowPermit>,
 }
 
 impl SubmitJob {
@@ -155,12 +155,13 @@ impl SubmitJob {
             attempts: 0,
             first_sent: None,
             reply: Some(reply),
-            _permit: permit,
+            permit: Some(permit),
         }
     }
 
-    /// Answers the caller (who may have given up waiting).
+    /// Frees the window place, then answers the caller (who may have given up waiting).
     pub(crate) fn finish(mut self, result: Result<SubmitOutcome, SubmitError>) {
+        drop(self.permit.take());
         if let Some(reply) = self.reply.take() {
             let _ = reply.send(result);
         }

@@ -13,7 +13,7 @@ use crds::config::{Charset, EncodingConfig};
 
 use super::gsm::{GsmCode, GsmTables, LockingShift, ESCAPE};
 use super::split::{
-    build, layout, EncodedText, Layout, Segment, SplitError, SplitPolicy, UnitKind,
+    build, layout, min_segments, EncodedText, Layout, Segment, SplitError, SplitPolicy, UnitKind,
 };
 use super::{data_coding, Unencodable};
 
@@ -227,9 +227,10 @@ fn encode_units(text: &str, encoding: TextEncoding) -> Result<Encoded, Unencodab
     let mut bytes = Vec::with_capacity(text.len() * 2);
     let mut offsets = Vec::with_capacity(text.len() + 1);
     offsets.push(0);
+    let gsm = encoding.tables().encoder();
     for (position, ch) in text.chars().enumerate() {
         match encoding {
-            TextEncoding::Gsm7(tables) => match tables.encode_char(ch) {
+            TextEncoding::Gsm7(_) => match gsm.encode_char(ch) {
                 Some(GsmCode::Direct(c)) => bytes.push(c),
                 Some(GsmCode::Escaped(c)) => bytes.extend_from_slice(&[ESCAPE, c]),
                 None => {
@@ -295,7 +296,15 @@ pub fn plan_with(
     let mut best: Option<(TextEncoding, Encoded, Layout)> = None;
     let mut farthest: Option<Unencodable> = None;
     let mut split_error: Option<SplitError> = None;
+    let chars = text.chars().count();
     for &encoding in candidates {
+        if let Some((_, _, b)) = &best {
+            // A later candidate must need strictly fewer segments to win.
+            let floor = min_segments(chars, encoding.unit_kind(), encoding.tables(), policy);
+            if floor >= b.count() {
+                continue;
+            }
+        }
         let encoded = match encode_units(text, encoding) {
             Ok(e) => e,
             Err(e) => {

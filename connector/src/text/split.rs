@@ -116,6 +116,25 @@ impl Segment {
         }
     }
 
+    /// Octets of user data once on the air (the SMS TPDU): unpacked GSM-7 septets count
+    /// seven bits each after the UDH's fill bits. At most 140 for a short message.
+    pub fn air_octets(&self, gsm7_packed: bool) -> usize {
+        let bytes = self.user_data.bytes();
+        let gsm_unpacked = !gsm7_packed
+            && super::Alphabet::from_data_coding(self.data_coding) == Ok(super::Alphabet::Gsm7);
+        if !gsm_unpacked {
+            return bytes.len();
+        }
+        let udh_len = if self.esm_udhi {
+            bytes
+                .first()
+                .map_or(0, |&l| (usize::from(l) + 1).min(bytes.len()))
+        } else {
+            0
+        };
+        udh_len + pack::packed_len(bytes.len() - udh_len, pack::fill_bits(udh_len))
+    }
+
     /// The message_payload octets, if the data goes there.
     pub fn message_payload(&self) -> Option<&[u8]> {
         match &self.user_data {
@@ -275,6 +294,30 @@ fn cut(text: &EncodedText, cap: usize, fill: Option<u8>) -> Vec<(usize, usize)> 
         start = end;
     }
     chunks
+}
+
+/// A lower bound on the segments of `chars` characters in units of `kind` (every character
+/// takes at least one septet, two UCS-2 octets or one octet).
+pub(crate) fn min_segments(
+    chars: usize,
+    kind: UnitKind,
+    tables: GsmTables,
+    policy: &SplitPolicy,
+) -> usize {
+    if policy.method == SplitMethod::Payload {
+        return 1;
+    }
+    let per_char = if kind == UnitKind::Ucs2 { 2 } else { 1 };
+    let shift = tables.udh_ie_octets();
+    if chars <= capacity(kind, udh_len(shift)) / per_char {
+        return 1;
+    }
+    let cap_udh = match policy.method {
+        SplitMethod::Sar => udh_len(shift + SAR_RESERVED_IE_OCTETS),
+        _ => udh_len(shift + concat_ie_octets(policy.reference_bits)),
+    };
+    let per_segment = (capacity(kind, cap_udh) / per_char).max(1);
+    chars.div_ceil(per_segment).max(2)
 }
 
 /// How `text` is carried under `policy`.

@@ -1,18 +1,38 @@
 use crds::config::{Charset, EncodingConfig, NationalLanguage, SplitMethod};
 use proptest::prelude::*;
 
-use super::plan::plan;
+use super::plan::{candidates, plan, plan_with};
 use super::split::join;
 use super::ForcedEncoding;
 
-const POOL: &[char] = &[
+/// GSM default and extension characters.
+const GSM: &[char] = &[
     'a', 'Z', '0', ' ', '@', '\n', '\r', 'é', 'Ø', '€', '{', '}', '[', '\\', '^', '~', '|',
-    '\u{0C}', 'ı', 'ş', 'Ğ', 'İ', 'ç', 'á', 'ú', 'ã', 'õ', 'ê', 'Ô', 'º', 'ª', '`', '∞', 'ß', 'ü',
-    'Ω', 'я', '中', '😀', '🇬', '½', 'ÿ',
+    '\u{0C}', 'ß', 'ü', 'Ω',
 ];
+/// Characters of the national tables.
+const NATIONAL: &[char] = &[
+    'ı', 'ş', 'Ğ', 'İ', 'ç', 'á', 'ú', 'ã', 'õ', 'ê', 'Ô', 'º', 'ª', '`', '∞',
+];
+/// Latin-1 only.
+const LATIN1: &[char] = &['½', 'ÿ', '¬', '©'];
+/// UCS-2 only (BMP and surrogate pairs).
+const WIDE: &[char] = &['я', '中', '😀', '🇬'];
+
+fn pool() -> impl Strategy<Value = Vec<char>> {
+    prop_oneof![
+        Just(GSM.to_vec()),
+        Just([GSM, NATIONAL].concat()),
+        Just([GSM, LATIN1].concat()),
+        Just([GSM, NATIONAL, LATIN1, WIDE].concat()),
+    ]
+}
 
 fn text() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(POOL), 0..700).prop_map(|v| v.into_iter().collect())
+    pool().prop_flat_map(|pool| {
+        prop::collection::vec(prop::sample::select(pool), 0..900)
+            .prop_map(|v| v.into_iter().collect::<String>())
+    })
 }
 
 fn method() -> impl Strategy<Value = (SplitMethod, u8)> {
@@ -63,7 +83,15 @@ proptest! {
                 prop_assert!(p.segment_count() <= 255);
                 for s in &p.segments {
                     if split != SplitMethod::Payload {
-                        prop_assert!(s.short_message().len() <= 140, "{} octets", s.short_message().len());
+                        prop_assert!(s.air_octets(packed) <= 140, "{} octets", s.air_octets(packed));
+                        prop_assert!(s.short_message().len() <= 254);
+                    }
+                }
+                // No candidate alone needs fewer segments than the chosen one.
+                let policy = super::SplitPolicy::from_config(&config).unwrap();
+                for c in candidates(&config, forced).unwrap() {
+                    if let Ok(alone) = plan_with(&text, &[c], &policy, reference) {
+                        prop_assert!(alone.segment_count() >= p.segment_count(), "{c} beats {}", p.encoding);
                     }
                 }
                 let joined = join(&p.segments, packed).unwrap();

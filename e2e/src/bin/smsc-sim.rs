@@ -2,6 +2,7 @@
 //! prints the statistics of each.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -19,6 +20,7 @@ async fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     let stats_every = args.stats_every_secs;
+    let control = args.control;
     let configs = match args.into_configs() {
         Ok(c) => c,
         Err(e) => {
@@ -26,12 +28,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut sims: Vec<SimHandle> = Vec::new();
+    let mut sims: Vec<Arc<SimHandle>> = Vec::new();
     for config in configs {
         match Simulator::start(config).await {
             Ok(sim) => {
                 tracing::info!(addr = %sim.addr(), "smsc-sim listening");
-                sims.push(sim);
+                sims.push(Arc::new(sim));
             }
             Err(e) => {
                 eprintln!("smsc-sim: {e}");
@@ -39,6 +41,24 @@ async fn main() -> ExitCode {
             }
         }
     }
+    let control = match control {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!(%addr, "control API listening");
+                let app = e2e::sim::control::router(sims.clone());
+                Some(tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::error!(error = %e, "control API failed");
+                    }
+                }))
+            }
+            Err(e) => {
+                eprintln!("smsc-sim: cannot listen on {addr} for the control API: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
     let mut ticker = (stats_every > 0).then(|| {
         tokio::time::interval_at(
             tokio::time::Instant::now() + Duration::from_secs(stats_every),
@@ -60,9 +80,15 @@ async fn main() -> ExitCode {
             }
         }
     }
+    if let Some(control) = control {
+        control.abort();
+        let _ = control.await;
+    }
     for sim in sims {
         println!("[{}]\n{}", sim.addr(), sim.stats());
-        sim.shutdown().await;
+        if let Ok(sim) = Arc::try_unwrap(sim) {
+            sim.shutdown().await;
+        }
     }
     ExitCode::SUCCESS
 }

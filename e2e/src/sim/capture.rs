@@ -45,6 +45,14 @@ pub struct ReceivedSubmit {
     pub source: String,
     /// Destination address text.
     pub dest: String,
+    /// Source address TON and NPI.
+    pub source_ton_npi: (u8, u8),
+    /// Destination address TON and NPI.
+    pub dest_ton_npi: (u8, u8),
+    /// validity_period text (empty for data_sm or when absent).
+    pub validity_period: String,
+    /// priority_flag (0 for data_sm).
+    pub priority: u8,
     /// esm_class.
     pub esm_class: u8,
     /// data_coding.
@@ -71,14 +79,15 @@ impl ReceivedSubmit {
             session,
             source: sm.source.addr.to_string(),
             dest: sm.dest.addr.to_string(),
+            source_ton_npi: (sm.source.ton, sm.source.npi),
+            dest_ton_npi: (sm.dest.ton, sm.dest.npi),
+            validity_period: sm.validity_period.to_string(),
+            priority: sm.priority_flag,
             esm_class: sm.esm_class,
             data_coding: sm.data_coding,
             registered_delivery: sm.registered_delivery,
             short_message: Bytes::copy_from_slice(&sm.short_message),
-            payload: sm
-                .tlvs
-                .message_payload()
-                .map(|p| Bytes::copy_from_slice(p)),
+            payload: sm.tlvs.message_payload().map(|p| Bytes::copy_from_slice(p)),
             segment: segment_of(sm.esm_class, &sm.short_message, &sm.tlvs),
             received_at: SystemTime::now(),
         }
@@ -94,11 +103,19 @@ impl ReceivedSubmit {
             session,
             source: sm.source.addr.to_string(),
             dest: sm.dest.addr.to_string(),
+            source_ton_npi: (sm.source.ton, sm.source.npi),
+            dest_ton_npi: (sm.dest.ton, sm.dest.npi),
+            validity_period: String::new(),
+            priority: 0,
             esm_class: sm.esm_class,
             data_coding: sm.data_coding,
             registered_delivery: sm.registered_delivery,
             short_message: Bytes::new(),
-            segment: segment_of(sm.esm_class, payload.as_deref().unwrap_or_default(), &sm.tlvs),
+            segment: segment_of(
+                sm.esm_class,
+                payload.as_deref().unwrap_or_default(),
+                &sm.tlvs,
+            ),
             payload,
             received_at: SystemTime::now(),
         }
@@ -234,7 +251,10 @@ mod tests {
     fn finds_udh_and_sar_segments() {
         let udh8 = [5, 0x00, 3, 0x2A, 3, 2, b'x'];
         let s = segment_of(0x40, &udh8, &Tlvs::new()).unwrap();
-        assert_eq!((s.mark, s.reference, s.total, s.seq), (SegmentMark::Udh, 0x2A, 3, 2));
+        assert_eq!(
+            (s.mark, s.reference, s.total, s.seq),
+            (SegmentMark::Udh, 0x2A, 3, 2)
+        );
         let udh16 = [6, 0x08, 4, 0x01, 0x02, 2, 1];
         let s = segment_of(0x40, &udh16, &Tlvs::new()).unwrap();
         assert_eq!(s.reference, 0x0102);

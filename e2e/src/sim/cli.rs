@@ -104,6 +104,9 @@ pub struct Args {
     /// Refuse connections: refuse or accept_and_close.
     #[arg(long)]
     pub refuse_connections: Option<RefuseMode>,
+    /// Serve the HTTP control API on this address (stats, faults, MO, breaks).
+    #[arg(long)]
+    pub control: Option<SocketAddr>,
     /// Print the statistics summary every this many seconds (0: only on exit).
     #[arg(long, default_value_t = 0)]
     pub stats_every_secs: u64,
@@ -142,9 +145,9 @@ impl Args {
             }
         }
         for a in &self.accounts {
-            let (id, pw) = a.split_once(':').ok_or_else(|| {
-                CliError::Flag("--account expects SYSTEM_ID:PASSWORD".to_owned())
-            })?;
+            let (id, pw) = a
+                .split_once(':')
+                .ok_or_else(|| CliError::Flag("--account expects SYSTEM_ID:PASSWORD".to_owned()))?;
             c.accounts.push(Account::new(id, pw));
         }
         set(&mut c.smsc_system_id, self.smsc_id);

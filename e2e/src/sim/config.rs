@@ -172,7 +172,7 @@ impl Default for SimConfig {
             enquire_link_secs: 30,
             tps_limit: None,
             capture_submits: true,
-            capture_limit: 1_000_000,
+            capture_limit: 200_000,
             query_store_limit: 100_000,
             pdu_log: None,
             max_pdu_len: connector::codec::DEFAULT_MAX_PDU_LEN,
@@ -209,6 +209,17 @@ impl SimConfig {
         SimConfig {
             accounts: vec![Account::new(system_id, password)],
             ..SimConfig::default()
+        }
+    }
+
+    /// A configuration for throughput and memory measurements: one account, no submit
+    /// capture, no query store, no enquire_link timer.
+    pub fn for_benchmark(system_id: &str, password: &str) -> Self {
+        SimConfig {
+            capture_submits: false,
+            query_store_limit: 0,
+            enquire_link_secs: 0,
+            ..SimConfig::with_account(system_id, password)
         }
     }
 

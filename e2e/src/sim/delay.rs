@@ -77,7 +77,12 @@ impl FromStr for Delay {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || DelayParseError(s.to_owned());
-        let ms = |t: &str| t.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| err());
+        let ms = |t: &str| {
+            t.trim()
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| err())
+        };
         let s_trim = s.trim();
         match s_trim.split_once(':') {
             None => ms(s_trim).map(Delay::Fixed),

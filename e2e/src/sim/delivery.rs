@@ -4,9 +4,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use chrono::{DateTime, Utc};
-use connector::codec::{
-    esm_class, Address, COctetString, DeliverSm, NetworkErrorCode, Tlv, Tlvs,
-};
+use connector::codec::{esm_class, Address, COctetString, DeliverSm, NetworkErrorCode, Tlv, Tlvs};
 
 use super::config::{ReceiptFormat, ReceiptTextId};
 use super::message_id::MessageId;
@@ -251,7 +249,10 @@ mod tests {
 
     #[test]
     fn receipt_text_skips_udh_and_binary() {
-        assert_eq!(&receipt_text(0, true, b"\x05\x00\x03\x01\x02\x01abc")[..], b"abc");
+        assert_eq!(
+            &receipt_text(0, true, b"\x05\x00\x03\x01\x02\x01abc")[..],
+            b"abc"
+        );
         assert!(receipt_text(8, false, b"\x00a").is_empty());
     }
 }

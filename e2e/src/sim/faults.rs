@@ -74,9 +74,9 @@ impl Serialize for Status {
     }
 }
 
-/// When a fault fires.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+/// When a fault fires. YAML: `always`, `{every: N}`, `{rate: P}`, `{next: N}` or the
+/// text forms `every=N`, `rate=P`, `next=N`.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Trigger {
     /// Every time.
     Always,
@@ -86,6 +86,68 @@ pub enum Trigger {
     Rate(f64),
     /// The next N times, then never.
     Next(u64),
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::Always => f.write_str("always"),
+            Trigger::Every(n) => write!(f, "every={n}"),
+            Trigger::Rate(p) => write!(f, "rate={p}"),
+            Trigger::Next(n) => write!(f, "next={n}"),
+        }
+    }
+}
+
+impl Serialize for Trigger {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Trigger {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Trigger;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("always, {every: N}, {rate: P} or {next: N}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Trigger, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Trigger, A::Error> {
+                use serde::de::Error;
+                let key: String = map.next_key()?.ok_or_else(|| {
+                    A::Error::custom("empty trigger: expected every, rate or next")
+                })?;
+                let trigger = match key.as_str() {
+                    "every" => Trigger::Every(map.next_value()?),
+                    "next" => Trigger::Next(map.next_value()?),
+                    "rate" => {
+                        let p: f64 = map.next_value()?;
+                        if !(0.0..=1.0).contains(&p) {
+                            return Err(A::Error::custom(format!("rate {p} is not within 0..=1")));
+                        }
+                        Trigger::Rate(p)
+                    }
+                    other => {
+                        return Err(A::Error::unknown_field(other, &["every", "rate", "next"]))
+                    }
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(A::Error::custom(
+                        "a trigger has exactly one of every, rate, next",
+                    ));
+                }
+                Ok(trigger)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl Trigger {
@@ -259,10 +321,7 @@ impl FromStr for ConnectionFault {
         let err = || format!("invalid connection fault `{s}`: expected ACTION:N[:CONNECTIONS]");
         let mut parts = s.split(':');
         let action = parts.next().ok_or_else(err)?.parse()?;
-        let after_pdus = parts
-            .next()
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(err)?;
+        let after_pdus = parts.next().and_then(|n| n.parse().ok()).ok_or_else(err)?;
         let connections = match parts.next() {
             Some(n) => Some(n.parse().map_err(|_| err())?),
             None => None,
@@ -303,7 +362,7 @@ impl FromStr for RefuseMode {
 }
 
 /// The whole set of faults. The default injects none.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Statuses for submit_sm / data_sm; the first rule that fires wins.
@@ -327,6 +386,23 @@ pub struct Faults {
     pub connection: Option<ConnectionFault>,
     /// Refuse new connections.
     pub refuse_connections: Option<RefuseMode>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            submit_status: Vec::new(),
+            no_response: None,
+            response_delay: None,
+            bind_failure: None,
+            refuse_transceiver: None,
+            receipt_before_response: false,
+            early_receipt_hold_ms: 100,
+            duplicate_receipts: None,
+            connection: None,
+            refuse_connections: None,
+        }
+    }
 }
 
 /// What the fault set decides for one submit.
@@ -354,7 +430,11 @@ pub struct LiveFaults {
 impl LiveFaults {
     fn new(faults: Faults) -> Self {
         LiveFaults {
-            submit_rules: faults.submit_status.iter().map(|_| AtomicU64::new(0)).collect(),
+            submit_rules: faults
+                .submit_status
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             faults,
             no_response: AtomicU64::new(0),
             bind: AtomicU64::new(0),
@@ -497,6 +577,19 @@ mod tests {
         let c: ConnectionFault = "silent:5:1".parse().unwrap();
         assert_eq!(c.action, BreakAction::Silent);
         assert_eq!(c.connections, Some(1));
+    }
+
+    #[test]
+    fn triggers_read_from_yaml_maps_and_text() {
+        let t: Trigger = serde_yaml::from_str("{every: 5}").unwrap();
+        assert_eq!(t, Trigger::Every(5));
+        let t: Trigger = serde_yaml::from_str("always").unwrap();
+        assert_eq!(t, Trigger::Always);
+        let t: Trigger = serde_yaml::from_str("rate=0.5").unwrap();
+        assert_eq!(t, Trigger::Rate(0.5));
+        assert!(serde_yaml::from_str::<Trigger>("{rate: 3}").is_err());
+        assert!(serde_yaml::from_str::<Trigger>("{every: 1, next: 2}").is_err());
+        assert!(serde_yaml::from_str::<Trigger>("{sometimes: 1}").is_err());
     }
 
     #[test]

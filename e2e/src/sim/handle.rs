@@ -40,12 +40,13 @@ impl Simulator {
     /// Binds `config.listen` and starts serving; the returned handle controls the instance.
     /// Needs a Tokio runtime. Dropping the handle stops the instance.
     pub async fn start(config: SimConfig) -> Result<SimHandle, StartError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Listen {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
         let addr = listener.local_addr().map_err(|source| StartError::Listen {
             addr: config.listen,
             source,
@@ -200,11 +201,15 @@ impl SimHandle {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// Stops listening, closes every session and waits for them to end.
+    /// Stops listening, closes every session, waits for them to end and for the PDU log
+    /// to be written out.
     pub async fn shutdown(mut self) {
         self.shared.cancel.cancel();
         if let Some(server) = self.server.take() {
             let _ = server.await;
+        }
+        if let Some(log) = &self.shared.pdu_log {
+            let _ = tokio::time::timeout(Duration::from_secs(5), log.flush()).await;
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod capture;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod control;
 pub mod delay;
 pub mod delivery;
 pub mod faults;

@@ -13,7 +13,7 @@ use super::faults::BreakAction;
 #[derive(Debug)]
 pub enum SessionCmd {
     /// Send this deliver_sm.
-    Deliver(Delivery),
+    Deliver(Box<Delivery>),
     /// Break the connection now.
     Break(BreakAction),
     /// Send an unbind and close once it is answered.
@@ -74,7 +74,7 @@ impl Router {
         for d in pending {
             // The session is alive (it is binding right now); if it dies meanwhile, its
             // channel is drained and requeued when it unregisters.
-            let _ = tx.send(SessionCmd::Deliver(d));
+            let _ = tx.send(SessionCmd::Deliver(Box::new(d)));
         }
         inner
             .receivers
@@ -100,7 +100,7 @@ impl Router {
     pub fn route(&self, delivery: Delivery) {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let mut cmd = SessionCmd::Deliver(delivery);
+        let mut cmd = SessionCmd::Deliver(Box::new(delivery));
         if let Some(list) = inner.receivers.get_mut(&*system_id_of(&cmd)) {
             while !list.is_empty() {
                 let slot = inner.next.entry(system_id_of(&cmd)).or_default();
@@ -120,7 +120,7 @@ impl Router {
                 .pending
                 .entry(d.system_id.clone())
                 .or_default()
-                .push_back(d);
+                .push_back(*d);
         }
     }
 

@@ -237,7 +237,14 @@ impl fmt::Display for StatsSnapshot {
             writeln!(f, "    {name:<22} {n:>10}")?;
         }
         let mut rates = String::new();
-        for (i, n) in self.accepted_per_second.iter().enumerate().rev().take(10).rev() {
+        for (i, n) in self
+            .accepted_per_second
+            .iter()
+            .enumerate()
+            .rev()
+            .take(10)
+            .rev()
+        {
             let _ = write!(rates, " [{i}s]={n}");
         }
         writeln!(
@@ -264,7 +271,11 @@ mod tests {
         let stats = Stats::default();
         let mut local = LocalCounts::default();
         for _ in 0..3 {
-            local.add(Direction::In, CommandId::SubmitSm.as_u32(), CommandStatus::ESME_ROK);
+            local.add(
+                Direction::In,
+                CommandId::SubmitSm.as_u32(),
+                CommandStatus::ESME_ROK,
+            );
         }
         local.add(
             Direction::Out,

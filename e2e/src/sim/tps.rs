@@ -69,8 +69,8 @@ impl TpsMeter {
         if n == 0 {
             return;
         }
-        let idx = (now.saturating_duration_since(self.start).as_millis() / BUCKET.as_millis())
-            as usize;
+        let idx =
+            (now.saturating_duration_since(self.start).as_millis() / BUCKET.as_millis()) as usize;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() <= idx {
             buckets.resize(idx + 1, 0);

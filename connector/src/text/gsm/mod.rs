@@ -136,6 +136,7 @@ impl Reverse {
         Reverse { ascii, other }
     }
 
+    #[inline]
     fn get(&self, ch: char) -> Option<u8> {
         if (ch as u32) < 128 {
             let code = self.ascii[ch as usize];
@@ -172,6 +173,24 @@ static REVERSE: LazyLock<ReverseTables> = LazyLock::new(|| ReverseTables {
     spanish_single: Reverse::build(tables::SPANISH_SINGLE.iter().copied()),
     portuguese_single: Reverse::build(tables::PORTUGUESE_SINGLE.iter().copied()),
 });
+
+/// Character-to-septet lookup for one choice of tables (see [`GsmTables::encoder`]).
+#[derive(Clone, Copy)]
+pub struct GsmEncoder {
+    locking: &'static Reverse,
+    single: &'static Reverse,
+}
+
+impl GsmEncoder {
+    /// The septets of `ch`, preferring the locking table (one septet) over the single shift.
+    #[inline]
+    pub fn encode_char(&self, ch: char) -> Option<GsmCode> {
+        if let Some(code) = self.locking.get(ch) {
+            return Some(GsmCode::Direct(code));
+        }
+        self.single.get(ch).map(GsmCode::Escaped)
+    }
+}
 
 impl GsmTables {
     /// The default alphabet and extension table.
@@ -220,10 +239,15 @@ impl GsmTables {
 
     /// The septets of `ch`, preferring the locking table (one septet) over the single shift.
     pub fn encode_char(&self, ch: char) -> Option<GsmCode> {
-        if let Some(code) = self.reverse_locking().get(ch) {
-            return Some(GsmCode::Direct(code));
+        self.encoder().encode_char(ch)
+    }
+
+    /// A character encoder with its lookup tables resolved once.
+    pub fn encoder(&self) -> GsmEncoder {
+        GsmEncoder {
+            locking: self.reverse_locking(),
+            single: self.reverse_single(),
         }
-        self.reverse_single().get(ch).map(GsmCode::Escaped)
     }
 
     /// Number of UDH octets the shift-table IEs take (3 per table, without the UDHL octet).
@@ -233,8 +257,9 @@ impl GsmTables {
 
     /// Appends the septets of `text`; the error names the first character without a code.
     pub fn encode_into(&self, text: &str, out: &mut Vec<u8>) -> Result<(), Unencodable> {
+        let encoder = self.encoder();
         for (position, ch) in text.chars().enumerate() {
-            match self.encode_char(ch) {
+            match encoder.encode_char(ch) {
                 Some(GsmCode::Direct(code)) => out.push(code),
                 Some(GsmCode::Escaped(code)) => {
                     out.push(ESCAPE);

@@ -36,19 +36,36 @@ mod tests {
     #[test]
     fn matches_the_codec() {
         let mut fast = BytesMut::new();
-        id_resp(&mut fast, CommandId::SubmitSmResp, CommandStatus::ESME_ROK, 7, b"abc");
+        id_resp(
+            &mut fast,
+            CommandId::SubmitSmResp,
+            CommandStatus::ESME_ROK,
+            7,
+            b"abc",
+        );
         let id = COctetString::try_from("abc").unwrap();
         let pdu = Pdu::new(7, Body::SubmitSmResp(MessageIdResp::new(id)));
         assert_eq!(fast.freeze(), pdu.to_bytes().unwrap());
 
         let mut fast = BytesMut::new();
-        id_resp(&mut fast, CommandId::DataSmResp, CommandStatus::ESME_RTHROTTLED, 9, b"x");
+        id_resp(
+            &mut fast,
+            CommandId::DataSmResp,
+            CommandStatus::ESME_RTHROTTLED,
+            9,
+            b"x",
+        );
         let decoded = Pdu::decode(fast.freeze()).unwrap();
         assert_eq!(decoded.status, CommandStatus::ESME_RTHROTTLED);
         assert_eq!(decoded.body, Body::DataSmResp(MessageIdResp::default()));
 
         let mut fast = BytesMut::new();
-        header_only(&mut fast, CommandId::EnquireLinkResp, CommandStatus::ESME_ROK, 3);
+        header_only(
+            &mut fast,
+            CommandId::EnquireLinkResp,
+            CommandStatus::ESME_ROK,
+            3,
+        );
         let expected: Bytes = Pdu::new(3, Body::EnquireLinkResp).to_bytes().unwrap();
         assert_eq!(fast.freeze(), expected);
     }

@@ -4,13 +4,12 @@ use std::sync::Arc;
 
 use connector::codec::{
     registered_delivery, Bind, BindResp, Body, COctetString, CommandId, CommandStatus,
-    MessageState, Pdu, QuerySm, QuerySmResp, SubmitMultiResp, Tlv, Tlvs,
-    INTERFACE_VERSION_34,
+    MessageState, Pdu, QuerySm, QuerySmResp, SubmitMultiResp, Tlv, Tlvs, INTERFACE_VERSION_34,
 };
 use tokio::time::{Duration, Instant};
 
 use super::encode;
-use super::{response_of, BindMode, BindState, Next, Session};
+use super::{BindMode, BindState, Next, Session};
 use crate::sim::capture::ReceivedSubmit;
 use crate::sim::delivery::{owned_address, receipt_text, Delivery, DeliveryKind, ReceiptJob};
 use crate::sim::faults::{SubmitVerdict, TransceiverRefusal};
@@ -87,7 +86,7 @@ impl Session {
                 } else {
                     CommandStatus::ESME_RINVBNDSTS
                 };
-                if let Some(resp) = response_of(pdu.command_id()) {
+                if let Some(resp) = pdu.command_id().response() {
                     self.status_only(resp, status, seq);
                 }
                 Next::Continue
@@ -243,7 +242,13 @@ impl Session {
         match delay {
             Some(delay) if !delay.is_zero() => {
                 let mut buf = bytes::BytesMut::with_capacity(64);
-                encode::id_resp(&mut buf, sub.resp, CommandStatus::ESME_ROK, seq, id.as_bytes());
+                encode::id_resp(
+                    &mut buf,
+                    sub.resp,
+                    CommandStatus::ESME_ROK,
+                    seq,
+                    id.as_bytes(),
+                );
                 self.local
                     .add(Direction::Out, sub.resp.as_u32(), CommandStatus::ESME_ROK);
                 self.send_later(now + delay, buf.freeze());
@@ -295,8 +300,7 @@ impl Session {
             Outcome::Delivrd
         };
         let at = now + delay;
-        let final_date =
-            chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        let final_date = chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
         self.shared.messages.insert(
             id.key(),
             MessageRecord {
@@ -406,7 +410,13 @@ impl Session {
         let body = QuerySmResp {
             message_id: q.message_id.clone(),
             final_date: if done {
-                cstr(record.final_date.format("%y%m%d%H%M%S000+").to_string().as_bytes())
+                cstr(
+                    record
+                        .final_date
+                        .format("%y%m%d%H%M%S000+")
+                        .to_string()
+                        .as_bytes(),
+                )
             } else {
                 COctetString::empty()
             },
@@ -429,4 +439,3 @@ impl Session {
 fn cstr<const N: usize>(bytes: &[u8]) -> COctetString<N> {
     COctetString::try_from(bytes).unwrap_or_default()
 }
-

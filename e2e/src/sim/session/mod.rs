@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use connector::codec::{Body, CodecError, CommandId, Pdu, SmppCodec};
+use connector::codec::{Body, CodecError, Pdu, SmppCodec};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval};
@@ -56,10 +56,7 @@ enum BindState {
     /// Connected, not bound.
     Open,
     /// Bound for `system_id`.
-    Bound {
-        mode: BindMode,
-        system_id: Arc<str>,
-    },
+    Bound { mode: BindMode, system_id: Arc<str> },
 }
 
 /// What the batch loop does next.
@@ -106,6 +103,7 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, id: SessionId) {
         writer_tx,
         delayer_tx: None,
         accepted: 0,
+        batch_at: Instant::now(),
         awaiting_unbind_resp: false,
         shared: shared.clone(),
     };
@@ -176,6 +174,8 @@ struct Session {
     delayer_tx: Option<mpsc::UnboundedSender<(Instant, bytes::Bytes)>>,
     /// Submits accepted in the current batch.
     accepted: u32,
+    /// When the current batch was read (the TPS limit's clock for it).
+    batch_at: Instant,
     awaiting_unbind_resp: bool,
 }
 
@@ -241,7 +241,7 @@ impl Session {
         cmds.close();
         while let Ok(cmd) = cmds.try_recv() {
             if let SessionCmd::Deliver(d) = cmd {
-                self.shared.router.route(d);
+                self.shared.router.route(*d);
             }
         }
         end
@@ -255,7 +255,7 @@ impl Session {
     async fn flush(&mut self) -> Result<(), ()> {
         self.shared.stats.merge(&mut self.local);
         if self.accepted > 0 {
-            self.shared.tps.record(Instant::now(), self.accepted);
+            self.shared.tps.record(self.batch_at, self.accepted);
             self.accepted = 0;
         }
         if self.wbuf.is_empty() {
@@ -279,6 +279,7 @@ impl Session {
             self.faults_generation = generation;
         }
         let now = Instant::now();
+        self.batch_at = now;
         loop {
             let decoded = match self.codec.decode(&mut self.rbuf) {
                 Ok(Some(decoded)) => decoded,
@@ -351,7 +352,7 @@ impl Session {
     fn command(&mut self, cmd: SessionCmd) -> Next {
         match cmd {
             SessionCmd::Deliver(d) => {
-                self.deliver(d);
+                self.deliver(*d);
                 Next::Continue
             }
             SessionCmd::Break(action) => Next::Break(action),
@@ -406,9 +407,4 @@ async fn tick(interval: &mut Option<Interval>) {
         }
         None => std::future::pending().await,
     }
-}
-
-/// The response command for a request, used for status-only answers.
-fn response_of(cmd: CommandId) -> Option<CommandId> {
-    cmd.response()
 }

@@ -1,0 +1,313 @@
+//! End-to-end: the TPS limit, idempotent redelivery after a crash (and the one duplicate
+//! window), failover to the backup and back.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use e2e::harness::{self, Bus, Connector, CredentialsServer, Db, ProxyMode, TcpProxy, TempDir};
+use e2e::sim::{BreakAction, Delay, RefuseMode, SimHandle};
+use serde_json::{json, Value};
+
+const READY: Duration = Duration::from_secs(15);
+
+fn file_creds(dir: &TempDir) -> crds::config::CredentialsSource {
+    harness::file_credentials(
+        dir,
+        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
+    )
+}
+
+/// Commands whose text is their message id (to count them at the simulator).
+fn commands(op: &str, ids: &[String], receipts: bool) -> Vec<Value> {
+    ids.iter()
+        .map(|id| {
+            let mut c = harness::command(op, id, id);
+            c["registeredDelivery"] = json!(receipts);
+            c
+        })
+        .collect()
+}
+
+/// How many times the simulator received each text.
+fn received_by_text(sim: &SimHandle) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for s in sim.submits() {
+        *m.entry(String::from_utf8_lossy(s.message()).into_owned())
+            .or_default() += 1;
+    }
+    m
+}
+
+async fn wait_acked(bus: &Bus, timeout: Duration) -> bool {
+    harness::eventually(timeout, || async {
+        (bus.consumer_backlog().await == Some((0, 0))).then_some(())
+    })
+    .await
+    .is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tps_limit_is_never_exceeded_at_the_smsc() {
+    harness::init_logging();
+    let op = harness::unique_operator("tps");
+    let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
+    let dir = TempDir::new().expect("temp dir");
+    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    config.throttle.tps = 500;
+    config.session.window = 128;
+    let bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = Connector::start(config);
+    assert!(connector.wait_ready(READY).await);
+
+    let total = 5_000;
+    let ids = harness::message_ids("tps", total);
+    bus.publish_many(&commands(&op, &ids, false)).await;
+    let all = harness::eventually(Duration::from_secs(30), || async {
+        (sim.accepted_submits() >= total as u64).then_some(())
+    })
+    .await;
+    assert!(all.is_some(), "accepted {}", sim.accepted_submits());
+    let per_second = sim.accepted_per_second();
+    let max = sim.max_accepted_in(Duration::from_secs(1));
+    assert!(
+        max <= 505,
+        "at most 500 + 1% in any one-second window, saw {max}: {per_second:?}"
+    );
+    // And the limit was used: 5,000 at 500/s takes about 10 s.
+    let busy = per_second.iter().filter(|&&n| n >= 400).count();
+    assert!(busy >= 8, "rate near the limit: {per_second:?}");
+    assert_eq!(sim.accepted_submits(), total as u64, "each once");
+    assert!(wait_acked(&bus, Duration::from_secs(10)).await);
+    // The shared window lives in Redis under the contract's key names.
+    let mut redis = redis::Client::open(harness::redis_url())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("tps:{op}:*"))
+        .query_async(&mut redis)
+        .await
+        .expect("KEYS");
+    assert!(!keys.is_empty(), "tps:{op}:{{windowStart}} keys");
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_before_the_acks_does_not_send_twice_except_in_the_documented_window() {
+    harness::init_logging();
+    let op = harness::unique_operator("crash");
+    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
+        c.faults.response_delay = Some(Delay::from_millis(1_000));
+    })
+    .await;
+    let dir = TempDir::new().expect("temp dir");
+    let nats_addr: SocketAddr = harness::nats_url()
+        .trim_start_matches("nats://")
+        .parse()
+        .expect("nats address");
+    let proxy = TcpProxy::start(nats_addr).await;
+    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    config.nats.ack_wait_seconds = 1;
+    let direct = config.clone();
+    config.nats.url = format!("nats://{}", proxy.addr());
+    let bus = Bus::connect(&direct.nats.url, &op).await;
+    let connector = Connector::start(config);
+    assert!(connector.wait_ready(READY).await);
+
+    // Phase 1: submits answered and committed, acknowledgements lost in a crash.
+    let n = 40;
+    let ids = harness::message_ids("crash", n);
+    bus.publish_many(&commands(&op, &ids, false)).await;
+    let sent = harness::eventually(Duration::from_secs(10), || async {
+        (sim.submits().len() >= n).then_some(())
+    })
+    .await;
+    assert!(sent.is_some(), "all submitted: {}", sim.submits().len());
+    // The responses are still held back by the simulator: nothing is acknowledged yet.
+    proxy.set(ProxyMode::Frozen);
+    let db = Db::connect().await;
+    let committed = harness::eventually(Duration::from_secs(10), || async {
+        let rows = db.rows(&op).await;
+        (rows.len() == n && rows.iter().all(|r| r.submit_status == "SUBMITTED")).then_some(())
+    })
+    .await;
+    assert!(committed.is_some(), "correlations committed");
+    connector.crash();
+    proxy.set(ProxyMode::Down);
+    assert_eq!(
+        bus.consumer_backlog()
+            .await
+            .map(|(_, ack_pending)| ack_pending),
+        Some(n),
+        "the acknowledgements never reached NATS"
+    );
+
+    sim.clear_faults();
+    let connector = Connector::start(direct.clone());
+    assert!(connector.wait_ready(READY).await);
+    assert!(
+        wait_acked(&bus, Duration::from_secs(15)).await,
+        "redelivered and acked"
+    );
+    let counts = received_by_text(&sim);
+    for id in &ids {
+        assert_eq!(counts.get(id), Some(&1), "{id} sent once");
+    }
+    let skipped = connector.metric("smpp_idempotent_skips_total", "").await;
+    assert_eq!(
+        skipped, n as f64,
+        "each redelivery acknowledged without sending"
+    );
+
+    // Phase 2, the documented window: the connection is lost after submits were written and
+    // before their responses; they are sent again and counted.
+    sim.update_faults(|f| f.response_delay = Some(Delay::from_millis(1_500)));
+    let m = 10;
+    let ids2 = harness::message_ids("window", m);
+    let before = sim.submits().len();
+    bus.publish_many(&commands(&op, &ids2, false)).await;
+    let sent = harness::eventually(Duration::from_secs(10), || async {
+        (sim.submits().len() >= before + m).then_some(())
+    })
+    .await;
+    assert!(sent.is_some());
+    sim.clear_faults();
+    sim.break_connections(BreakAction::Reset);
+    assert!(wait_acked(&bus, Duration::from_secs(20)).await);
+    let counts = received_by_text(&sim);
+    let duplicates: usize = ids2
+        .iter()
+        .map(|id| counts.get(id).copied().unwrap_or(0).saturating_sub(1))
+        .sum();
+    for id in &ids2 {
+        assert!(counts.get(id).is_some_and(|&c| c >= 1), "{id} sent");
+    }
+    let window = connector.metric("smpp_duplicate_window_total", "").await;
+    assert!(duplicates > 0, "the break fell inside the window");
+    assert_eq!(
+        window, duplicates as f64,
+        "every duplicate is counted in smpp_duplicate_window_total"
+    );
+    let rows = db.rows(&op).await;
+    assert_eq!(rows.len(), n + m, "one row per message");
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}
+
+fn states(h: &[Value]) -> Vec<(String, String)> {
+    h.iter()
+        .map(|e| {
+            (
+                e["state"].as_str().unwrap_or_default().to_string(),
+                e["endpoint"].as_str().unwrap_or("null").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn has_sequence(h: &[Value], want: &[(&str, &str)]) -> bool {
+    let mut it = states(h).into_iter();
+    want.iter()
+        .all(|(s, e)| it.any(|(s2, e2)| s2 == *s && e2 == *e))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_to_the_backup_and_back_with_health_events() {
+    harness::init_logging();
+    let op = harness::unique_operator("failover");
+    let primary = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
+    let backup = harness::start_sim("ghasi01b", "s3cret2", |_| {}).await;
+    // The contract's credentials example, with other credentials for the backup.
+    let creds = CredentialsServer::start(
+        vec![],
+        harness::CredentialsAnswer {
+            status: 200,
+            body: json!({"systemId": "ghasi01", "password": "s3cret", "systemType": "",
+                         "backup": {"systemId": "ghasi01b", "password": "s3cret2"}})
+            .to_string(),
+        },
+    )
+    .await;
+    let dir = TempDir::new().expect("temp dir");
+    let token = dir.write("token", "test-token\n").expect("token");
+    let mut config = harness::test_config(
+        &op,
+        primary.addr(),
+        crds::config::CredentialsSource::OperatorManagement {
+            base_url: creds.base_url(),
+            token_file: token.display().to_string(),
+            timeout_ms: 1_000,
+        },
+    );
+    harness::with_backup(&mut config, backup.addr());
+    let mut bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = Connector::start(config);
+    assert!(connector.wait_ready(READY).await);
+    let reqs = creds.requests();
+    assert!(!reqs.is_empty());
+    assert!(reqs
+        .iter()
+        .all(|(o, auth)| o == &op && auth.as_deref() == Some("Bearer test-token")));
+
+    let ids = harness::message_ids("fo", 3);
+    bus.publish(&harness::command(&op, &ids[0], "on primary"))
+        .await;
+    assert!(bus.wait_final(&ids[..1], Duration::from_secs(10)).await);
+    assert_eq!(primary.submits().len(), 1);
+
+    // The primary goes away.
+    primary.set_faults(e2e::sim::Faults {
+        refuse_connections: Some(RefuseMode::AcceptAndClose),
+        ..Default::default()
+    });
+    primary.break_connections(BreakAction::Reset);
+    let failed_over = bus
+        .wait_for(Duration::from_secs(15), |_, h| {
+            has_sequence(h, &[("BOUND", "primary"), ("FAILBACK", "backup")])
+        })
+        .await;
+    assert!(failed_over, "{:#?}", bus.health_events);
+    let fb = bus
+        .health_events
+        .iter()
+        .find(|e| e["state"] == "FAILBACK")
+        .cloned()
+        .expect("FAILBACK");
+    assert_eq!(fb["address"], backup.addr().to_string());
+    assert!(harness::schema_errors("operator-health.schema.json", &fb).is_empty());
+    bus.publish(&harness::command(&op, &ids[1], "on backup"))
+        .await;
+    assert!(bus.wait_final(&ids[1..2], Duration::from_secs(10)).await);
+    assert_eq!(backup.submits().len(), 1, "sent through the backup");
+    assert_eq!(
+        backup.submits()[0].system_id,
+        "ghasi01b",
+        "backup credentials"
+    );
+
+    // The primary comes back: failback after the hold time.
+    primary.clear_faults();
+    let back = bus
+        .wait_for(Duration::from_secs(20), |_, h| {
+            has_sequence(
+                h,
+                &[
+                    ("BOUND", "primary"),
+                    ("FAILBACK", "backup"),
+                    ("BOUND", "primary"),
+                ],
+            )
+        })
+        .await;
+    assert!(back, "{:?}", states(&bus.health_events));
+    bus.publish(&harness::command(&op, &ids[2], "primary again"))
+        .await;
+    assert!(bus.wait_final(&ids[2..3], Duration::from_secs(10)).await);
+    assert_eq!(primary.submits().len(), 2, "back on the primary");
+    assert_eq!(backup.submits().len(), 1);
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}
