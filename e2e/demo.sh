@@ -73,9 +73,9 @@ for port in "$PRIMARY_PORT" "$BACKUP_PORT"; do
 done
 
 # operator.health is a JetStream subject; a core NATS subscription sees every event too.
-python3 - "$OPERATOR" >"$WORK/health.jsonl" 2>/dev/null <<'PY' &
+python3 - "$OPERATOR" "$WORK/health.subscribed" >"$WORK/health.jsonl" 2>/dev/null <<'PY' &
 import json, socket, sys
-op = sys.argv[1]
+op, subscribed = sys.argv[1], sys.argv[2]
 s = socket.create_connection(("127.0.0.1", 4222))
 f = s.makefile("rb")
 f.readline()  # INFO
@@ -86,6 +86,8 @@ while True:
         break
     if line.startswith(b"PING"):
         s.sendall(b"PONG\r\n")
+    elif line.startswith(b"PONG"):
+        open(subscribed, "w").close()  # the server has our subscription
     elif line.startswith(b"MSG"):
         size = int(line.split()[-1])
         body = f.read(size + 2)[:size]
@@ -97,6 +99,11 @@ while True:
             print(json.dumps(event), flush=True)
 PY
 PIDS+=("$!")
+for _ in $(seq 1 100); do
+  [ -e "$WORK/health.subscribed" ] && break
+  sleep 0.1
+done
+[ -e "$WORK/health.subscribed" ] || fail "cannot subscribe to operator.health"
 
 cat >"$WORK/credentials.json" <<EOF
 {"systemId": "demo", "password": "demo123", "systemType": ""}
@@ -175,6 +182,8 @@ for name, expect in (("main", ("DELIVERED", count)), ("long", ("DELIVERED", 5)),
     check(s["sent"] == n, f"{name}: sent {s['sent']} of {n}")
     check(s["unfinished"] == 0, f"{name}: {s['unfinished']} unfinished")
     check(s["finalStatus"].get(status, 0) == n, f"{name}: {n} {status} expected")
+    if status == "REJECTED":
+        check(s["rejected"] == n, f"{name}: {n} rejected by the connector expected")
 sys.exit(0 if ok else 1)
 PY
 
