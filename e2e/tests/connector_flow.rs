@@ -311,3 +311,75 @@ async fn failover_to_the_backup_and_back_with_health_events() {
     assert_eq!(connector.stop().await, Ok(()));
     bus.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_drains_the_window_commits_and_unbinds_and_the_rest_is_sent_later() {
+    harness::init_logging();
+    let op = harness::unique_operator("stop");
+    // Answers take 300 ms, so the stop comes while the window is full.
+    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
+        c.faults.response_delay = Some(Delay::from_millis(300));
+    })
+    .await;
+    let dir = TempDir::new().expect("temp dir");
+    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    config.session.window = 16;
+    let mut bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = Connector::start(config.clone());
+    assert!(connector.wait_ready(READY).await);
+
+    let total = 200;
+    let ids = harness::message_ids("stop", total);
+    bus.publish_many(&commands(&op, &ids, false)).await;
+    let in_flight = harness::eventually(Duration::from_secs(10), || async {
+        (sim.submits().len() >= 16).then_some(())
+    })
+    .await;
+    assert!(in_flight.is_some(), "submits in flight before the stop");
+    assert_eq!(connector.stop().await, Ok(()), "stops in time and cleanly");
+
+    // Everything the SMSC received before the stop got its response, its committed row and
+    // its acknowledgement: nothing sent is left without a correlation.
+    let sent_before: HashMap<String, usize> = received_by_text(&sim);
+    assert!(sent_before.values().all(|&n| n == 1), "{sent_before:?}");
+    let rows = Db::connect().await.rows(&op).await;
+    for id in sent_before.keys() {
+        assert!(
+            rows.iter()
+                .any(|r| &r.message_id == id && r.submit_status == "SUBMITTED"),
+            "row of {id} committed before the exit"
+        );
+    }
+    assert_eq!(
+        rows.len(),
+        sent_before.len(),
+        "a row per sent message, no more"
+    );
+    let unbound = harness::eventually(Duration::from_secs(5), || async {
+        (sim.bound_sessions() == 0).then_some(())
+    })
+    .await;
+    assert!(unbound.is_some(), "the session unbound");
+    assert!(
+        bus.wait_for(Duration::from_secs(5), |_, h| h.last().is_some_and(|e| {
+            e["state"] == "UNBOUND" && e["reason"] == "shutdown"
+        }))
+        .await,
+        "last health event UNBOUND/shutdown: {:?}",
+        bus.health_events
+    );
+
+    // The commands not sent stayed in JetStream: a new connector sends each of them once.
+    assert!(sent_before.len() < total, "the stop came before the end");
+    let connector = Connector::start(config);
+    assert!(connector.wait_ready(READY).await);
+    assert!(wait_acked(&bus, Duration::from_secs(60)).await);
+    let received = received_by_text(&sim);
+    assert_eq!(received.len(), total, "every message sent");
+    assert!(
+        received.values().all(|&n| n == 1),
+        "each once: {received:?}"
+    );
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}
