@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(r.status(), 200);
         let text = r.text().await.unwrap();
         assert!(
-            text.contains("smpp_submit_total{command_status=\"0x00000000\"} 1"),
+            text.contains("smpp_submit_total{command_status=\"ESME_ROK\"} 1"),
             "{text}"
         );
         let _ = stop.send(());

@@ -18,7 +18,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-/// `command_status` label, as `0x%08X`.
+/// `command_status` label: the ESME_ name (`ESME_ROK`, `ESME_RTHROTTLED`, ...), or `0x%08X` for
+/// a status the specification does not name.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CommandStatusLabel {
     /// The submit_sm_resp command_status.
@@ -194,7 +195,9 @@ impl Metrics {
     pub fn submit(&self, command_status: u32) {
         self.submit_total
             .get_or_create(&CommandStatusLabel {
-                command_status: format!("0x{command_status:08X}"),
+                command_status: crate::codec::CommandStatus(command_status)
+                    .name()
+                    .map_or_else(|| format!("0x{command_status:08X}"), str::to_string),
             })
             .inc();
     }
@@ -264,8 +267,8 @@ mod tests {
         m.duplicate_window_total.inc();
         let text = m.encode();
         for line in [
-            "smpp_submit_total{command_status=\"0x00000000\"} 1",
-            "smpp_submit_total{command_status=\"0x0000000B\"} 1",
+            "smpp_submit_total{command_status=\"ESME_ROK\"} 1",
+            "smpp_submit_total{command_status=\"ESME_RINVDSTADR\"} 1",
             "smpp_receipts_total{status=\"DELIVERED\"} 1",
             "smpp_window_in_use 5",
             "smpp_tps_used 42",

@@ -120,6 +120,10 @@ struct Pipeline {
     metrics: Arc<Metrics>,
     permits: PermitPool,
     segment_slots: Arc<Semaphore>,
+    /// A commit failed and none succeeded since: do not pull.
+    db_down: std::sync::atomic::AtomicBool,
+    /// The service is stopping.
+    stopping: watch::Receiver<bool>,
 }
 
 /// How one segment's submit ended.
@@ -221,7 +225,7 @@ impl Pipeline {
             .collect();
 
         // Keep the command from being redelivered while it waits for slots and permits.
-        let progress_every = Duration::from_secs(self.config.nats.ack_wait_seconds.max(2) / 2);
+        let progress_every = self.progress_every();
         let published = message.info().ok().and_then(|i| {
             chrono::DateTime::from_timestamp(i.published.unix_timestamp(), i.published.nanosecond())
         });
@@ -309,7 +313,7 @@ impl Pipeline {
             }
         }
 
-        if !rows.is_empty() && !self.commit(rows).await {
+        if !rows.is_empty() && !self.commit(&message, rows).await {
             let _ = js::nak_after(&message, crate::intake::RETRY_DELAY).await;
             return;
         }
@@ -333,23 +337,45 @@ impl Pipeline {
         }
     }
 
-    /// Commits rows, trying a few times: the correlation of a sent segment must not be lost.
-    async fn commit(&self, rows: Vec<SegmentSubmit>) -> bool {
-        for attempt in 1..=3u32 {
+    /// Commits rows; while PostgreSQL fails, keeps trying (the correlation of a sent segment
+    /// must not be lost, and resending would duplicate it), keeps the command from being
+    /// redelivered with in-progress acks, and marks the database down so that nothing more is
+    /// pulled. Gives up only when the service stops (the command is then redelivered).
+    async fn commit(&self, message: &Message, rows: Vec<SegmentSubmit>) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut delay = Duration::from_millis(250);
+        let mut last_progress = Instant::now();
+        loop {
             let mut waits = Vec::with_capacity(rows.len());
             for row in rows.iter().cloned() {
                 waits.push(self.writer.record_submit(row).await);
             }
             let results = futures::future::join_all(waits).await;
             match results.into_iter().find_map(Result::err) {
-                None => return true,
+                None => {
+                    self.db_down.store(false, Relaxed);
+                    return true;
+                }
                 Some(e) => {
-                    tracing::warn!(error = %e, attempt, "cannot commit submit outcomes");
-                    tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+                    if !self.db_down.swap(true, Relaxed) {
+                        tracing::warn!(error = %e, "cannot commit submit outcomes; pulling stops until PostgreSQL answers");
+                    }
+                    if *self.stopping.borrow() {
+                        return false;
+                    }
+                    if last_progress.elapsed() >= self.progress_every() {
+                        let _ = js::in_progress(message).await;
+                        last_progress = Instant::now();
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
         }
-        false
+    }
+
+    fn progress_every(&self) -> Duration {
+        Duration::from_secs(self.config.nats.ack_wait_seconds.max(2) / 2)
     }
 
     /// A retryable failure: nak with backoff, or, past the message's validity, publish
@@ -578,7 +604,7 @@ pub async fn run(
         postgres: Some(pool.clone()),
         throttle: Some(throttle.clone()),
     };
-    let mut http_stop = stop_rx.clone();
+    let (http_stop_tx, mut http_stop) = watch::channel(false);
     let http = tokio::spawn(crate::http::serve(
         http_addr,
         http_state,
@@ -671,10 +697,9 @@ pub async fn run(
         });
     }
     {
-        let metrics = metrics.clone();
         tasks.spawn(async move {
             while let Some(late) = streams.late.recv().await {
-                metrics.duplicate_window_total.inc();
+                // Counted in smpp_duplicate_window_total when its submit timed out.
                 tracing::warn!(sequence = late.sequence, status = %late.status.0, smsc_message_id = %late.message_id, "response after the timeout: the command will be resent (possible duplicate)");
             }
         });
@@ -707,6 +732,7 @@ pub async fn run(
                     _ = tick.tick() => {
                         metrics.window_in_use.set((session.window_size() - session.free_window()) as i64);
                         metrics.tps_used.set(i64::from(throttle.used_last_window().await));
+                        throttle.probe().await;
                     }
                 }
             }
@@ -723,6 +749,8 @@ pub async fn run(
         metrics: metrics.clone(),
         permits: PermitPool::new(throttle.clone()),
         segment_slots: Arc::new(Semaphore::new(window)),
+        db_down: std::sync::atomic::AtomicBool::new(false),
+        stopping: stop_rx.clone(),
     });
     let intake = Intake::new(&op, publisher.clone(), pool.clone(), metrics.clone());
     // Commands in flight (pulled, not yet acknowledged): the window's worth being sent plus
@@ -752,6 +780,25 @@ pub async fn run(
                 Err(_) => break,
             },
         };
+        if pipeline.db_down.load(std::sync::atomic::Ordering::Relaxed) {
+            // PostgreSQL failed: pull nothing until it answers again.
+            let probe = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&pool);
+            let up = matches!(
+                tokio::time::timeout(Duration::from_secs(2), probe).await,
+                Ok(Ok(_))
+            );
+            if up {
+                pipeline
+                    .db_down
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!("PostgreSQL answers again; pulling resumes");
+            } else {
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        }
         let batch = tokio::select! {
             _ = &mut shutdown => break,
             b = puller.pull(credit) => b,
@@ -792,6 +839,7 @@ pub async fn run(
     }
 
     tracing::info!("stopping: no more pulls, finishing the commands in flight");
+    let _ = stop_tx.send(true);
     let drain = Duration::from_secs(config.session.drain_timeout_seconds);
     if tokio::time::timeout(drain, async {
         while inflight.join_next().await.is_some() {}
@@ -828,6 +876,7 @@ pub async fn run(
     {
         tracing::warn!(error = %e, "cannot publish the shutdown health event");
     }
+    let _ = http_stop_tx.send(true);
     let _ = http.await;
     tracing::info!("stopped");
     Ok(())

@@ -284,6 +284,44 @@ impl Throttle {
         }
     }
 
+    /// Checks Redis (at most once per [`ThrottleSettings::probe_interval`]) without taking
+    /// permits, so that [`Throttle::state`] and `/ready` follow Redis when no traffic asks for
+    /// permits: an unreachable Redis is reported at once, a recovered one is used again (with
+    /// the local grants of the last window carried over, as an acquire does).
+    pub async fn probe(&self) {
+        if self.settings.limit == 0 {
+            return;
+        }
+        let mut st = self.state.lock().await;
+        let now = Instant::now();
+        if st
+            .last_probe
+            .is_some_and(|t| now.duration_since(t) < self.settings.probe_interval)
+        {
+            return;
+        }
+        st.last_probe = Some(now);
+        match self.redis_take(&mut st, 0).await {
+            Ok(_) => {
+                if st.degraded_since.take().is_some() {
+                    st.log.prune(Instant::now(), self.settings.lookback());
+                    for e in st.log.entries.iter_mut() {
+                        e.2 = false;
+                    }
+                    self.set_degraded(false);
+                }
+            }
+            Err(e) => {
+                st.conn = None;
+                if st.degraded_since.is_none() {
+                    tracing::debug!(error = %e, "Redis TPS window failed");
+                    st.degraded_since = Some(now);
+                    self.set_degraded(true);
+                }
+            }
+        }
+    }
+
     /// One attempt: the permits, or how long to wait before the next attempt.
     pub async fn try_acquire(&self, want: u32) -> Result<Permits, Duration> {
         let want = want.clamp(1, self.settings.batch);

@@ -48,7 +48,8 @@ ensure_kannel() {
   if ! command -v bearerbox >/dev/null || ! command -v smsbox >/dev/null; then
     [[ $(id -u) == 0 ]] || die "kannel is not installed; as root: apt-get install -y kannel"
     log "installing kannel"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q kannel >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q kannel >&2 ||
+      { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q kannel >&2; }
   fi
   if command -v systemctl >/dev/null && systemctl is-active --quiet kannel 2>/dev/null; then
     log "stopping and disabling the kannel service"

@@ -184,6 +184,11 @@ impl Tracker {
         if self.finished.contains_key(id) {
             return;
         }
+        let rejected_by_connector =
+            status == "REJECTED" && ev.source == connector::events::EventSource::Connector;
+        if rejected_by_connector {
+            self.rejected += 1;
+        }
         let final_status = match ev.message_status {
             Some(ms) if ms != connector::events::MessageStatus::Pending => {
                 Some(serde_json::to_value(ms).map_or_else(
@@ -191,10 +196,7 @@ impl Tracker {
                     |v| v.as_str().unwrap_or_default().to_string(),
                 ))
             }
-            _ if status == "REJECTED" && ev.source == connector::events::EventSource::Connector => {
-                self.rejected += 1;
-                Some("REJECTED".to_string())
-            }
+            _ if rejected_by_connector => Some("REJECTED".to_string()),
             _ => None,
         };
         if let Some(fs) = final_status {

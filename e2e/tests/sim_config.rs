@@ -173,3 +173,56 @@ async fn the_binary_serves_and_prints_its_summary_on_sigint() {
     );
     assert!(!lines.contains("\"pw\""), "passwords are not logged");
 }
+
+#[tokio::test]
+async fn the_pdu_log_has_a_json_line_per_pdu_after_shutdown() {
+    let path = std::env::temp_dir().join(format!("smsc-sim-lib-{}.jsonl", rand::random::<u64>()));
+    let mut config = SimConfig::with_account("log", "secret9");
+    config.pdu_log = Some(path.clone());
+    config.receipts.delay = Delay::from_millis(0);
+    let sim = Simulator::start(config).await.unwrap();
+    let mut c = RawClient::connect(sim.addr()).await.unwrap();
+    assert!(c
+        .bind(BindMode::Transceiver, "log", "secret9")
+        .await
+        .unwrap()
+        .status
+        .is_ok());
+    assert!(c
+        .submit(submit_sm("1", "2", "x", true).unwrap())
+        .await
+        .unwrap()
+        .status
+        .is_ok());
+    c.receive_deliver_sm().await.unwrap();
+    assert!(c.unbind().await.unwrap().status.is_ok());
+    assert!(c.wait_closed().await);
+    sim.shutdown().await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["dir"].as_str().unwrap(), l["command"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("in", "bind_transceiver"),
+            ("out", "bind_transceiver_resp"),
+            ("in", "submit_sm"),
+            ("out", "submit_sm_resp"),
+            ("out", "deliver_sm"),
+            ("in", "deliver_sm_resp"),
+            ("in", "unbind"),
+            ("out", "unbind_resp"),
+        ]
+    );
+    assert!(lines
+        .iter()
+        .all(|l| l["ts"].is_string() && l["seq"].is_u64()));
+    assert!(!text.contains("secret9"), "passwords are redacted");
+}

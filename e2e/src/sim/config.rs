@@ -172,7 +172,7 @@ impl Default for SimConfig {
             enquire_link_secs: 30,
             tps_limit: None,
             capture_submits: true,
-            capture_limit: 1_000_000,
+            capture_limit: 200_000,
             query_store_limit: 100_000,
             pdu_log: None,
             max_pdu_len: connector::codec::DEFAULT_MAX_PDU_LEN,

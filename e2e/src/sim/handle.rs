@@ -201,11 +201,15 @@ impl SimHandle {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// Stops listening, closes every session and waits for them to end.
+    /// Stops listening, closes every session, waits for them to end and for the PDU log
+    /// to be written out.
     pub async fn shutdown(mut self) {
         self.shared.cancel.cancel();
         if let Some(server) = self.server.take() {
             let _ = server.await;
+        }
+        if let Some(log) = &self.shared.pdu_log {
+            let _ = tokio::time::timeout(Duration::from_secs(5), log.flush()).await;
         }
     }
 }

@@ -23,10 +23,18 @@ struct Line {
     body: String,
 }
 
+/// What the writer thread is sent.
+#[derive(Debug)]
+enum Msg {
+    Line(Line),
+    /// Flush everything before this, then answer.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// Sends log lines to a writer thread (so that sessions never block on the file).
 #[derive(Debug, Clone)]
 pub struct PduLog {
-    tx: mpsc::UnboundedSender<Line>,
+    tx: mpsc::UnboundedSender<Msg>,
 }
 
 impl PduLog {
@@ -61,7 +69,15 @@ impl PduLog {
             len: pdu.encoded_len().map_or(0, |l| l as u32),
             body: format!("{:?}", pdu.body),
         };
-        let _ = self.tx.send(line);
+        let _ = self.tx.send(Msg::Line(line));
+    }
+
+    /// Waits until every line logged so far is written out.
+    pub async fn flush(&self) {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Flush(ack)).is_ok() {
+            let _ = done.await;
+        }
     }
 
     /// Logs an encoded PDU (or several back to back).
@@ -71,7 +87,7 @@ impl PduLog {
             match Pdu::decode(Bytes::copy_from_slice(&bytes[..len])) {
                 Ok(pdu) => self.pdu(session, dir, &pdu),
                 Err(e) => {
-                    let _ = self.tx.send(Line {
+                    let _ = self.tx.send(Msg::Line(Line {
                         ts: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
                         session,
                         dir,
@@ -80,7 +96,7 @@ impl PduLog {
                         seq: header.sequence,
                         len: header.command_length,
                         body: format!("undecodable: {e}"),
-                    });
+                    }));
                 }
             }
             bytes = &bytes[len..];
@@ -88,24 +104,30 @@ impl PduLog {
     }
 }
 
-fn write_lines(mut rx: mpsc::UnboundedReceiver<Line>, out: Box<dyn Write + Send>) {
+fn write_lines(mut rx: mpsc::UnboundedReceiver<Msg>, out: Box<dyn Write + Send>) {
     let mut out = std::io::BufWriter::new(out);
-    while let Some(line) = rx.blocking_recv() {
-        let mut write = |line: &Line| {
-            serde_json::to_writer(&mut out, line)
-                .map_err(std::io::Error::other)
-                .and_then(|()| out.write_all(b"\n"))
-        };
-        if write(&line).is_err() {
-            return;
-        }
-        while let Ok(more) = rx.try_recv() {
-            if write(&more).is_err() {
-                return;
+    let mut acks = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                Msg::Line(line) => {
+                    let written = serde_json::to_writer(&mut out, &line)
+                        .map_err(std::io::Error::other)
+                        .and_then(|()| out.write_all(b"\n"));
+                    if written.is_err() {
+                        return;
+                    }
+                }
+                Msg::Flush(ack) => acks.push(ack),
             }
+            next = rx.try_recv().ok();
         }
         if out.flush().is_err() {
             return;
+        }
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
         }
     }
 }

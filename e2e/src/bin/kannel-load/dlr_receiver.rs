@@ -24,6 +24,12 @@ struct Callback {
     t: u8,
 }
 
+/// The `dlr-url` of message number `n` for a receiver listening on `addr`; Kannel replaces `%d`
+/// with the report type.
+pub fn dlr_url(addr: SocketAddr, n: u64) -> String {
+    format!("http://{addr}/dlr?n={n}&t=%d")
+}
+
 /// Counts of the reports received so far.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -105,9 +111,9 @@ impl DlrReceiver {
         })
     }
 
-    /// The `dlr-url` to give Kannel for message number `n`.
-    pub fn url_for(&self, n: u64) -> String {
-        format!("http://{}/dlr?n={n}&t=%d", self.addr)
+    /// The address the receiver listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Waits until `expected` messages have their final report, or `deadline` passes.
@@ -165,7 +171,7 @@ mod tests {
         let mut rx = DlrReceiver::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let base = rx.url_for(0).split('?').next().unwrap().to_string();
+        let base = format!("http://{}/dlr", rx.addr());
         let client = reqwest::Client::new();
         assert_eq!(call(&client, &base, "n=1&t=8").await, 200);
         assert_eq!(call(&client, &base, "n=1&t=1").await, 200);
@@ -195,7 +201,7 @@ mod tests {
         let rx = DlrReceiver::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let url = rx.url_for(42);
+        let url = dlr_url(rx.addr(), 42);
         assert!(url.starts_with("http://127.0.0.1:"));
         assert!(url.ends_with("/dlr?n=42&t=%d"));
     }

@@ -168,16 +168,19 @@ async fn run(args: &Args) -> Result<Summary, String> {
         smsc: args.smsc.clone(),
         text: args.text.clone(),
     };
-    let urls: Vec<Url> = (0..args.count)
-        .map(|i| request.url_for(i, receiver.as_ref().map(|r| r.url_for(i)).as_deref()))
-        .collect();
+    let dlr_addr = receiver.as_ref().map(DlrReceiver::addr);
+    let count = args.count;
+    let urls = (0..count).map(move |i| {
+        let dlr = dlr_addr.map(|addr| dlr_receiver::dlr_url(addr, i));
+        request.url_for(i, dlr.as_deref())
+    });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
     let started = Instant::now();
     let fire = {
         let client = client.clone();
         let concurrency = args.concurrency;
         tokio::spawn(async move {
-            let outcome = sendsms::send_all(&client, urls.into_iter(), concurrency).await;
+            let outcome = sendsms::send_all(&client, urls, concurrency).await;
             (outcome, Instant::now())
         })
     };

@@ -103,6 +103,7 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, id: SessionId) {
         writer_tx,
         delayer_tx: None,
         accepted: 0,
+        batch_at: Instant::now(),
         awaiting_unbind_resp: false,
         shared: shared.clone(),
     };
@@ -173,6 +174,8 @@ struct Session {
     delayer_tx: Option<mpsc::UnboundedSender<(Instant, bytes::Bytes)>>,
     /// Submits accepted in the current batch.
     accepted: u32,
+    /// When the current batch was read (the TPS limit's clock for it).
+    batch_at: Instant,
     awaiting_unbind_resp: bool,
 }
 
@@ -252,7 +255,7 @@ impl Session {
     async fn flush(&mut self) -> Result<(), ()> {
         self.shared.stats.merge(&mut self.local);
         if self.accepted > 0 {
-            self.shared.tps.record(Instant::now(), self.accepted);
+            self.shared.tps.record(self.batch_at, self.accepted);
             self.accepted = 0;
         }
         if self.wbuf.is_empty() {
@@ -276,6 +279,7 @@ impl Session {
             self.faults_generation = generation;
         }
         let now = Instant::now();
+        self.batch_at = now;
         loop {
             let decoded = match self.codec.decode(&mut self.rbuf) {
                 Ok(Some(decoded)) => decoded,
