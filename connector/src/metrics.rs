@@ -3,6 +3,7 @@
 //! Names (the dashboards use them): `smpp_submit_total{command_status}`,
 //! `smpp_receipts_total{status}`, `smpp_window_in_use`, `smpp_tps_used`,
 //! `smpp_response_latency_seconds`, `smpp_receipt_latency_seconds`,
+//! `smpp_publish_to_submit_seconds`,
 //! `smpp_session_state{state,endpoint}`, `smpp_reconnects_total`,
 //! `smpp_correlation_misses_total`, `smpp_rejected_commands_total{reason}`,
 //! `smpp_duplicate_window_total`, `smpp_mo_messages_total`,
@@ -68,6 +69,9 @@ pub struct Metrics {
     pub response_latency_seconds: Histogram,
     /// deliver_sm received to event published, seconds.
     pub receipt_latency_seconds: Histogram,
+    /// JetStream publish time of the dispatch command to the first write of its submit_sm,
+    /// seconds (per segment sent).
+    pub publish_to_submit_seconds: Histogram,
     /// 1 for the current state and endpoint, 0 for the others.
     pub session_state: Family<SessionLabels, Gauge>,
     /// Session reconnects.
@@ -102,6 +106,7 @@ impl Metrics {
             tps_used: Gauge::default(),
             response_latency_seconds: latency_histogram(),
             receipt_latency_seconds: latency_histogram(),
+            publish_to_submit_seconds: latency_histogram(),
             session_state: Family::default(),
             reconnects_total: Counter::default(),
             correlation_misses_total: Counter::default(),
@@ -142,6 +147,11 @@ impl Metrics {
             "smpp_receipt_latency_seconds",
             "deliver_sm received to event published",
             m.receipt_latency_seconds.clone(),
+        );
+        registry.register(
+            "smpp_publish_to_submit_seconds",
+            "JetStream publish of the dispatch command to the first write of its submit_sm",
+            m.publish_to_submit_seconds.clone(),
         );
         registry.register(
             "smpp_session_state",

@@ -137,7 +137,13 @@ impl Pipeline {
         &self.config.operator_id
     }
 
-    async fn send_segment(&self, seg: outbound::OutboundSegment) -> SegmentResult {
+    /// Sends one segment. `published` is the command's JetStream publish time, for
+    /// `smpp_publish_to_submit_seconds`.
+    async fn send_segment(
+        &self,
+        seg: outbound::OutboundSegment,
+        published: Option<chrono::DateTime<Utc>>,
+    ) -> SegmentResult {
         let Ok(_slot) = self.segment_slots.acquire().await else {
             return SegmentResult::Failed(seg.segment, SubmitError::ShuttingDown);
         };
@@ -145,6 +151,16 @@ impl Pipeline {
         match self.session.submit(seg.pdu).await {
             Ok(outcome) => {
                 self.metrics.submit(outcome.status.0);
+                if let Some(published) = published {
+                    // The first write of the submit_sm: now minus its response latency (an
+                    // upper bound: it includes the wake-up after the response).
+                    let written = Utc::now()
+                        - chrono::Duration::from_std(outcome.latency).unwrap_or_default();
+                    let waited = (written - published).to_std().unwrap_or_default();
+                    self.metrics
+                        .publish_to_submit_seconds
+                        .observe(waited.as_secs_f64());
+                }
                 self.metrics
                     .response_latency_seconds
                     .observe(outcome.latency.as_secs_f64());
@@ -210,7 +226,11 @@ impl Pipeline {
 
         // Keep the command from being redelivered while it waits for slots and permits.
         let progress_every = self.progress_every();
-        let sends = futures::future::join_all(to_send.into_iter().map(|s| self.send_segment(s)));
+        let published = message.info().ok().and_then(|i| {
+            chrono::DateTime::from_timestamp(i.published.unix_timestamp(), i.published.nanosecond())
+        });
+        let sends =
+            futures::future::join_all(to_send.into_iter().map(|s| self.send_segment(s, published)));
         tokio::pin!(sends);
         let mut tick = tokio::time::interval_at(Instant::now() + progress_every, progress_every);
         let results = loop {
