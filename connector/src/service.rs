@@ -578,7 +578,9 @@ pub async fn run(
     let (session, mut streams) =
         SessionEngine::start(EngineConfig::from_connector(&config), credentials);
 
-    if let Err(e) = publisher
+    // Whether the last health event published says UNBOUND: the final one is then not repeated.
+    let unbound_published = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    match publisher
         .publish_health(&OperatorHealth::unbound(
             &op,
             "starting",
@@ -587,7 +589,8 @@ pub async fn run(
         ))
         .await
     {
-        tracing::warn!(error = %e, "cannot publish the start health event");
+        Ok(_) => unbound_published.store(true, std::sync::atomic::Ordering::SeqCst),
+        Err(e) => tracing::warn!(error = %e, "cannot publish the start health event"),
     }
 
     // HTTP.
@@ -634,6 +637,7 @@ pub async fn run(
         let publisher = publisher.clone();
         let metrics = metrics.clone();
         let (op, instance) = (op.clone(), instance.clone());
+        let unbound_published = unbound_published.clone();
         tasks.spawn(async move {
             let mut bound_before = false;
             while let Ok(ev) = events.recv().await {
@@ -662,8 +666,12 @@ pub async fn run(
                 tracing::info!(state = %state, endpoint, address = ?ev.address, reason = %ev.reason, "session state");
                 let status = tracker.apply(&ev, k8s_openapi::jiff::Timestamp::now()).clone();
                 status_tx.send_replace(Some(status));
-                if let Err(e) = publisher.publish_health(&health).await {
-                    tracing::warn!(error = %e, "cannot publish a health event");
+                match publisher.publish_health(&health).await {
+                    Ok(_) => unbound_published.store(
+                        health.state == crate::events::HealthState::Unbound,
+                        std::sync::atomic::Ordering::SeqCst,
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "cannot publish a health event"),
                 }
             }
         });
@@ -865,16 +873,19 @@ pub async fn run(
     {
         tracing::warn!("correlation writer did not flush in time");
     }
-    if let Err(e) = publisher
-        .publish_health(&OperatorHealth::unbound(
-            &op,
-            "shutdown",
-            &instance,
-            Utc::now(),
-        ))
-        .await
-    {
-        tracing::warn!(error = %e, "cannot publish the shutdown health event");
+    let already_unbound = unbound_published.load(std::sync::atomic::Ordering::SeqCst);
+    if !already_unbound {
+        if let Err(e) = publisher
+            .publish_health(&OperatorHealth::unbound(
+                &op,
+                "shutdown",
+                &instance,
+                Utc::now(),
+            ))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot publish the shutdown health event");
+        }
     }
     let _ = http_stop_tx.send(true);
     let _ = http.await;

@@ -360,12 +360,29 @@ async fn a_graceful_stop_drains_the_window_commits_and_unbinds_and_the_rest_is_s
     })
     .await;
     assert!(unbound.is_some(), "the session unbound");
+    // One UNBOUND after the BOUND: the stop is a state change, published once.
     assert!(
-        bus.wait_for(Duration::from_secs(5), |_, h| h.last().is_some_and(|e| {
-            e["state"] == "UNBOUND" && e["reason"] == "shutdown"
-        }))
-        .await,
-        "last health event UNBOUND/shutdown: {:?}",
+        bus.wait_for(Duration::from_secs(5), |_, h| h.len() >= 2
+            && h[h.len() - 1]["state"] == "UNBOUND"
+            && h[h.len() - 2]["state"] == "BOUND")
+            .await,
+        "health events end BOUND, UNBOUND: {:?}",
+        bus.health_events
+    );
+    bus.settle(Duration::from_millis(500)).await;
+    assert_eq!(
+        bus.health_events.last().map(|e| e["state"].clone()),
+        Some(json!("UNBOUND")),
+        "no further event after the stop: {:?}",
+        bus.health_events
+    );
+    assert_eq!(
+        bus.health_events
+            .windows(2)
+            .filter(|w| w[0]["state"] == w[1]["state"])
+            .count(),
+        0,
+        "no repeated state: {:?}",
         bus.health_events
     );
 
