@@ -78,3 +78,31 @@ impl TestDb {
         admin.close().await;
     }
 }
+
+/// A private in-memory stream capturing `{prefix}.>` for one test's events: its name and the
+/// prefix. Delete it with `js.delete_stream(name)` at the end of the test.
+pub async fn event_stream(js: &async_nats::jetstream::Context, tag: &str) -> (String, String) {
+    let name = unique(tag).to_uppercase().replace('-', "_");
+    let prefix = unique(&tag.to_lowercase());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: name.clone(),
+        subjects: vec![format!("{prefix}.>")],
+        storage: async_nats::jetstream::stream::StorageType::Memory,
+        ..Default::default()
+    })
+    .await
+    .expect("test event stream");
+    (name, prefix)
+}
+
+/// A publisher of events to `{prefix}.dlr` and `{prefix}.health`.
+pub fn event_publisher(
+    js: &async_nats::jetstream::Context,
+    prefix: &str,
+) -> crate::events::EventPublisher {
+    crate::events::EventPublisher::new(
+        js.clone(),
+        &format!("{prefix}.dlr"),
+        &format!("{prefix}.health"),
+    )
+}

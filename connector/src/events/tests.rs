@@ -1,8 +1,7 @@
 use super::*;
 use crate::dispatch::parse_command;
 use crate::schema_check::{assert_valid, schema_errors};
-use crate::test_support::{jetstream, unique};
-use async_nats::jetstream::stream;
+use crate::test_support::{event_publisher, event_stream, jetstream};
 use serde_json::{json, Value};
 
 fn dlr_example() -> Value {
@@ -268,29 +267,11 @@ fn message_status_aggregation() {
     );
 }
 
-async fn test_stream(js: &jetstream::Context) -> (String, String) {
-    let name = unique("EVT").to_uppercase().replace('-', "_");
-    let prefix = unique("evt");
-    js.create_stream(stream::Config {
-        name: name.clone(),
-        subjects: vec![format!("{prefix}.>")],
-        storage: stream::StorageType::Memory,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    (name, prefix)
-}
-
 #[tokio::test]
 async fn publishes_with_msg_id_and_dedupes() {
     let js = jetstream().await;
-    let (name, prefix) = test_stream(&js).await;
-    let publisher = EventPublisher::new(
-        js.clone(),
-        &format!("{prefix}.dlr"),
-        &format!("{prefix}.health"),
-    );
+    let (name, prefix) = event_stream(&js, "evt").await;
+    let publisher = event_publisher(&js, &prefix);
     let event = example_receipt();
     let first = publisher.publish_dlr(&event).await.unwrap();
     assert!(!first.duplicate);

@@ -2,8 +2,9 @@ use super::*;
 use crate::correlation::{CorrelationWriter, SegmentSubmit, SmscIdKeys, SubmitOutcome};
 use crate::events::{DeliveryStatus, EventSource, Segment};
 use crate::jetstream::{dispatch_consumer, ensure_dispatch_stream, DispatchPuller};
-use crate::test_support::{config, jetstream as js_context, unique, TestDb};
-use async_nats::jetstream::stream;
+use crate::test_support::{
+    config, event_publisher, event_stream, jetstream as js_context, unique, TestDb,
+};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use tokio::sync::watch;
@@ -21,21 +22,8 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
     let op = cfg.operator_id.clone();
     let dispatch = ensure_dispatch_stream(&js, "SMPP_DISPATCH").await.unwrap();
     let consumer = dispatch_consumer(&dispatch, &cfg).await.unwrap();
-    let events_name = unique("INTAKE").to_uppercase().replace('-', "_");
-    let prefix = unique("intake-ev");
-    js.create_stream(stream::Config {
-        name: events_name.clone(),
-        subjects: vec![format!("{prefix}.>")],
-        storage: stream::StorageType::Memory,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let publisher = EventPublisher::new(
-        js.clone(),
-        &format!("{prefix}.dlr"),
-        &format!("{prefix}.health"),
-    );
+    let (events_name, prefix) = event_stream(&js, "intake").await;
+    let publisher = event_publisher(&js, &prefix);
     let metrics = Arc::new(Metrics::new());
     let intake = Intake::new(&op, publisher, db.pool.clone(), metrics.clone());
 

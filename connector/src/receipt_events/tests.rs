@@ -1,8 +1,8 @@
 use super::*;
 use crate::correlation::{receipt_keys, SegmentSubmit, SmscIdKeys, SubmitOutcome};
 use crate::events::{DeliveryStatus, MessageStatus, Segment};
-use crate::test_support::{jetstream as js_context, unique, TestDb};
-use async_nats::jetstream::{self, stream};
+use crate::test_support::{event_publisher, event_stream, jetstream as js_context, unique, TestDb};
+use async_nats::jetstream;
 use crds::config::ReceiptIdForm;
 use std::collections::BTreeMap;
 
@@ -19,21 +19,8 @@ impl Env {
     async fn new() -> Self {
         let js = js_context().await;
         let db = TestDb::new().await;
-        let stream_name = unique("RCPT").to_uppercase().replace('-', "_");
-        let prefix = unique("rcpt");
-        js.create_stream(stream::Config {
-            name: stream_name.clone(),
-            subjects: vec![format!("{prefix}.>")],
-            storage: stream::StorageType::Memory,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let publisher = EventPublisher::new(
-            js.clone(),
-            &format!("{prefix}.dlr"),
-            &format!("{prefix}.health"),
-        );
+        let (stream_name, prefix) = event_stream(&js, "rcpt").await;
+        let publisher = event_publisher(&js, &prefix);
         let (writer, _) = CorrelationWriter::spawn(db.pool.clone(), 32, Duration::from_millis(1));
         Self {
             js,
