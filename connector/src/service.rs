@@ -578,7 +578,7 @@ pub async fn run(
     let (session, mut streams) =
         SessionEngine::start(EngineConfig::from_connector(&config), credentials);
 
-    // Whether the last health event published says UNBOUND: the final one is then not repeated.
+    // Whether the last health event sent says UNBOUND: the final one is then not repeated.
     let unbound_published = Arc::new(std::sync::atomic::AtomicBool::new(false));
     match publisher
         .publish_health(&OperatorHealth::unbound(
@@ -666,12 +666,15 @@ pub async fn run(
                 tracing::info!(state = %state, endpoint, address = ?ev.address, reason = %ev.reason, "session state");
                 let status = tracker.apply(&ev, k8s_openapi::jiff::Timestamp::now()).clone();
                 status_tx.send_replace(Some(status));
-                match publisher.publish_health(&health).await {
-                    Ok(_) => unbound_published.store(
-                        health.state == crate::events::HealthState::Unbound,
-                        std::sync::atomic::Ordering::SeqCst,
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "cannot publish a health event"),
+                // Set before the publish: the stop may abort this task while it awaits the
+                // PubAck of an UNBOUND that NATS already has.
+                unbound_published.store(
+                    health.state == crate::events::HealthState::Unbound,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+                if let Err(e) = publisher.publish_health(&health).await {
+                    unbound_published.store(false, std::sync::atomic::Ordering::SeqCst);
+                    tracing::warn!(error = %e, "cannot publish a health event");
                 }
             }
         });
