@@ -7,7 +7,6 @@
 //! simulated with a [`TcpProxy`] or a private [`NatsServer`], never by stopping shared servers.
 
 use std::collections::VecDeque;
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -438,29 +437,16 @@ impl Bus {
 
     /// Publishes many commands with at most 256 acknowledgements outstanding.
     pub async fn publish_many(&self, commands: &[Value]) {
-        let mut acks = futures::stream::FuturesUnordered::new();
+        let mut publisher = crate::loadgen::PipelinedPublisher::new(self.js.clone(), 256);
         for c in commands {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-Msg-Id", c["messageId"].as_str().unwrap_or_default());
+            let id = c["messageId"].as_str().unwrap_or_default();
             let body = serde_json::to_vec(c).unwrap_or_default();
-            match self
-                .js
-                .publish_with_headers(self.subject(), headers, body.into())
-                .await
-            {
-                Ok(f) => acks.push(f.into_future()),
-                Err(e) => panic!("publish: {e}"),
-            }
-            while acks.len() >= 256 {
-                if let Some(Err(e)) = acks.next().await {
-                    panic!("publish ack: {e}");
-                }
+            if let Err(e) = publisher.publish(self.subject(), id, body).await {
+                panic!("publish: {e}");
             }
         }
-        while let Some(r) = acks.next().await {
-            if let Err(e) = r {
-                panic!("publish ack: {e}");
-            }
+        if let Err(e) = publisher.finish().await {
+            panic!("publish ack: {e}");
         }
     }
 

@@ -12,7 +12,6 @@
 //! consumer that only acknowledges.
 
 use std::collections::HashMap;
-use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull, consumer::DeliverPolicy};
@@ -154,6 +153,68 @@ pub fn command_json(spec: &LoadSpec, i: usize) -> serde_json::Value {
     })
 }
 
+/// Publishes to JetStream with `Nats-Msg-Id` set, keeping at most `in_flight` acknowledgements
+/// outstanding (pipelined, as sms-orchestrator does), and counts the acknowledged messages.
+pub struct PipelinedPublisher {
+    js: jetstream::Context,
+    in_flight: usize,
+    acks: futures::stream::FuturesUnordered<
+        futures::future::BoxFuture<'static, Result<(), LoadError>>,
+    >,
+    acked: usize,
+}
+
+impl PipelinedPublisher {
+    /// A publisher with at most `in_flight` (at least 1) acknowledgements outstanding.
+    pub fn new(js: jetstream::Context, in_flight: usize) -> Self {
+        Self {
+            js,
+            in_flight: in_flight.max(1),
+            acks: futures::stream::FuturesUnordered::new(),
+            acked: 0,
+        }
+    }
+
+    /// Publishes `body` to `subject` with `Nats-Msg-Id: msg_id`; waits while the bound is reached.
+    pub async fn publish(
+        &mut self,
+        subject: String,
+        msg_id: &str,
+        body: Vec<u8>,
+    ) -> Result<(), LoadError> {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        let ack = self
+            .js
+            .publish_with_headers(subject, headers, body.into())
+            .await
+            .map_err(nats_err)?;
+        self.acks.push(Box::pin(
+            async move { ack.await.map(drop).map_err(nats_err) },
+        ));
+        while self.acks.len() >= self.in_flight {
+            self.next_ack().await?;
+        }
+        Ok(())
+    }
+
+    async fn next_ack(&mut self) -> Result<(), LoadError> {
+        if let Some(r) = self.acks.next().await {
+            r?;
+            self.acked += 1;
+        }
+        Ok(())
+    }
+
+    /// Waits for every outstanding acknowledgement; returns how many messages were acknowledged.
+    pub async fn finish(mut self) -> Result<usize, LoadError> {
+        while !self.acks.is_empty() {
+            self.next_ack().await?;
+        }
+        Ok(self.acked)
+    }
+}
+
 /// Tracks the events of one run's messages.
 #[derive(Default)]
 struct Tracker {
@@ -244,35 +305,18 @@ pub async fn run(spec: &LoadSpec) -> Result<Summary, LoadError> {
     let mut tracker = Tracker::default();
     let subject = format!("smpp.operator.{}", spec.operator);
     let start = Instant::now();
-    let mut acks = futures::stream::FuturesUnordered::new();
-    let mut sent = 0usize;
-    let in_flight = spec.in_flight.max(1);
+    let mut publisher = PipelinedPublisher::new(js.clone(), spec.in_flight);
     for i in 0..spec.count {
         if spec.rate > 0 {
             let due = start + Duration::from_secs_f64(i as f64 / spec.rate as f64);
             tokio::time::sleep_until(due.into()).await;
         }
         let id = message_id(&spec.run_id, i);
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", id.as_str());
         let body = serde_json::to_vec(&command_json(spec, i)).map_err(nats_err)?;
-        tracker.published_at.insert(id, Instant::now());
-        let ack = js
-            .publish_with_headers(subject.clone(), headers, body.into())
-            .await
-            .map_err(nats_err)?;
-        acks.push(ack.into_future());
-        while acks.len() >= in_flight {
-            if let Some(r) = acks.next().await {
-                r.map_err(nats_err)?;
-                sent += 1;
-            }
-        }
+        tracker.published_at.insert(id.clone(), Instant::now());
+        publisher.publish(subject.clone(), &id, body).await?;
     }
-    while let Some(r) = acks.next().await {
-        r.map_err(nats_err)?;
-        sent += 1;
-    }
+    let sent = publisher.finish().await?;
     let publish_seconds = start.elapsed().as_secs_f64();
     let deadline = tokio::time::Instant::now() + spec.timeout;
 
@@ -393,26 +437,13 @@ pub async fn run_ceiling(spec: &LoadSpec) -> Result<f64, LoadError> {
         }
         Ok::<usize, LoadError>(n)
     });
-    let mut acks = futures::stream::FuturesUnordered::new();
+    let mut publisher = PipelinedPublisher::new(js.clone(), spec.in_flight);
     for i in 0..count {
         let id = message_id(&spec.run_id, i);
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", id.as_str());
         let body = serde_json::to_vec(&command_json(spec, i)).map_err(nats_err)?;
-        let ack = js
-            .publish_with_headers(subject.clone(), headers, body.into())
-            .await
-            .map_err(nats_err)?;
-        acks.push(ack.into_future());
-        while acks.len() >= spec.in_flight.max(1) {
-            if let Some(r) = acks.next().await {
-                r.map_err(nats_err)?;
-            }
-        }
+        publisher.publish(subject.clone(), &id, body).await?;
     }
-    while let Some(r) = acks.next().await {
-        r.map_err(nats_err)?;
-    }
+    publisher.finish().await?;
     let consumed = tokio::time::timeout(spec.timeout, consume)
         .await
         .map_err(|_| LoadError::Nats("ceiling consumer timed out".into()))?
