@@ -321,3 +321,29 @@ async fn pending_receipts_are_kept_once_listed_and_deleted() {
         .is_empty());
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn pool_sessions_never_plan_parallel_queries() {
+    let db = TestDb::new().await;
+    let config = crds::config::PostgresConfig {
+        url: db.url(),
+        ..Default::default()
+    };
+    let pool = connect(&config).await.expect("pool");
+    let mut settings = Vec::new();
+    // Every session of the pool, not only the first one.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut conn = pool.acquire().await.expect("connection");
+        let row = sqlx::query("SHOW max_parallel_workers_per_gather")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("show");
+        settings.push(row.get::<String, _>(0));
+        held.push(conn);
+    }
+    assert_eq!(settings, ["0", "0"]);
+    drop(held);
+    pool.close().await;
+    db.drop_db().await;
+}
