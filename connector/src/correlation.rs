@@ -23,8 +23,7 @@ use tokio::task::JoinHandle;
 use crate::events::{
     aggregate_status, parse_status, CorrelatedMessage, DeliveryStatus, ReceiptFacts, Segment,
 };
-use crate::receipt::{canonical_keys, IdSide};
-use crds::config::ReceiptIdForm;
+use crate::receipt::submit_key;
 
 /// The embedded migrations of `migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -73,55 +72,14 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
 
-/// The normalised keys under which receipts may name a submitted segment's smsc id: one per
-/// id form, at most three (`connector::receipt::canonical_keys`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SmscIdKeys(Vec<String>);
-
-impl SmscIdKeys {
-    /// The submit-side keys of `smsc_message_id` for the configured id form.
-    pub fn for_submit(smsc_message_id: &str, form: ReceiptIdForm) -> Self {
-        Self(
-            canonical_keys(smsc_message_id, IdSide::Submit, form)
-                .iter()
-                .map(|k| k.as_str().to_string())
-                .collect(),
-        )
-    }
-
-    /// Keys given as they are (the first three are stored).
-    pub fn from_keys(keys: Vec<String>) -> Self {
-        Self(keys)
-    }
-
-    /// The keys.
-    pub fn keys(&self) -> &[String] {
-        &self.0
-    }
-
-    fn nth(&self, i: usize) -> Option<&str> {
-        self.0.get(i).map(String::as_str)
-    }
-}
-
-/// The receipt-side keys to look a receipt's id up with, for the configured id form (every
-/// form's key for `auto`).
-pub fn receipt_keys(receipt_id: &str, form: ReceiptIdForm) -> Vec<String> {
-    canonical_keys(receipt_id, IdSide::Receipt, form)
-        .iter()
-        .map(|k| k.as_str().to_string())
-        .collect()
-}
-
 /// How a segment's submit ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SubmitOutcome {
     /// submit_sm_resp ESME_ROK with the operator's message id.
     Submitted {
-        /// The operator's id as in submit_sm_resp.
+        /// The operator's id as in submit_sm_resp (stored with its
+        /// [`submit_key`](crate::receipt::submit_key)).
         smsc_message_id: String,
-        /// Its normalised forms.
-        keys: SmscIdKeys,
     },
     /// A permanent error, or retries exhausted.
     Failed {
@@ -156,7 +114,8 @@ pub struct SegmentSubmit {
 pub struct ReceiptUpdate {
     /// Operator id.
     pub operator_id: String,
-    /// Normalised forms of the receipt's id to look up (any may match).
+    /// Submit keys the receipt's id may name (`connector::receipt::receipt_keys`; any may
+    /// match).
     pub candidate_keys: Vec<String>,
     /// What the receipt says.
     pub facts: ReceiptFacts,
@@ -171,8 +130,7 @@ pub enum ReceiptMatch {
     Correlated {
         /// The message, its segment and aggregate status.
         message: CorrelatedMessage,
-        /// The candidate key that matched (its prefix names the id form, for
-        /// `receipt::IdFormLearner::record_match`).
+        /// The candidate key that matched (tells the caller which id form did).
         matched_key: String,
     },
     /// No submitted segment has this id (yet).
@@ -353,9 +311,7 @@ async fn insert_submits(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let (mut smsc, mut key, mut key2, mut key3, mut status, mut cs) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
+    let (mut smsc, mut key, mut status, mut cs) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -374,22 +330,15 @@ async fn insert_submits(
         idx.push(i16::try_from(r.segment.index).unwrap_or(i16::MAX));
         cnt.push(i16::try_from(r.segment.count).unwrap_or(i16::MAX));
         match &r.outcome {
-            SubmitOutcome::Submitted {
-                smsc_message_id,
-                keys,
-            } => {
+            SubmitOutcome::Submitted { smsc_message_id } => {
                 smsc.push(Some(smsc_message_id.as_str()));
-                key.push(keys.nth(0));
-                key2.push(keys.nth(1));
-                key3.push(keys.nth(2));
+                key.push(Some(submit_key(smsc_message_id).as_str().to_string()));
                 status.push("SUBMITTED");
                 cs.push(0i32);
             }
             SubmitOutcome::Failed { command_status } => {
                 smsc.push(None);
                 key.push(None);
-                key2.push(None);
-                key3.push(None);
                 status.push("FAILED");
                 cs.push(*command_status as i32);
             }
@@ -402,20 +351,17 @@ async fn insert_submits(
     sqlx::query(
         r#"INSERT INTO smpp.message_correlations
              (operator_id, message_id, segment_index, segment_count, smsc_message_id, smsc_id_key,
-              smsc_id_key2, smsc_id_key3, submit_status, command_status, attempts, concat_ref,
-              submitted_at, metadata)
-           SELECT u.op, u.mid, u.idx, u.cnt, u.smsc, u.k, u.k2, u.k3, u.st, u.cs, u.att, u.cref, u.at,
+              submit_status, command_status, attempts, concat_ref, submitted_at, metadata)
+           SELECT u.op, u.mid, u.idx, u.cnt, u.smsc, u.k, u.st, u.cs, u.att, u.cref, u.at,
                   u.meta::jsonb
-           FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[], $6::text[], $7::text[],
-                       $8::text[], $9::text[], $10::int4[], $11::int4[], $12::int4[], $13::timestamptz[],
-                       $14::text[])
-                AS u(op, mid, idx, cnt, smsc, k, k2, k3, st, cs, att, cref, at, meta)
+           FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[], $6::text[],
+                       $7::text[], $8::int4[], $9::int4[], $10::int4[], $11::timestamptz[],
+                       $12::text[])
+                AS u(op, mid, idx, cnt, smsc, k, st, cs, att, cref, at, meta)
            ON CONFLICT (operator_id, message_id, segment_index) DO UPDATE SET
              segment_count = EXCLUDED.segment_count,
              smsc_message_id = EXCLUDED.smsc_message_id,
              smsc_id_key = EXCLUDED.smsc_id_key,
-             smsc_id_key2 = EXCLUDED.smsc_id_key2,
-             smsc_id_key3 = EXCLUDED.smsc_id_key3,
              submit_status = EXCLUDED.submit_status,
              command_status = EXCLUDED.command_status,
              attempts = smpp.message_correlations.attempts + EXCLUDED.attempts,
@@ -432,8 +378,6 @@ async fn insert_submits(
     .bind(cnt)
     .bind(smsc)
     .bind(key)
-    .bind(key2)
-    .bind(key3)
     .bind(status)
     .bind(cs)
     .bind(attempts)
@@ -478,17 +422,7 @@ async fn apply_receipts(
         r#"SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
                   c.submitted_at, c.metadata::text AS metadata
            FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
-           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key = u.k
-           UNION ALL
-           SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
-                  c.submitted_at, c.metadata::text AS metadata
-           FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
-           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key2 = u.k
-           UNION ALL
-           SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
-                  c.submitted_at, c.metadata::text AS metadata
-           FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
-           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key3 = u.k"#,
+           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key = u.k"#,
     )
     .bind(&ord)
     .bind(&ops)

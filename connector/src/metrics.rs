@@ -57,7 +57,7 @@ const LATENCY_BUCKETS: [f64; 22] = [
 ];
 
 fn latency_histogram() -> Histogram {
-    Histogram::new(LATENCY_BUCKETS.into_iter())
+    Histogram::new(LATENCY_BUCKETS)
 }
 
 /// Every metric of the connector, and their registry.
@@ -92,6 +92,10 @@ pub struct Metrics {
     pub mo_messages_total: Counter,
     /// Redelivered commands acknowledged without sending (already submitted).
     pub idempotent_skips_total: Counter,
+    /// Pull requests made to the dispatch consumer.
+    pub dispatch_pulls_total: Counter,
+    /// Dispatch commands received from those pulls.
+    pub dispatch_pulled_total: Counter,
     current_session: Mutex<Option<SessionLabels>>,
 }
 
@@ -120,6 +124,8 @@ impl Metrics {
             duplicate_window_total: Counter::default(),
             mo_messages_total: Counter::default(),
             idempotent_skips_total: Counter::default(),
+            dispatch_pulls_total: Counter::default(),
+            dispatch_pulled_total: Counter::default(),
             current_session: Mutex::new(None),
             registry: Registry::default(),
         };
@@ -193,6 +199,16 @@ impl Metrics {
             "smpp_idempotent_skips",
             "Redelivered commands acknowledged without sending, already submitted",
             m.idempotent_skips_total.clone(),
+        );
+        registry.register(
+            "smpp_dispatch_pulls",
+            "Pull requests made to the dispatch consumer",
+            m.dispatch_pulls_total.clone(),
+        );
+        registry.register(
+            "smpp_dispatch_pulled",
+            "Dispatch commands received from pull requests",
+            m.dispatch_pulled_total.clone(),
         );
         Self { registry, ..m }
     }
@@ -295,5 +311,36 @@ mod tests {
             );
         }
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn operations_doc_lists_every_metric() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/operations.md");
+        let doc = std::fs::read_to_string(&path).expect("docs/operations.md");
+        let m = Metrics::new();
+        // Families appear once they have a label set.
+        m.submit(0);
+        m.receipt("DELIVERED");
+        m.rejected("schema");
+        m.set_session_state("BOUND", "primary");
+        let text = m.encode();
+        let names: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| {
+                let (name, kind) = l.split_once(' ')?;
+                Some(if kind == "counter" {
+                    format!("{name}_total")
+                } else {
+                    name.to_string()
+                })
+            })
+            .collect();
+        assert!(names.len() >= 16, "{names:?}");
+        let missing: Vec<&String> = names
+            .iter()
+            .filter(|n| !doc.contains(&format!("| `{n}` |")))
+            .collect();
+        assert!(missing.is_empty(), "docs/operations.md lacks {missing:?}");
     }
 }

@@ -20,6 +20,82 @@ use crate::correlation::{
 };
 use crate::events::{DlrEvent, EventPublisher, PublishEventError, ReceiptFacts};
 use crate::metrics::Metrics;
+use crate::receipt::{receipt_key, receipt_keys, IdForm, IdFormLearner};
+use crds::config::ReceiptIdForm;
+
+/// The receipt id form of one operator (`receipts.idForm`), learnt when it is `auto`: which
+/// keys a receipt is looked up with. Shared by the submit side (it notes the submit ids) and
+/// the receipt side.
+pub struct IdForms {
+    configured: ReceiptIdForm,
+    learner: std::sync::Mutex<IdFormLearner>,
+}
+
+impl IdForms {
+    /// The forms for the configured `receipts.idForm`.
+    pub fn new(configured: ReceiptIdForm) -> Self {
+        Self {
+            configured,
+            learner: std::sync::Mutex::new(IdFormLearner::new(configured)),
+        }
+    }
+
+    fn learner(&self) -> std::sync::MutexGuard<'_, IdFormLearner> {
+        // The learner holds no invariant a panic elsewhere could break.
+        self.learner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The form in use once known (configured, or learnt from `auto`).
+    pub fn locked(&self) -> Option<IdForm> {
+        self.learner().locked()
+    }
+
+    /// Notes a submit_sm_resp id.
+    pub fn observe_submit(&self, id: &str) {
+        self.note(|l| l.observe_submit(id));
+    }
+
+    /// The keys to look the receipt id `id` up with: the locked form's key, or every form's.
+    pub fn lookup_keys(&self, id: &str) -> Vec<String> {
+        let locked = {
+            let mut l = self.learner();
+            l.observe_receipt(id);
+            l.locked()
+        };
+        match locked {
+            Some(form) => vec![receipt_key(id, form).as_str().to_string()],
+            None => receipt_keys(id, self.configured)
+                .into_iter()
+                .map(|(_, k)| k.as_str().to_string())
+                .collect(),
+        }
+    }
+
+    /// Notes that receipt id `id` matched a submit under `matched_key`: evidence for the form
+    /// that gives that key, when exactly one does.
+    pub fn record_match(&self, id: &str, matched_key: &str) {
+        let forms: Vec<IdForm> = IdForm::ALL
+            .into_iter()
+            .filter(|f| receipt_key(id, *f).as_str() == matched_key)
+            .collect();
+        if let [form] = forms[..] {
+            self.note(|l| l.record_match(form));
+        }
+    }
+
+    fn note(&self, f: impl FnOnce(&mut IdFormLearner)) {
+        let mut l = self.learner();
+        let before = l.locked();
+        f(&mut l);
+        if before.is_none() {
+            if let Some(form) = l.locked() {
+                tracing::info!(form = ?form, "receipt id form learnt; receipts are looked up with its key only");
+            }
+        }
+    }
+}
 
 /// How to answer the deliver_sm of a receipt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,11 +125,12 @@ pub struct ReceiptEvents {
     publisher: EventPublisher,
     metrics: Arc<Metrics>,
     wait: Duration,
+    id_forms: Arc<IdForms>,
 }
 
 impl ReceiptEvents {
     /// Receipts of `operator_id`; uncorrelated receipts are kept for `wait`
-    /// (`receipts.correlationWaitSeconds`).
+    /// (`receipts.correlationWaitSeconds`); ids are looked up as `id_forms` says.
     pub fn new(
         operator_id: &str,
         writer: CorrelationWriter,
@@ -61,6 +138,7 @@ impl ReceiptEvents {
         publisher: EventPublisher,
         metrics: Arc<Metrics>,
         wait: Duration,
+        id_forms: Arc<IdForms>,
     ) -> Self {
         Self {
             operator_id: operator_id.to_string(),
@@ -69,17 +147,13 @@ impl ReceiptEvents {
             publisher,
             metrics,
             wait,
+            id_forms,
         }
     }
 
-    /// Handles one receipt. `candidate_keys` are the normalised forms of its id (from
-    /// `connector::receipt`), `received` when its deliver_sm arrived.
-    pub async fn handle(
-        &self,
-        facts: ReceiptFacts,
-        candidate_keys: Vec<String>,
-        received: Instant,
-    ) -> ReceiptAnswer {
+    /// Handles one receipt; `received` is when its deliver_sm arrived.
+    pub async fn handle(&self, facts: ReceiptFacts, received: Instant) -> ReceiptAnswer {
+        let candidate_keys = self.id_forms.lookup_keys(&facts.smsc_message_id);
         match self.try_handle(facts, candidate_keys, Utc::now()).await {
             Ok(()) => {
                 self.metrics
@@ -107,7 +181,12 @@ impl ReceiptEvents {
             received_at,
         };
         match self.writer.apply_receipt(update).await.await? {
-            ReceiptMatch::Correlated { message, .. } => {
+            ReceiptMatch::Correlated {
+                message,
+                matched_key,
+            } => {
+                self.id_forms
+                    .record_match(&facts.smsc_message_id, &matched_key);
                 let event =
                     DlrEvent::receipt(&self.operator_id, &facts, Some(&message), received_at);
                 self.publisher.publish_dlr(&event).await?;

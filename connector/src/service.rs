@@ -25,9 +25,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::codec::{CommandStatus, DeliverSm};
-use crate::correlation::{
-    self, receipt_keys, CorrelationWriter, SegmentSubmit, SmscIdKeys, SubmitOutcome as RowOutcome,
-};
+use crate::correlation::{self, CorrelationWriter, SegmentSubmit, SubmitOutcome as RowOutcome};
 use crate::credentials::{CredentialsStore, RetryPolicy};
 use crate::events::{
     DeliveryStatus, DlrEvent, EventPublisher, OperatorHealth, ReceiptFacts, Segment,
@@ -38,7 +36,7 @@ use crate::jetstream::{self as js, DispatchPuller};
 use crate::metrics::Metrics;
 use crate::outbound::{self, OutboundMessage};
 use crate::receipt::{parse_receipt, ReceiptError, ReceiptInput};
-use crate::receipt_events::{ReceiptAnswer, ReceiptEvents};
+use crate::receipt_events::{IdForms, ReceiptAnswer, ReceiptEvents};
 use crate::session::{
     EngineConfig, Inbound, SessionEngine, SessionHandle, SubmitError, SubmitOutcome,
 };
@@ -120,6 +118,8 @@ struct Pipeline {
     metrics: Arc<Metrics>,
     permits: PermitPool,
     segment_slots: Arc<Semaphore>,
+    /// The receipt id form; notes the submit ids.
+    id_forms: Arc<IdForms>,
     /// A commit failed and none succeeded since: do not pull.
     db_down: std::sync::atomic::AtomicBool,
     /// The service is stopping.
@@ -247,15 +247,12 @@ impl Pipeline {
         for r in results {
             match r {
                 SegmentResult::Sent(segment, outcome) => {
+                    self.id_forms.observe_submit(&outcome.message_id);
                     rows.push(SegmentSubmit {
                         operator_id: self.op().to_string(),
                         message_id: command.message_id.clone(),
                         segment,
                         outcome: RowOutcome::Submitted {
-                            keys: SmscIdKeys::for_submit(
-                                &outcome.message_id,
-                                self.config.receipts.id_form,
-                            ),
                             smsc_message_id: outcome.message_id.clone(),
                         },
                         attempts: outcome.attempts,
@@ -448,12 +445,7 @@ fn receipt_input(sm: &DeliverSm) -> ReceiptInput<'_> {
     }
 }
 
-async fn handle_inbound(
-    inbound: Inbound,
-    receipts: Arc<ReceiptEvents>,
-    metrics: Arc<Metrics>,
-    config: Arc<ConnectorConfig>,
-) {
+async fn handle_inbound(inbound: Inbound, receipts: Arc<ReceiptEvents>, metrics: Arc<Metrics>) {
     let received = Instant::now();
     let parsed = match &inbound {
         Inbound::DeliverSm { sm, .. } => parse_receipt(&receipt_input(sm)),
@@ -488,9 +480,8 @@ async fn handle_inbound(
             ReceiptAnswer::Ok
         }
         Ok(r) => {
-            let keys = receipt_keys(&r.message_id, config.receipts.id_form);
             receipts
-                .handle(ReceiptFacts::from_receipt(&r), keys, received)
+                .handle(ReceiptFacts::from_receipt(&r), received)
                 .await
         }
     };
@@ -618,6 +609,7 @@ pub async fn run(
     ));
 
     let mut tasks = JoinSet::new();
+    let id_forms = Arc::new(IdForms::new(config.receipts.id_form));
 
     // Health events and the session state gauge.
     // The session status in the MnoConnection (inside Kubernetes only).
@@ -688,20 +680,20 @@ pub async fn run(
         publisher.clone(),
         metrics.clone(),
         Duration::from_secs(config.receipts.correlation_wait_seconds),
+        id_forms.clone(),
     ));
     {
         let receipts = receipts.clone();
         let metrics = metrics.clone();
-        let config = config.clone();
         let limit = Arc::new(Semaphore::new(1024));
         tasks.spawn(async move {
             while let Some(inbound) = streams.inbound.recv().await {
                 let Ok(permit) = limit.clone().acquire_owned().await else {
                     break;
                 };
-                let (r, m, c) = (receipts.clone(), metrics.clone(), config.clone());
+                let (r, m) = (receipts.clone(), metrics.clone());
                 tokio::spawn(async move {
-                    handle_inbound(inbound, r, m, c).await;
+                    handle_inbound(inbound, r, m).await;
                     drop(permit);
                 });
             }
@@ -760,6 +752,7 @@ pub async fn run(
         metrics: metrics.clone(),
         permits: PermitPool::new(throttle.clone()),
         segment_slots: Arc::new(Semaphore::new(window)),
+        id_forms: id_forms.clone(),
         db_down: std::sync::atomic::AtomicBool::new(false),
         stopping: stop_rx.clone(),
     });
@@ -815,7 +808,10 @@ pub async fn run(
             b = puller.pull(credit) => b,
         };
         let batch = match batch {
-            Ok(Some(b)) => b,
+            Ok(Some(b)) => {
+                metrics.dispatch_pulls_total.inc();
+                b
+            }
             Ok(None) => break,
             Err(e) => {
                 tracing::warn!(error = %e, "pull failed; retrying");
@@ -835,6 +831,7 @@ pub async fn run(
             if messages.is_empty() {
                 continue;
             }
+            metrics.dispatch_pulled_total.inc_by(messages.len() as u64);
             for accepted in intake.process(messages).await {
                 let Ok(slot) = message_slots.clone().acquire_owned().await else {
                     break;

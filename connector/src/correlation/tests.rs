@@ -1,6 +1,7 @@
 use super::*;
 use crate::events::MessageStatus;
 use crate::test_support::{unique, TestDb};
+use crds::config::ReceiptIdForm;
 use std::sync::atomic::Ordering::Relaxed;
 
 fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSubmit {
@@ -10,7 +11,6 @@ fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSub
         segment: Segment { index, count },
         outcome: SubmitOutcome::Submitted {
             smsc_message_id: smsc.into(),
-            keys: SmscIdKeys::for_submit(smsc, ReceiptIdForm::Auto),
         },
         attempts: 1,
         concat_ref: (count > 1).then_some(42),
@@ -22,7 +22,10 @@ fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSub
 fn receipt(op: &str, id: &str, stat: &str) -> ReceiptUpdate {
     ReceiptUpdate {
         operator_id: op.into(),
-        candidate_keys: receipt_keys(id, ReceiptIdForm::Auto),
+        candidate_keys: crate::receipt::receipt_keys(id, ReceiptIdForm::Auto)
+            .into_iter()
+            .map(|(_, k)| k.as_str().to_string())
+            .collect(),
         facts: ReceiptFacts {
             smsc_message_id: id.into(),
             status: crate::events::status_of_stat(stat),
@@ -55,18 +58,15 @@ async fn rows_are_committed_when_the_caller_is_told() {
         .unwrap();
     // A different connection sees it: it was committed.
     let other = sqlx::PgPool::connect(&db.url()).await.unwrap();
-    let (status, key, key2, key3, meta): (String, String, Option<String>, Option<String>, String) = sqlx::query_as(
-        "SELECT submit_status, smsc_id_key, smsc_id_key2, smsc_id_key3, metadata::text FROM smpp.message_correlations WHERE operator_id = $1 AND message_id = 'm1'",
+    let (status, key, meta): (String, String, String) = sqlx::query_as(
+        "SELECT submit_status, smsc_id_key, metadata::text FROM smpp.message_correlations WHERE operator_id = $1 AND message_id = 'm1'",
     )
     .bind(&op)
     .fetch_one(&other)
     .await
     .unwrap();
     assert_eq!(status, "SUBMITTED");
-    assert_eq!(
-        (key.as_str(), key2.as_deref(), key3),
-        ("s:a1b", Some("hd:2587"), None)
-    );
+    assert_eq!(key, "s:a1b");
     assert_eq!(meta, r#"{"tenantId": "t-42"}"#);
     other.close().await;
     drop(w);
@@ -176,14 +176,14 @@ async fn receipts_correlate_and_aggregate_over_segments() {
     );
     assert_eq!(second.segment.index, 2);
     assert_eq!(second.message_status, MessageStatus::Undelivered);
-    // Which form matched: the decimal receipt id of a hex submit id.
+    // Which key matched: the decimal receipt id written in hex, as the submit id is.
     let hit = w
         .apply_receipt(receipt(&op, "11", "UNDELIV"))
         .await
         .await
         .unwrap();
     assert!(
-        matches!(hit, ReceiptMatch::Correlated { ref matched_key, .. } if matched_key == "hd:11"),
+        matches!(hit, ReceiptMatch::Correlated { ref matched_key, .. } if matched_key == "s:b"),
         "{hit:?}"
     );
 
@@ -346,4 +346,88 @@ async fn pool_sessions_never_plan_parallel_queries() {
     drop(held);
     pool.close().await;
     db.drop_db().await;
+}
+
+#[tokio::test]
+async fn single_key_migration_rewrites_rows_of_fixed_forms_and_kept_receipts() {
+    use sqlx::Executor;
+    let admin = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .expect("local PostgreSQL");
+    let name = unique("smpp_mig").replace('-', "_");
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let pool = sqlx::PgPool::connect(&format!("postgres://postgres@127.0.0.1:5432/{name}"))
+        .await
+        .unwrap();
+    // The schema as the first migration left it, with rows of each form.
+    pool.execute(include_str!(
+        "../../../migrations/20261126000100_smpp_correlation.sql"
+    ))
+    .await
+    .unwrap();
+    pool.execute(
+        r#"INSERT INTO smpp.message_correlations (operator_id, message_id, segment_index,
+               segment_count, smsc_message_id, smsc_id_key, smsc_id_key2, smsc_id_key3,
+               submit_status, command_status, submitted_at)
+           VALUES ('op', 'auto', 1, 1, '0A1B', 's:a1b', 'hd:2587', NULL, 'SUBMITTED', 0, now()),
+                  ('op', 'hd', 1, 1, '000A1C', 'hd:2588', NULL, NULL, 'SUBMITTED', 0, now()),
+                  ('op', 'dh', 1, 1, ' 00123 ', 'dh:123', NULL, NULL, 'SUBMITTED', 0, now()),
+                  ('op', 'uuid', 1, 1, 'F1EC-8CE7', 's:f1ec-8ce7', NULL, NULL, 'SUBMITTED', 0, now()),
+                  ('op', 'failed', 1, 1, NULL, NULL, NULL, NULL, 'FAILED', 88, now());
+           INSERT INTO smpp.pending_receipts (operator_id, smsc_id_key, stat, smsc_message_id,
+               candidate_keys, receipt, received_at, expires_at)
+           VALUES ('op', 's:2587', 'DELIVRD', '2587', '{s:2587,hd:2587,dh:9607}', '{}', now(), now())"#,
+    )
+    .await
+    .unwrap();
+    pool.execute(include_str!(
+        "../../../migrations/20261126000200_smpp_single_smsc_key.sql"
+    ))
+    .await
+    .unwrap();
+    let keys: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT message_id, smsc_id_key FROM smpp.message_correlations ORDER BY message_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let expected = [
+        ("auto", Some("s:a1b")),
+        ("dh", Some("s:123")),
+        ("failed", None),
+        ("hd", Some("s:a1c")),
+        ("uuid", Some("s:f1ec-8ce7")),
+    ];
+    assert_eq!(
+        keys.iter()
+            .map(|(m, k)| (m.as_str(), k.as_deref()))
+            .collect::<Vec<_>>(),
+        expected
+    );
+    // Each agrees with what the connector now writes for the same id.
+    for (id, key) in [("0A1B", "s:a1b"), ("000A1C", "s:a1c"), (" 00123 ", "s:123")] {
+        assert_eq!(submit_key(id).as_str(), key);
+    }
+    let pending: Vec<String> =
+        sqlx::query_scalar("SELECT unnest(candidate_keys) FROM smpp.pending_receipts")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(pending, ["s:2587", "s:a1b", "s:9607"]);
+    let columns: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'smpp' AND column_name LIKE 'smsc_id_key_'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(columns, 0);
+    pool.close().await;
+    admin
+        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+    admin.close().await;
 }

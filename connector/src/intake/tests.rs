@@ -1,5 +1,5 @@
 use super::*;
-use crate::correlation::{CorrelationWriter, SegmentSubmit, SmscIdKeys, SubmitOutcome};
+use crate::correlation::{CorrelationWriter, SegmentSubmit, SubmitOutcome};
 use crate::events::{DeliveryStatus, EventSource, Segment};
 use crate::jetstream::{dispatch_consumer, ensure_dispatch_stream, DispatchPuller};
 use crate::test_support::{
@@ -107,7 +107,6 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
             segment: Segment { index: 1, count: 1 },
             outcome: SubmitOutcome::Submitted {
                 smsc_message_id: "A1".into(),
-                keys: SmscIdKeys::from_keys(vec!["s:a1".into()]),
             },
             attempts: 1,
             concat_ref: None,

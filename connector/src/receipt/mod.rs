@@ -11,7 +11,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 pub use fields::{parse_date, parse_fields, ReceiptFields};
-pub use msgid::{canonical_keys, IdForm, IdFormLearner, IdKey, IdSide};
+pub use msgid::{receipt_key, receipt_keys, submit_key, IdForm, IdFormLearner, IdKey, IdSide};
 pub use status::{message_status, DeliveryStatus, MessageStatus, SegmentState};
 
 /// esm_class message type of an SMSC delivery receipt.

@@ -1,20 +1,17 @@
 //! Message id normalisation: a submit_sm_resp id and a receipt id compare without letter case
 //! and leading zeros, and, where the operator writes them so, as one 64-bit number written in
-//! hex on one side and decimal on the other (`0A1B2C` and `660268`).
+//! hex on one side and decimal on the other (`0A1B2C` and `662316`).
 //!
-//! The correlation store keys rows by [`IdKey`]s. Each form has its own key namespace, so
-//! ids read in different forms never collide:
-//! - `s:<id>`: as-is, lowercased; ids made only of hex digits lose their leading zeros
-//!   (UUIDs and other ids keep every character);
-//! - `hd:<n>`: the submit id read as hex, the receipt id as decimal;
-//! - `dh:<n>`: the submit id read as decimal, the receipt id as hex.
+//! The correlation store keeps one [`IdKey`] per submitted segment, [`submit_key`]: `s:` and
+//! the id lowercased; ids made only of hex digits lose their leading zeros (UUIDs and other
+//! ids keep every character). A receipt's id is mapped into that space for each form
+//! ([`receipt_key`]): as it is, its decimal value written in hex (`hexToDecimal`), or its hex
+//! value written in decimal (`decimalToHex`). So one index serves every form, and a receipt
+//! is looked up with at most three keys. An id that does not parse in a numeric form (too
+//! long, not digits) is looked up as it is.
 //!
-//! An id that does not parse in a numeric form (too long, not digits) gets its `s:` key.
-//!
-//! With [`ReceiptIdForm::Auto`], store every submit key ([`canonical_keys`] gives up to three)
-//! and look receipts up with the key of [`IdFormLearner::form`]. While the learner is not
-//! locked, a receipt that matches nothing may be probed with the other forms' keys: a hit is
-//! evidence ([`IdFormLearner::record_match`]) to lock a form with, not yet a correlation.
+//! [`IdFormLearner`] learns the form of an operator configured `auto` from the ids it sees and
+//! from which form's key matched, so that receipts are then looked up with one key.
 
 use std::fmt;
 
@@ -132,32 +129,36 @@ fn parse_decimal(id: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The key of `id` on `side` under `form`.
-pub fn key(id: &str, side: IdSide, form: IdForm) -> IdKey {
-    let (prefix, value) = match (form, side) {
-        (IdForm::AsIs, _) => return as_is(id),
-        (IdForm::HexToDecimal, IdSide::Submit) => ("hd", parse_hex(id)),
-        (IdForm::HexToDecimal, IdSide::Receipt) => ("hd", parse_decimal(id)),
-        (IdForm::DecimalToHex, IdSide::Submit) => ("dh", parse_decimal(id)),
-        (IdForm::DecimalToHex, IdSide::Receipt) => ("dh", parse_hex(id)),
-    };
-    match value {
-        Some(n) => IdKey(format!("{prefix}:{n}")),
-        None => as_is(id),
-    }
+/// The key a submit_sm_resp id is stored under: its `s:` form, whatever the configured form.
+pub fn submit_key(id: &str) -> IdKey {
+    as_is(id)
 }
 
-/// The keys of `id` on `side` for a configured form: one key for a fixed form; for `auto`,
-/// the key of every form (as-is first, duplicates removed).
-pub fn canonical_keys(id: &str, side: IdSide, form: ReceiptIdForm) -> Vec<IdKey> {
+/// The submit key that a receipt id names under `form`: the id itself, or its 64-bit value
+/// written the way the submit side writes it (a decimal receipt id in hex for
+/// [`IdForm::HexToDecimal`], a hex one in decimal for [`IdForm::DecimalToHex`]). An id that
+/// does not parse in the form gives its `s:` key.
+pub fn receipt_key(id: &str, form: IdForm) -> IdKey {
+    let key = match form {
+        IdForm::AsIs => None,
+        IdForm::HexToDecimal => parse_decimal(id).map(|n| format!("s:{n:x}")),
+        IdForm::DecimalToHex => parse_hex(id).map(|n| format!("s:{n}")),
+    };
+    key.map(IdKey).unwrap_or_else(|| as_is(id))
+}
+
+/// The submit keys a receipt id may name under a configured form, each with its form: one
+/// for a fixed form; for `auto`, one per form (as-is first; a key that an earlier form already
+/// gave is left out).
+pub fn receipt_keys(id: &str, form: ReceiptIdForm) -> Vec<(IdForm, IdKey)> {
     match IdForm::fixed(form) {
-        Some(f) => vec![key(id, side, f)],
+        Some(f) => vec![(f, receipt_key(id, f))],
         None => {
-            let mut keys: Vec<IdKey> = Vec::with_capacity(3);
+            let mut keys: Vec<(IdForm, IdKey)> = Vec::with_capacity(3);
             for f in IdForm::ALL {
-                let k = key(id, side, f);
-                if !keys.contains(&k) {
-                    keys.push(k);
+                let k = receipt_key(id, f);
+                if !keys.iter().any(|(_, seen)| *seen == k) {
+                    keys.push((f, k));
                 }
             }
             keys
@@ -167,7 +168,7 @@ pub fn canonical_keys(id: &str, side: IdSide, form: ReceiptIdForm) -> Vec<IdKey>
 
 /// Whether a submit id and a receipt id name the same message under `form`.
 pub fn ids_match(submit_id: &str, receipt_id: &str, form: IdForm) -> bool {
-    key(submit_id, IdSide::Submit, form) == key(receipt_id, IdSide::Receipt, form)
+    submit_key(submit_id) == receipt_key(receipt_id, form)
 }
 
 /// Matches under one form needed, with none under any other, to lock it.

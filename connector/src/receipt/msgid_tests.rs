@@ -34,6 +34,7 @@ fn hex_to_decimal() {
     let table = [
         ("0A1B2C", "662316", true),
         ("0a1b2c", "0662316", true),
+        ("000A1B2C", "662316", true),
         ("FFFFFFFFFFFFFFFF", "18446744073709551615", true),
         ("0A1B2C", "662317", false),
         // 0x0A1B2C is 662316; 660268 is 0x0A132C.
@@ -72,61 +73,74 @@ fn decimal_to_hex() {
 
 #[test]
 fn unparseable_ids_fall_back_to_as_is() {
-    // More than 64 bits, or not a number in the form: compared as-is.
+    // More than 64 bits, or not a number in the form: looked up as-is.
     assert_eq!(
-        key("1FFFFFFFFFFFFFFFF", IdSide::Submit, IdForm::HexToDecimal).as_str(),
-        "s:1ffffffffffffffff"
+        receipt_key("18446744073709551616", IdForm::HexToDecimal).as_str(),
+        "s:18446744073709551616"
     );
     assert_eq!(
-        key("abc-1", IdSide::Receipt, IdForm::HexToDecimal).as_str(),
+        receipt_key("abc-1", IdForm::HexToDecimal).as_str(),
         "s:abc-1"
     );
     assert_eq!(
-        key("0A1B2C", IdSide::Submit, IdForm::HexToDecimal).as_str(),
-        "hd:662316"
-    );
-    assert_eq!(
-        key("662316", IdSide::Receipt, IdForm::HexToDecimal).as_str(),
-        "hd:662316"
-    );
-    assert_eq!(
-        key("0A1B2C", IdSide::Receipt, IdForm::DecimalToHex).as_str(),
-        "dh:662316"
+        receipt_key("1FFFFFFFFFFFFFFFF", IdForm::DecimalToHex).as_str(),
+        "s:1ffffffffffffffff"
     );
     assert!(ids_match("uuid-X", "UUID-x", IdForm::DecimalToHex));
+    assert!(!ids_match("1FFFFFFFFFFFFFFFF", "1", IdForm::HexToDecimal));
 }
 
 #[test]
-fn forms_never_collide() {
-    // "123" read as hex is 291; a receipt "291" under as-is must not find it.
-    let submit = canonical_keys("123", IdSide::Submit, ReceiptIdForm::Auto);
+fn receipt_ids_are_written_the_way_the_submit_side_writes_them() {
+    assert_eq!(submit_key("0A1B2C").as_str(), "s:a1b2c");
     assert_eq!(
-        submit.iter().map(IdKey::as_str).collect::<Vec<_>>(),
-        vec!["s:123", "hd:291", "dh:123"]
+        receipt_key("662316", IdForm::HexToDecimal).as_str(),
+        "s:a1b2c"
     );
-    let receipt = key("291", IdSide::Receipt, IdForm::AsIs);
-    assert!(!submit.contains(&receipt));
-    assert!(submit.contains(&key("291", IdSide::Receipt, IdForm::HexToDecimal)));
+    assert_eq!(
+        receipt_key("0A1B2C", IdForm::DecimalToHex).as_str(),
+        "s:662316"
+    );
+    assert_eq!(submit_key("000662316").as_str(), "s:662316");
+    assert_eq!(receipt_key("0", IdForm::HexToDecimal).as_str(), "s:0");
 }
 
 #[test]
-fn canonical_keys_per_configuration() {
+fn each_form_names_its_own_submit() {
+    // Receipt "291": as-is names submit "291"; read as decimal and written in hex it names
+    // submit "123" (0x123 = 291); read as hex (0x291 = 657) it names submit "657".
+    let keys = receipt_keys("291", ReceiptIdForm::Auto);
     assert_eq!(
-        canonical_keys("0A1B2C", IdSide::Submit, ReceiptIdForm::HexToDecimal),
-        vec![key("662316", IdSide::Receipt, IdForm::HexToDecimal)]
+        keys.iter()
+            .map(|(f, k)| (*f, k.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            (IdForm::AsIs, "s:291"),
+            (IdForm::HexToDecimal, "s:123"),
+            (IdForm::DecimalToHex, "s:657"),
+        ]
+    );
+    assert!(!ids_match("123", "291", IdForm::AsIs));
+    assert!(ids_match("123", "291", IdForm::HexToDecimal));
+}
+
+#[test]
+fn receipt_keys_per_configuration() {
+    assert_eq!(
+        receipt_keys("662316", ReceiptIdForm::HexToDecimal),
+        vec![(IdForm::HexToDecimal, submit_key("0A1B2C"))]
     );
     assert_eq!(
-        canonical_keys("0A1B2C", IdSide::Submit, ReceiptIdForm::AsIs),
-        vec![key("a1b2c", IdSide::Receipt, IdForm::AsIs)]
+        receipt_keys("0A1B2C", ReceiptIdForm::AsIs),
+        vec![(IdForm::AsIs, submit_key("a1b2c"))]
     );
-    let uuid = canonical_keys("F1EC8CE7-FC9D", IdSide::Submit, ReceiptIdForm::Auto);
-    assert_eq!(uuid.len(), 1);
-    assert_eq!(uuid[0].as_str(), "s:f1ec8ce7-fc9d");
-    let receipt = canonical_keys("662316", IdSide::Receipt, ReceiptIdForm::Auto);
-    assert_eq!(
-        receipt.iter().map(IdKey::as_str).collect::<Vec<_>>(),
-        vec!["s:662316", "hd:662316", "dh:6693654"]
-    );
+    // A UUID parses in no numeric form: one key.
+    let uuid = receipt_keys("F1EC8CE7-FC9D", ReceiptIdForm::Auto);
+    assert_eq!(uuid, vec![(IdForm::AsIs, submit_key("f1ec8ce7-fc9d"))]);
+    // "10" as-is and "10" decimal-to-hex's reading (0x10 = 16) differ; hex-to-decimal gives
+    // "a". Duplicates are left out: "1" is "1" in every form.
+    assert_eq!(receipt_keys("1", ReceiptIdForm::Auto).len(), 1);
+    assert_eq!(receipt_keys("10", ReceiptIdForm::Auto).len(), 3);
 }
 
 #[test]

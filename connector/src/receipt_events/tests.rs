@@ -1,6 +1,7 @@
 use super::*;
-use crate::correlation::{receipt_keys, SegmentSubmit, SmscIdKeys, SubmitOutcome};
+use crate::correlation::{SegmentSubmit, SubmitOutcome};
 use crate::events::{DeliveryStatus, MessageStatus, Segment};
+use crate::receipt::IdForm;
 use crate::test_support::{event_publisher, event_stream, jetstream as js_context, unique, TestDb};
 use async_nats::jetstream;
 use crds::config::ReceiptIdForm;
@@ -41,6 +42,7 @@ impl Env {
             self.publisher.clone(),
             metrics.clone(),
             wait,
+            Arc::new(IdForms::new(ReceiptIdForm::Auto)),
         );
         (r, metrics)
     }
@@ -53,7 +55,6 @@ impl Env {
                 segment: Segment { index: 1, count: 1 },
                 outcome: SubmitOutcome::Submitted {
                     smsc_message_id: smsc.into(),
-                    keys: SmscIdKeys::for_submit(smsc, ReceiptIdForm::Auto),
                 },
                 attempts: 1,
                 concat_ref: None,
@@ -99,22 +100,10 @@ async fn correlated_receipt_is_published_once() {
     let env = Env::new().await;
     let (r, metrics) = env.events(Duration::from_secs(300));
     env.submit("m1", "AB12").await;
-    let answer = r
-        .handle(
-            facts("AB12", "DELIVRD"),
-            receipt_keys("ab12", ReceiptIdForm::Auto),
-            Instant::now(),
-        )
-        .await;
+    let answer = r.handle(facts("AB12", "DELIVRD"), Instant::now()).await;
     assert_eq!(answer, ReceiptAnswer::Ok);
     // The SMSC sends it again: answered OK, no second event.
-    let again = r
-        .handle(
-            facts("AB12", "DELIVRD"),
-            receipt_keys("ab12", ReceiptIdForm::Auto),
-            Instant::now(),
-        )
-        .await;
+    let again = r.handle(facts("AB12", "DELIVRD"), Instant::now()).await;
     assert_eq!(again, ReceiptAnswer::Ok);
     let events = env.stored().await;
     assert_eq!(events.len(), 1);
@@ -142,13 +131,7 @@ async fn correlated_receipt_is_published_once() {
 async fn early_receipt_is_kept_then_correlated_by_the_sweep() {
     let env = Env::new().await;
     let (r, _) = env.events(Duration::from_secs(300));
-    let answer = r
-        .handle(
-            facts("CD34", "DELIVRD"),
-            receipt_keys("cd34", ReceiptIdForm::Auto),
-            Instant::now(),
-        )
-        .await;
+    let answer = r.handle(facts("CD34", "DELIVRD"), Instant::now()).await;
     assert_eq!(answer, ReceiptAnswer::Ok);
     assert!(
         env.stored().await.is_empty(),
@@ -173,23 +156,13 @@ async fn receipt_that_never_correlates_is_published_uncorrelated() {
     let env = Env::new().await;
     let (r, metrics) = env.events(Duration::from_micros(1));
     assert_eq!(
-        r.handle(
-            facts("EE", "UNDELIV"),
-            receipt_keys("ee", ReceiptIdForm::Auto),
-            Instant::now()
-        )
-        .await,
+        r.handle(facts("EE", "UNDELIV"), Instant::now()).await,
         ReceiptAnswer::Ok
     );
     assert_eq!(r.sweep_pending(100).await.unwrap(), 1);
     let (now, _) = env.events(Duration::ZERO);
     assert_eq!(
-        now.handle(
-            facts("FF", "DELIVRD"),
-            receipt_keys("ff", ReceiptIdForm::Auto),
-            Instant::now()
-        )
-        .await,
+        now.handle(facts("FF", "DELIVRD"), Instant::now()).await,
         ReceiptAnswer::Ok
     );
     let events = env.stored().await;
@@ -222,14 +195,10 @@ async fn failures_answer_a_temporary_error() {
         orphan,
         metrics.clone(),
         Duration::from_secs(1),
+        Arc::new(IdForms::new(ReceiptIdForm::Auto)),
     );
     assert_eq!(
-        r.handle(
-            facts("AA", "DELIVRD"),
-            receipt_keys("aa", ReceiptIdForm::Auto),
-            Instant::now()
-        )
-        .await,
+        r.handle(facts("AA", "DELIVRD"), Instant::now()).await,
         ReceiptAnswer::TemporaryError
     );
     // PostgreSQL: unreachable.
@@ -245,16 +214,40 @@ async fn failures_answer_a_temporary_error() {
         env.publisher.clone(),
         metrics,
         Duration::from_secs(1),
+        Arc::new(IdForms::new(ReceiptIdForm::Auto)),
     );
     assert_eq!(
-        r.handle(
-            facts("AA", "DELIVRD"),
-            receipt_keys("aa", ReceiptIdForm::Auto),
-            Instant::now()
-        )
-        .await,
+        r.handle(facts("AA", "DELIVRD"), Instant::now()).await,
         ReceiptAnswer::TemporaryError
     );
     assert!(env.stored().await.is_empty());
     env.finish().await;
+}
+
+#[test]
+fn auto_id_form_is_learnt_from_unambiguous_matches() {
+    let forms = IdForms::new(ReceiptIdForm::Auto);
+    // Hex submit ids, decimal receipt ids: every form's key until the form is known.
+    assert_eq!(forms.lookup_keys("2587"), ["s:2587", "s:a1b", "s:9607"]);
+    for (submit, receipt) in [("0A1B", "2587"), ("0A1C", "2588"), ("0A1D", "2589")] {
+        forms.observe_submit(submit);
+        let keys = forms.lookup_keys(receipt);
+        assert_eq!(keys.len(), 3);
+        forms.record_match(receipt, &keys[1]);
+    }
+    assert_eq!(forms.locked(), Some(IdForm::HexToDecimal));
+    assert_eq!(forms.lookup_keys("2590"), ["s:a1e"]);
+}
+
+#[test]
+fn ambiguous_matches_teach_nothing() {
+    let forms = IdForms::new(ReceiptIdForm::Auto);
+    // "1" is the same key in every form: no evidence for any.
+    for _ in 0..5 {
+        forms.record_match("1", "s:1");
+    }
+    assert_eq!(forms.locked(), None);
+    // A fixed configuration is locked from the start: one key.
+    let fixed = IdForms::new(ReceiptIdForm::DecimalToHex);
+    assert_eq!(fixed.lookup_keys("a1b"), ["s:2587"]);
 }
