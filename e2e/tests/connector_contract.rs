@@ -445,3 +445,47 @@ async fn a_duplicate_receipt_publishes_no_duplicate_event() {
     }
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hex_submit_ids_and_decimal_receipt_ids_are_correlated_under_auto() {
+    // The simulator answers submits with hex ids and writes the receipt's id in decimal, in
+    // the text only (no receipted_message_id): the connector, configured `auto`, must find
+    // the submits by every form first, then by the learnt form alone.
+    let mut s = setup(
+        "idform",
+        |c| {
+            c.message_id = e2e::sim::message_id::IdForm::Hex;
+            c.receipts.format = e2e::sim::ReceiptFormat::Text;
+            c.receipts.text_id = e2e::sim::ReceiptTextId::Decimal;
+        },
+        |c| c.receipts.id_form = crds::config::ReceiptIdForm::Auto,
+    )
+    .await;
+    let first = harness::message_ids("learn", 4);
+    for id in &first {
+        s.bus.publish(&harness::command(&s.op, id, "learn")).await;
+    }
+    assert!(s.bus.wait_final(&first, EVENTS).await);
+    let later = harness::message_ids("learnt", 8);
+    for id in &later {
+        s.bus.publish(&harness::command(&s.op, id, "learnt")).await;
+    }
+    assert!(s.bus.wait_final(&later, EVENTS).await);
+    for id in first.iter().chain(&later) {
+        let events = s.bus.events_of(id);
+        assert!(
+            events.iter().any(|e| e["status"] == "DELIVERED"
+                && e["messageId"] == id.as_str()
+                && e["smscMessageId"]
+                    .as_str()
+                    .is_some_and(|m| m.bytes().all(|b| b.is_ascii_digit()))),
+            "{id}: {events:?}"
+        );
+    }
+    let misses = s
+        .connector
+        .metric("smpp_correlation_misses_total", "")
+        .await;
+    assert_eq!(misses, 0.0);
+    s.finish().await;
+}
