@@ -582,6 +582,49 @@ async fn apply_receipts(
     Ok(results)
 }
 
+/// Deletes at most `limit` correlation rows of `operator_id` created before `before`;
+/// returns how many were deleted.
+pub async fn purge_before(
+    pool: &PgPool,
+    operator_id: &str,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, CorrelationError> {
+    let done = sqlx::query(
+        r#"DELETE FROM smpp.message_correlations
+           WHERE ctid = ANY(ARRAY(
+               SELECT ctid FROM smpp.message_correlations
+               WHERE created_at < $2 AND operator_id = $1
+               LIMIT $3))"#,
+    )
+    .bind(operator_id)
+    .bind(before)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes every row of `operator_id` older than `days` days, `batch` rows per statement with
+/// a pause between statements so that the writer keeps its pace; returns the rows deleted.
+pub async fn purge_older_than(
+    pool: &PgPool,
+    operator_id: &str,
+    days: u32,
+    batch: i64,
+) -> Result<u64, CorrelationError> {
+    let before = Utc::now() - chrono::Duration::days(i64::from(days));
+    let mut total = 0;
+    loop {
+        let n = purge_before(pool, operator_id, before, batch).await?;
+        total += n;
+        if n < u64::try_from(batch).unwrap_or(u64::MAX) {
+            return Ok(total);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A segment already submitted successfully.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubmittedSegment {

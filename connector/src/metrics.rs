@@ -96,6 +96,8 @@ pub struct Metrics {
     pub dispatch_pulls_total: Counter,
     /// Dispatch commands received from those pulls.
     pub dispatch_pulled_total: Counter,
+    /// Correlation rows deleted past `postgres.retentionDays`.
+    pub correlations_purged_total: Counter,
     current_session: Mutex<Option<SessionLabels>>,
 }
 
@@ -126,6 +128,7 @@ impl Metrics {
             idempotent_skips_total: Counter::default(),
             dispatch_pulls_total: Counter::default(),
             dispatch_pulled_total: Counter::default(),
+            correlations_purged_total: Counter::default(),
             current_session: Mutex::new(None),
             registry: Registry::default(),
         };
@@ -209,6 +212,11 @@ impl Metrics {
             "smpp_dispatch_pulled",
             "Dispatch commands received from pull requests",
             m.dispatch_pulled_total.clone(),
+        );
+        registry.register(
+            "smpp_correlations_purged",
+            "Correlation rows deleted past postgres.retentionDays",
+            m.correlations_purged_total.clone(),
         );
         Self { registry, ..m }
     }

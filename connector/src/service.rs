@@ -495,6 +495,9 @@ async fn handle_inbound(inbound: Inbound, receipts: Arc<ReceiptEvents>, metrics:
     };
 }
 
+/// How often rows past `postgres.retentionDays` are deleted (the first time at start).
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// Runs the connector until `shutdown` resolves, then stops gracefully: stop pulling, finish
 /// the commands in flight, drain the window and unbind, flush the correlation batches.
 pub async fn run(
@@ -704,6 +707,35 @@ pub async fn run(
             while let Some(late) = streams.late.recv().await {
                 // Counted in smpp_duplicate_window_total when its submit timed out.
                 tracing::warn!(sequence = late.sequence, status = %late.status.0, smsc_message_id = %late.message_id, "response after the timeout: the command will be resent (possible duplicate)");
+            }
+        });
+    }
+    if config.postgres.retention_days > 0 {
+        let (pool, metrics, op) = (pool.clone(), metrics.clone(), op.clone());
+        let days = config.postgres.retention_days;
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(RETENTION_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return,
+                    _ = tick.tick() => {}
+                }
+                match correlation::purge_older_than(&pool, &op, days, 5_000).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        metrics.correlations_purged_total.inc_by(n);
+                        tracing::info!(
+                            rows = n,
+                            days,
+                            "correlation rows past their retention deleted"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "retention purge failed; retrying in an hour")
+                    }
+                }
             }
         });
     }

@@ -497,6 +497,10 @@ pub struct PostgresConfig {
     /// Run the migrations at start.
     #[serde(default = "defaults::yes")]
     pub migrate: bool,
+    /// Days a correlation row is kept; older rows of this operator are deleted hourly, in
+    /// small batches. 0 keeps them forever (retention managed outside the connector).
+    #[serde(default = "defaults::retention_days")]
+    pub retention_days: u32,
 }
 
 impl Default for PostgresConfig {
@@ -507,6 +511,7 @@ impl Default for PostgresConfig {
             batch_size: defaults::batch_size(),
             batch_delay_ms: defaults::batch_delay_ms(),
             migrate: true,
+            retention_days: defaults::retention_days(),
         }
     }
 }
@@ -890,6 +895,9 @@ pub mod defaults {
     }
     pub fn batch_delay_ms() -> u64 {
         0
+    }
+    pub fn retention_days() -> u32 {
+        30
     }
     pub fn yes() -> bool {
         true

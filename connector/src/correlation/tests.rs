@@ -431,3 +431,42 @@ async fn single_key_migration_rewrites_rows_of_fixed_forms_and_kept_receipts() {
         .unwrap();
     admin.close().await;
 }
+
+#[tokio::test]
+async fn rows_past_their_retention_are_purged_for_the_operator_only() {
+    let db = TestDb::new().await;
+    let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 64, Duration::ZERO);
+    let (a, b) = (unique("op-a"), unique("op-b"));
+    for (op, mid) in [(&a, "old1"), (&a, "old2"), (&a, "new"), (&b, "old")] {
+        w.record_submit(submit(op, mid, 1, 1, &format!("{mid}-id")))
+            .await
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "UPDATE smpp.message_correlations SET created_at = now() - interval '40 days' WHERE message_id LIKE 'old%'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // A batch of one row: the loop runs until nothing is left.
+    assert_eq!(purge_older_than(&db.pool, &a, 30, 1).await.unwrap(), 2);
+    assert_eq!(purge_older_than(&db.pool, &a, 30, 1).await.unwrap(), 0);
+    let left: Vec<(String, String)> = sqlx::query_as(
+        "SELECT operator_id, message_id FROM smpp.message_correlations ORDER BY operator_id, message_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        left,
+        [
+            (a.clone(), "new".to_string()),
+            (b.clone(), "old".to_string())
+        ]
+    );
+    // A longer retention keeps B's 40-day-old row.
+    assert_eq!(purge_older_than(&db.pool, &b, 60, 100).await.unwrap(), 0);
+    drop(w);
+    db.drop_db().await;
+}
