@@ -51,7 +51,7 @@ pub struct SessionLabels {
 
 /// Latency bucket bounds in seconds: 0.25 ms to 10 s, fine around the 10 ms objectives of
 /// publish → submit_sm and receipt → event.
-const LATENCY_BUCKETS: [f64; 22] = [
+pub const LATENCY_BUCKETS: [f64; 22] = [
     0.000_25, 0.000_5, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.010, 0.012, 0.015, 0.020,
     0.030, 0.050, 0.100, 0.250, 0.500, 1.0, 2.5, 5.0, 10.0,
 ];
