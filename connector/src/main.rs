@@ -18,6 +18,10 @@ struct Args {
     /// Check the configuration and exit.
     #[arg(long)]
     check_config: bool,
+    /// Run the database migrations (`postgres.url`) and exit: for a Job when the connectors run
+    /// with `postgres.migrate: false`.
+    #[arg(long, conflicts_with = "check_config")]
+    migrate: bool,
 }
 
 async fn terminated() {
@@ -40,6 +44,17 @@ async fn terminated() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+async fn migrate_only(c: &crds::config::PostgresConfig) -> Result<(), String> {
+    let pool = connector::correlation::connect(c)
+        .await
+        .map_err(|e| e.to_string())?;
+    let done = connector::correlation::migrate(&pool)
+        .await
+        .map_err(|e| e.to_string());
+    pool.close().await;
+    done
 }
 
 fn main() -> ExitCode {
@@ -73,6 +88,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.migrate {
+        return match runtime.block_on(migrate_only(&config.postgres)) {
+            Ok(()) => {
+                tracing::info!("migrations applied");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("smpp-connector: migrations: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(connector::service::run(config, terminated())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -53,3 +53,66 @@ fn bad_files_exit_2_naming_the_key() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot read configuration file"), "{err}");
 }
+
+#[test]
+fn migrate_applies_the_migrations_and_exits() {
+    use std::io::Write;
+    let db = format!("smpp_cli_{:x}", rand::random::<u32>());
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args(["-U", "postgres", "-h", "127.0.0.1", "-qAtc", sql])
+            .output()
+            .expect("psql")
+    };
+    assert!(psql(&format!("CREATE DATABASE {db}")).status.success());
+    let path = std::env::temp_dir().join(format!("{db}.yaml"));
+    let mut f = std::fs::File::create(&path).unwrap();
+    write!(
+        f,
+        "{GOOD}postgres: {{url: \"postgres://postgres@127.0.0.1:5432/{db}\", migrate: false}}\n"
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_smpp-connector"))
+        .arg("--config")
+        .arg(&path)
+        .arg("--migrate")
+        .env("SMPP_LOG_FORMAT", "text")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let tables = Command::new("psql")
+        .args(["-U", "postgres", "-h", "127.0.0.1", "-d", &db, "-qAtc"])
+        .arg("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables WHERE table_schema = 'smpp'")
+        .output()
+        .expect("psql");
+    psql(&format!("DROP DATABASE {db} WITH (FORCE)"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&tables.stdout).trim(),
+        "message_correlations,pending_receipts"
+    );
+    // Unreachable PostgreSQL: a clear error and a failing exit code.
+    let path = std::env::temp_dir().join(format!("{db}-down.yaml"));
+    std::fs::write(
+        &path,
+        format!("{GOOD}postgres: {{url: \"postgres://postgres@127.0.0.1:1/x\"}}\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_smpp-connector"))
+        .arg("--config")
+        .arg(&path)
+        .arg("--migrate")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("smpp-connector: migrations:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
