@@ -56,7 +56,6 @@ fn bad_files_exit_2_naming_the_key() {
 
 #[test]
 fn migrate_applies_the_migrations_and_exits() {
-    use std::io::Write;
     let db = format!("smpp_cli_{:x}", rand::random::<u32>());
     let psql = |sql: &str| {
         Command::new("psql")
@@ -66,10 +65,11 @@ fn migrate_applies_the_migrations_and_exits() {
     };
     assert!(psql(&format!("CREATE DATABASE {db}")).status.success());
     let path = std::env::temp_dir().join(format!("{db}.yaml"));
-    let mut f = std::fs::File::create(&path).unwrap();
-    write!(
-        f,
-        "{GOOD}postgres: {{url: \"postgres://postgres@127.0.0.1:5432/{db}\", migrate: false}}\n"
+    std::fs::write(
+        &path,
+        format!(
+            "{GOOD}postgres: {{url: \"postgres://postgres@127.0.0.1:5432/{db}\", migrate: false}}\n"
+        ),
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_smpp-connector"))
