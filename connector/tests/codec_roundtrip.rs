@@ -63,13 +63,10 @@ fn tlv() -> impl Strategy<Value = Tlv> {
         Tlv::SmsSignal,
         Tlv::ItsSessionInfo,
     ];
-    let bytes: Vec<fn(Bytes) -> Tlv> = vec![
-        Tlv::SourceSubaddress,
-        Tlv::DestSubaddress,
-        Tlv::CallbackNumAtag,
-        Tlv::CallbackNum,
-        Tlv::MessagePayload,
-    ];
+    // Octet-string parameters within their specified lengths (others decode raw).
+    let bounded = |f: fn(Bytes) -> Tlv, min: usize, max: usize| {
+        vec(any::<u8>(), min..=max).prop_map(move |v| f(Bytes::from(v)))
+    };
     Union::new(vec![
         (proptest::sample::select(u8s), any::<u8>())
             .prop_map(|(f, v)| f(v))
@@ -77,9 +74,11 @@ fn tlv() -> impl Strategy<Value = Tlv> {
         (proptest::sample::select(u16s), any::<u16>())
             .prop_map(|(f, v)| f(v))
             .boxed(),
-        (proptest::sample::select(bytes), octets(300))
-            .prop_map(|(f, v)| f(v))
-            .boxed(),
+        bounded(Tlv::SourceSubaddress, 2, 23).boxed(),
+        bounded(Tlv::DestSubaddress, 2, 23).boxed(),
+        bounded(Tlv::CallbackNumAtag, 0, 65).boxed(),
+        bounded(Tlv::CallbackNum, 4, 19).boxed(),
+        octets(300).prop_map(Tlv::MessagePayload).boxed(),
         any::<u32>().prop_map(Tlv::QosTimeToLive).boxed(),
         cstr::<256>()
             .prop_map(Tlv::AdditionalStatusInfoText)

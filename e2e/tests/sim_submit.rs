@@ -211,3 +211,32 @@ async fn subscribers_see_every_accepted_submit() {
     assert_eq!(got.system_id, "alice");
     assert_eq!((got.source.as_str(), got.dest.as_str()), ("1000", "2000"));
 }
+
+#[tokio::test]
+async fn time_fields_not_in_the_smpp_form_are_refused() {
+    let (sim, mut c) = bound(SimConfig::with_account("alice", "secret")).await;
+    let with_times = |schedule: &str, validity: &str| {
+        let mut sm = submit_sm("1000", "2000", "t", false).unwrap();
+        sm.schedule_delivery_time = COctetString::try_from(schedule).unwrap();
+        sm.validity_period = COctetString::try_from(validity).unwrap();
+        sm
+    };
+    let cases = [
+        ("", "", CommandStatus::ESME_ROK),
+        ("", "000001000000000R", CommandStatus::ESME_ROK),
+        (
+            "271231235959548+",
+            "000000480000000R",
+            CommandStatus::ESME_ROK,
+        ),
+        ("271331235959000+", "", CommandStatus::ESME_RINVSCHED),
+        ("2712312359", "", CommandStatus::ESME_RINVSCHED),
+        ("", "00000100000000R", CommandStatus::ESME_RINVEXPIRY),
+        ("", "000001000000000X", CommandStatus::ESME_RINVEXPIRY),
+    ];
+    for (schedule, validity, expected) in cases {
+        let resp = c.submit(with_times(schedule, validity)).await.unwrap();
+        assert_eq!(resp.status, expected, "{schedule:?} / {validity:?}");
+    }
+    assert_eq!(sim.stats().event("rejected_times"), 4);
+}

@@ -19,6 +19,7 @@ mod framing;
 mod message_state;
 mod pdu;
 mod status;
+mod time;
 mod tlv;
 mod wire;
 
@@ -36,4 +37,5 @@ pub use framing::{Decoded, SmppCodec, DEFAULT_MAX_PDU_LEN, MIN_PDU_LEN};
 pub use message_state::MessageState;
 pub use pdu::{Header, Pdu, HEADER_LEN};
 pub use status::CommandStatus;
+pub use time::{SmppTime, TimeError};
 pub use tlv::{tag, tag_name, NetworkErrorCode, RawTlv, Tlv, Tlvs};

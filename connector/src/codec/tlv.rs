@@ -160,6 +160,18 @@ impl<const N: usize> TlvValue for COctetString<N> {
     }
 }
 
+/// The specified lengths of the variable-length octet parameters (SMPP 3.4 §5.3.2):
+/// subaddresses 2 to 23 octets, callback_num 4 to 19, callback_num_atag at most 65. A value
+/// outside them is kept raw, like any malformed value. Other tags are checked by their type.
+fn octets_in_bounds(tag: u16, len: usize) -> bool {
+    match tag {
+        0x0202 | 0x0203 => (2..=23).contains(&len),
+        0x0381 => (4..=19).contains(&len),
+        0x0303 => len <= 65,
+        _ => true,
+    }
+}
+
 macro_rules! define_tlvs {
     ($(
         $(#[$doc:meta])*
@@ -196,7 +208,7 @@ macro_rules! define_tlvs {
             /// Builds the parameter for `tag` whose value is `buf[range]`.
             pub(crate) fn from_buf(tag: u16, buf: &Bytes, range: Range<usize>) -> Tlv {
                 match tag {
-                    $( $tag => {
+                    $( $tag if octets_in_bounds(tag, range.len()) => {
                         if let Some(v) = <$ty as TlvValue>::from_value(buf, range.clone()) {
                             return Tlv::$variant(v);
                         }
@@ -465,7 +477,8 @@ mod tests {
             }
             0x0017 => Bytes::from_static(&[1, 2, 3, 4]),
             0x001D | 0x001E => Bytes::from_static(b"ab\0"),
-            0x0202 | 0x0203 | 0x0303 | 0x0381 | 0x0424 => Bytes::from_static(b"xyz"),
+            0x0202 | 0x0203 | 0x0303 | 0x0424 => Bytes::from_static(b"xyz"),
+            0x0381 => Bytes::from_static(b"0244"),
             0x0423 => Bytes::from_static(&[3, 0, 1]),
             0x130C => Bytes::new(),
             _ => Bytes::from_static(&[7]),
@@ -497,6 +510,29 @@ mod tests {
                 "0x{tag:04X}: {tlv:?}"
             );
         }
+    }
+
+    #[test]
+    fn octet_parameters_outside_their_specified_lengths_stay_raw() {
+        let raw = |tag: u16, len: usize| {
+            matches!(
+                Tlv::from_raw(tag, Bytes::from(vec![b'1'; len])),
+                Tlv::Other(_)
+            )
+        };
+        for (tag, min, max) in [
+            (tag::SOURCE_SUBADDRESS, 2, 23),
+            (tag::DEST_SUBADDRESS, 2, 23),
+            (tag::CALLBACK_NUM, 4, 19),
+            (tag::CALLBACK_NUM_ATAG, 0, 65),
+        ] {
+            assert!(!raw(tag, min) && !raw(tag, max), "0x{tag:04X} in bounds");
+            assert!(raw(tag, max + 1), "0x{tag:04X} too long");
+            if min > 0 {
+                assert!(raw(tag, min - 1), "0x{tag:04X} too short");
+            }
+        }
+        assert!(!raw(tag::MESSAGE_PAYLOAD, 1000));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use super::*;
 use crate::dispatch::parse_command;
+use chrono::Datelike;
 use crds::config::{Charset, SplitMethod};
 
 fn command(extra: &str) -> ValidCommand {
@@ -117,4 +118,45 @@ fn smpp_times() {
         .unwrap()
         .with_timezone(&Utc);
     assert_eq!(absolute_time(at), "270102030405000+");
+}
+
+#[test]
+fn every_time_sent_is_in_the_smpp_form() {
+    use crate::codec::SmppTime;
+    for seconds in [
+        1,
+        59,
+        3_599,
+        86_399,
+        90_061,
+        31_535_999,
+        31_536_000,
+        u32::MAX,
+    ] {
+        let t = relative_time(seconds);
+        assert!(
+            matches!(
+                SmppTime::parse(t.as_bytes()),
+                Ok(Some(SmppTime::Relative { .. }))
+            ),
+            "{seconds}: {t}"
+        );
+    }
+    let mut at = DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    while at.year() < 2100 {
+        let t = absolute_time(at);
+        assert!(
+            matches!(
+                SmppTime::parse(t.as_bytes()),
+                Ok(Some(SmppTime::Absolute {
+                    utc_offset_quarters: 0,
+                    ..
+                }))
+            ),
+            "{at}: {t}"
+        );
+        at += chrono::Duration::seconds(7_919_999);
+    }
 }

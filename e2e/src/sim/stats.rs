@@ -61,6 +61,8 @@ pub struct EventCounters {
     pub accepted_submits: AtomicU64,
     /// Submits left unanswered on purpose.
     pub ignored_submits: AtomicU64,
+    /// submit_sm refused for a time field not in the SMPP form.
+    pub rejected_times: AtomicU64,
     /// Receipt deliver_sm sent (each attempt).
     pub receipts_sent: AtomicU64,
     /// Receipts acknowledged with ESME_ROK.
@@ -186,6 +188,7 @@ impl EventCounters {
             ("bind_failures", get(&self.bind_failures)),
             ("accepted_submits", get(&self.accepted_submits)),
             ("ignored_submits", get(&self.ignored_submits)),
+            ("rejected_times", get(&self.rejected_times)),
             ("receipts_sent", get(&self.receipts_sent)),
             ("receipts_acked", get(&self.receipts_acked)),
             ("mo_sent", get(&self.mo_sent)),

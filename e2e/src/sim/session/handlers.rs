@@ -193,6 +193,10 @@ impl Session {
                 return self.id_resp(sub.resp, CommandStatus::ESME_RINVBNDSTS, seq, b"");
             }
         };
+        if let Err(status) = check_times(&sub.pdu.body) {
+            Stats::bump(&self.shared.stats.events.rejected_times);
+            return self.id_resp(sub.resp, status, seq, b"");
+        }
         if self.faults.touches_submits() {
             match self.faults.submit_verdict() {
                 SubmitVerdict::Accept => {}
@@ -438,4 +442,18 @@ impl Session {
 /// A C-Octet string from text known to fit (ids, configured names); empty otherwise.
 fn cstr<const N: usize>(bytes: &[u8]) -> COctetString<N> {
     COctetString::try_from(bytes).unwrap_or_default()
+}
+
+/// A submit_sm whose schedule_delivery_time or validity_period is not in the SMPP form
+/// (`codec::SmppTime`) is refused as a real SMSC would: ESME_RINVSCHED or ESME_RINVEXPIRY.
+fn check_times(body: &Body) -> Result<(), CommandStatus> {
+    if let Body::SubmitSm(sm) = body {
+        if connector::codec::SmppTime::parse(sm.schedule_delivery_time.as_bytes()).is_err() {
+            return Err(CommandStatus::ESME_RINVSCHED);
+        }
+        if connector::codec::SmppTime::parse(sm.validity_period.as_bytes()).is_err() {
+            return Err(CommandStatus::ESME_RINVEXPIRY);
+        }
+    }
+    Ok(())
 }
