@@ -40,6 +40,16 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+/// `form` label of the receipt id form gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FormLabel {
+    /// `learning`, `asIs`, `hexToDecimal` or `decimalToHex`.
+    pub form: String,
+}
+
+/// Values of the `form` label: `learning` while `auto` has not locked a form.
+pub const RECEIPT_ID_FORMS: [&str; 4] = ["learning", "asIs", "hexToDecimal", "decimalToHex"];
+
 /// `state` and `endpoint` of the session.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SessionLabels {
@@ -98,6 +108,8 @@ pub struct Metrics {
     pub dispatch_pulled_total: Counter,
     /// Correlation rows deleted past `postgres.retentionDays`.
     pub correlations_purged_total: Counter,
+    /// 1 for the receipt id form in use, 0 for the others.
+    pub receipt_id_form: Family<FormLabel, Gauge>,
     current_session: Mutex<Option<SessionLabels>>,
 }
 
@@ -129,6 +141,7 @@ impl Metrics {
             dispatch_pulls_total: Counter::default(),
             dispatch_pulled_total: Counter::default(),
             correlations_purged_total: Counter::default(),
+            receipt_id_form: Family::default(),
             current_session: Mutex::new(None),
             registry: Registry::default(),
         };
@@ -218,6 +231,11 @@ impl Metrics {
             "Correlation rows deleted past postgres.retentionDays",
             m.correlations_purged_total.clone(),
         );
+        registry.register(
+            "smpp_receipt_id_form",
+            "1 for the receipt id form in use (learning while auto has not locked one)",
+            m.receipt_id_form.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -265,6 +283,17 @@ impl Metrics {
         }
     }
 
+    /// Sets the receipt id form gauge: 1 for `current`, 0 for the other forms.
+    pub fn set_receipt_id_form(&self, current: &str) {
+        for form in RECEIPT_ID_FORMS {
+            self.receipt_id_form
+                .get_or_create(&FormLabel {
+                    form: form.to_string(),
+                })
+                .set(i64::from(form == current));
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -295,6 +324,8 @@ mod tests {
         m.reconnects_total.inc();
         m.correlation_misses_total.inc();
         m.duplicate_window_total.inc();
+        m.set_receipt_id_form("learning");
+        m.set_receipt_id_form("hexToDecimal");
         let text = m.encode();
         for line in [
             "smpp_submit_total{command_status=\"ESME_ROK\"} 1",
@@ -312,6 +343,9 @@ mod tests {
             "smpp_duplicate_window_total 1",
             "smpp_mo_messages_total 0",
             "smpp_idempotent_skips_total 0",
+            "smpp_receipt_id_form{form=\"learning\"} 0",
+            "smpp_receipt_id_form{form=\"hexToDecimal\"} 1",
+            "smpp_receipt_id_form{form=\"decimalToHex\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -331,6 +365,7 @@ mod tests {
         m.receipt("DELIVERED");
         m.rejected("schema");
         m.set_session_state("BOUND", "primary");
+        m.set_receipt_id_form("asIs");
         let text = m.encode();
         let names: Vec<String> = text
             .lines()

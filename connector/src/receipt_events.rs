@@ -52,6 +52,16 @@ impl IdForms {
         self.learner().locked()
     }
 
+    /// The form's name for the `smpp_receipt_id_form` gauge (`learning` until locked).
+    pub fn label(&self) -> &'static str {
+        match self.locked() {
+            None => "learning",
+            Some(IdForm::AsIs) => "asIs",
+            Some(IdForm::HexToDecimal) => "hexToDecimal",
+            Some(IdForm::DecimalToHex) => "decimalToHex",
+        }
+    }
+
     /// Notes a submit_sm_resp id.
     pub fn observe_submit(&self, id: &str) {
         self.note(|l| l.observe_submit(id));

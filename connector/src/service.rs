@@ -754,6 +754,7 @@ pub async fn run(
         let session = session.clone();
         let throttle = throttle.clone();
         let metrics = metrics.clone();
+        let id_forms = id_forms.clone();
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -767,6 +768,7 @@ pub async fn run(
                     _ = tick.tick() => {
                         metrics.window_in_use.set((session.window_size() - session.free_window()) as i64);
                         metrics.tps_used.set(i64::from(throttle.used_last_window().await));
+                        metrics.set_receipt_id_form(id_forms.label());
                         throttle.probe().await;
                     }
                 }

@@ -487,5 +487,15 @@ async fn hex_submit_ids_and_decimal_receipt_ids_are_correlated_under_auto() {
         .metric("smpp_correlation_misses_total", "")
         .await;
     assert_eq!(misses, 0.0);
+    // The gauge shows the learnt form (refreshed every second).
+    let connector = &s.connector;
+    let learnt = harness::eventually(EVENTS, || async {
+        let v = connector
+            .metric("smpp_receipt_id_form", "form=\"hexToDecimal\"")
+            .await;
+        (v == 1.0).then_some(())
+    })
+    .await;
+    assert!(learnt.is_some(), "smpp_receipt_id_form shows hexToDecimal");
     s.finish().await;
 }

@@ -227,6 +227,7 @@ async fn failures_answer_a_temporary_error() {
 #[test]
 fn auto_id_form_is_learnt_from_unambiguous_matches() {
     let forms = IdForms::new(ReceiptIdForm::Auto);
+    assert_eq!(forms.label(), "learning");
     // Hex submit ids, decimal receipt ids: every form's key until the form is known.
     assert_eq!(forms.lookup_keys("2587"), ["s:2587", "s:a1b", "s:9607"]);
     for (submit, receipt) in [("0A1B", "2587"), ("0A1C", "2588"), ("0A1D", "2589")] {
@@ -236,6 +237,7 @@ fn auto_id_form_is_learnt_from_unambiguous_matches() {
         forms.record_match(receipt, &keys[1]);
     }
     assert_eq!(forms.locked(), Some(IdForm::HexToDecimal));
+    assert_eq!(forms.label(), "hexToDecimal");
     assert_eq!(forms.lookup_keys("2590"), ["s:a1e"]);
 }
 
@@ -249,5 +251,6 @@ fn ambiguous_matches_teach_nothing() {
     assert_eq!(forms.locked(), None);
     // A fixed configuration is locked from the start: one key.
     let fixed = IdForms::new(ReceiptIdForm::DecimalToHex);
+    assert_eq!(fixed.label(), "decimalToHex");
     assert_eq!(fixed.lookup_keys("a1b"), ["s:2587"]);
 }
