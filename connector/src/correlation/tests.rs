@@ -470,3 +470,23 @@ async fn rows_past_their_retention_are_purged_for_the_operator_only() {
     drop(w);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn the_correlation_table_leaves_room_for_receipt_updates_and_is_vacuumed_often() {
+    let db = TestDb::new().await;
+    let options: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(reloptions) FROM pg_class WHERE oid = 'smpp.message_correlations'::regclass ORDER BY 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        options,
+        [
+            "autovacuum_analyze_scale_factor=0.01",
+            "autovacuum_vacuum_scale_factor=0.02",
+            "fillfactor=70"
+        ]
+    );
+    db.drop_db().await;
+}
