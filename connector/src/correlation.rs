@@ -332,7 +332,7 @@ async fn insert_submits(
         match &r.outcome {
             SubmitOutcome::Submitted { smsc_message_id } => {
                 smsc.push(Some(smsc_message_id.as_str()));
-                key.push(Some(submit_key(smsc_message_id).as_str().to_string()));
+                key.push(Some(submit_key(smsc_message_id).into_string()));
                 status.push("SUBMITTED");
                 cs.push(0i32);
             }

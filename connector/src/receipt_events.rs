@@ -75,10 +75,10 @@ impl IdForms {
             l.locked()
         };
         match locked {
-            Some(form) => vec![receipt_key(id, form).as_str().to_string()],
+            Some(form) => vec![receipt_key(id, form).into_string()],
             None => receipt_keys(id, self.configured)
                 .into_iter()
-                .map(|(_, k)| k.as_str().to_string())
+                .map(|(_, k)| k.into_string())
                 .collect(),
         }
     }
@@ -86,6 +86,9 @@ impl IdForms {
     /// Notes that receipt id `id` matched a submit under `matched_key`: evidence for the form
     /// that gives that key, when exactly one does.
     pub fn record_match(&self, id: &str, matched_key: &str) {
+        if self.locked().is_some() {
+            return;
+        }
         let forms: Vec<IdForm> = IdForm::ALL
             .into_iter()
             .filter(|f| receipt_key(id, *f).as_str() == matched_key)

@@ -69,6 +69,11 @@ impl IdKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 impl fmt::Display for IdKey {

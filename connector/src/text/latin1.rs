@@ -5,16 +5,22 @@ use super::Unencodable;
 /// Appends the Latin-1 form of `text`; the error names the first character above U+00FF.
 pub fn encode_into(text: &str, out: &mut Vec<u8>) -> Result<(), Unencodable> {
     for (position, ch) in text.chars().enumerate() {
-        let code = u32::from(ch);
-        if code > 0xFF {
-            return Err(Unencodable {
-                encoding: "Latin-1",
-                character: ch,
-                position,
-            });
-        }
-        out.push(code as u8);
+        encode_char(ch, position, out)?;
     }
+    Ok(())
+}
+
+/// Appends the Latin-1 octet of `ch`, the character at `position` of its text.
+pub fn encode_char(ch: char, position: usize, out: &mut Vec<u8>) -> Result<(), Unencodable> {
+    let code = u32::from(ch);
+    if code > 0xFF {
+        return Err(Unencodable {
+            encoding: "Latin-1",
+            character: ch,
+            position,
+        });
+    }
+    out.push(code as u8);
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use super::gsm::{GsmCode, GsmTables, LockingShift, ESCAPE};
 use super::split::{
     build, layout, min_segments, EncodedText, Layout, Segment, SplitError, SplitPolicy, UnitKind,
 };
-use super::{data_coding, Unencodable};
+use super::{data_coding, latin1, ucs2, Unencodable};
 
 /// The `encoding` of a dispatch command for text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -241,23 +241,8 @@ fn encode_units(text: &str, encoding: TextEncoding) -> Result<Encoded, Unencodab
                     })
                 }
             },
-            TextEncoding::Latin1 => {
-                let code = u32::from(ch);
-                if code > 0xFF {
-                    return Err(Unencodable {
-                        encoding: "Latin-1",
-                        character: ch,
-                        position,
-                    });
-                }
-                bytes.push(code as u8);
-            }
-            TextEncoding::Ucs2 => {
-                let mut buf = [0u16; 2];
-                for unit in ch.encode_utf16(&mut buf) {
-                    bytes.extend_from_slice(&unit.to_be_bytes());
-                }
-            }
+            TextEncoding::Latin1 => latin1::encode_char(ch, position, &mut bytes)?,
+            TextEncoding::Ucs2 => ucs2::encode_char(ch, &mut bytes),
         }
         offsets.push(bytes.len());
     }

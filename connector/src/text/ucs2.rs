@@ -18,11 +18,16 @@ pub enum Ucs2DecodeError {
 
 /// Appends the UTF-16BE form of `text`.
 pub fn encode_into(text: &str, out: &mut Vec<u8>) {
-    let mut buf = [0u16; 2];
     for ch in text.chars() {
-        for unit in ch.encode_utf16(&mut buf) {
-            out.extend_from_slice(&unit.to_be_bytes());
-        }
+        encode_char(ch, out);
+    }
+}
+
+/// Appends the UTF-16BE form of `ch` (a surrogate pair above U+FFFF).
+pub fn encode_char(ch: char, out: &mut Vec<u8>) {
+    let mut buf = [0u16; 2];
+    for unit in ch.encode_utf16(&mut buf) {
+        out.extend_from_slice(&unit.to_be_bytes());
     }
 }
 
