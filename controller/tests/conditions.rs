@@ -2,54 +2,14 @@
 
 use controller::conditions::{derive, merge, transitions, Phase, Rollout, Transition};
 use controller::spec_check::Stall;
-use crds::status::{ActiveEndpoint, BindState, EndpointState, EndpointStatus};
+use crds::status::BindState;
 use crds::SessionStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use session_fixture::session;
 
-fn session(state: BindState) -> SessionStatus {
-    let (active, primary_state, backup_state) = match state {
-        BindState::Bound => (
-            ActiveEndpoint::Primary,
-            EndpointState::Bound,
-            EndpointState::Idle,
-        ),
-        BindState::Failback => (
-            ActiveEndpoint::Backup,
-            EndpointState::Failed,
-            EndpointState::Bound,
-        ),
-        BindState::Unbound => (
-            ActiveEndpoint::None,
-            EndpointState::Failed,
-            EndpointState::Failed,
-        ),
-    };
-    let error =
-        |s: EndpointState| (s == EndpointState::Failed).then(|| "connection refused".to_string());
-    SessionStatus {
-        bind_state: state,
-        active_endpoint: active,
-        primary: EndpointStatus {
-            address: "smsc1:2775".into(),
-            state: primary_state,
-            last_error: error(primary_state),
-            consecutive_failures: u32::from(primary_state == EndpointState::Failed) * 3,
-            bound_since: None,
-        },
-        backup: Some(EndpointStatus {
-            address: "smsc2:2775".into(),
-            state: backup_state,
-            last_error: error(backup_state),
-            consecutive_failures: 0,
-            bound_since: None,
-        }),
-        last_failover_time: None,
-        last_failback_time: None,
-        connector_pod: Some("mtn-gh-connector-abc".into()),
-        connector_ready: state != BindState::Unbound,
-    }
-}
+#[path = "support/session.rs"]
+mod session_fixture;
 
 /// (Ready, Degraded, Reconciling, Stalled) as "T"/"F" plus the Ready reason.
 fn summary(phase: &Phase, rollout: Rollout, s: Option<&SessionStatus>) -> (String, String) {

@@ -1,5 +1,7 @@
 //! Reconcile scenarios against an in-memory API server (tower-test mock service).
 
+#[path = "support/session.rs"]
+mod session_fixture;
 mod support;
 
 use std::sync::Arc;
@@ -8,13 +10,14 @@ use std::time::Duration;
 use controller::context::Context;
 use controller::metrics::Metrics;
 use controller::reconcile::{error_policy, reconcile, RESYNC, STALLED_RETRY};
-use crds::status::{ActiveEndpoint, BindState, EndpointState, EndpointStatus};
+use crds::status::BindState;
 use crds::{MnoConnection, SessionStatus};
 use http::Method;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
 use serde_json::{json, Value};
+use session_fixture::session;
 use support::FakeApi;
 
 const NS: &str = "sms";
@@ -124,43 +127,6 @@ impl Harness {
         let mut m = self.fake.get(MNO_PATH).expect("stored");
         m["status"]["session"] = serde_json::to_value(session).expect("serialises");
         self.fake.put(MNO_PATH, m);
-    }
-}
-
-fn session(state: BindState) -> SessionStatus {
-    let endpoint = |address: &str, state: EndpointState| EndpointStatus {
-        address: address.into(),
-        state,
-        last_error: (state == EndpointState::Failed).then(|| "connect: connection refused".into()),
-        consecutive_failures: 0,
-        bound_since: None,
-    };
-    let (active, p, b) = match state {
-        BindState::Bound => (
-            ActiveEndpoint::Primary,
-            EndpointState::Bound,
-            EndpointState::Idle,
-        ),
-        BindState::Failback => (
-            ActiveEndpoint::Backup,
-            EndpointState::Failed,
-            EndpointState::Bound,
-        ),
-        BindState::Unbound => (
-            ActiveEndpoint::None,
-            EndpointState::Failed,
-            EndpointState::Failed,
-        ),
-    };
-    SessionStatus {
-        bind_state: state,
-        active_endpoint: active,
-        primary: endpoint("smsc1:2775", p),
-        backup: Some(endpoint("smsc2:2775", b)),
-        last_failover_time: None,
-        last_failback_time: None,
-        connector_pod: Some("mtn-gh-connector-1".into()),
-        connector_ready: state != BindState::Unbound,
     }
 }
 
