@@ -140,8 +140,18 @@ pub enum ReceiptMatch {
 type Reply<T> = oneshot::Sender<Result<T, CorrelationError>>;
 
 enum Op {
-    Submit(SegmentSubmit, Reply<()>),
+    Submit(Arc<[SegmentSubmit]>, Reply<()>),
     Receipt(ReceiptUpdate, Reply<ReceiptMatch>),
+}
+
+impl Op {
+    /// Rows this operation writes or updates.
+    fn rows(&self) -> usize {
+        match self {
+            Op::Submit(rows, _) => rows.len(),
+            Op::Receipt(..) => 1,
+        }
+    }
 }
 
 /// Counters of the writer (for metrics and tests).
@@ -163,8 +173,9 @@ pub struct CorrelationWriter {
 }
 
 impl CorrelationWriter {
-    /// Starts the writer task on `pool`, committing at most `batch_size` rows at a time and
-    /// waiting at most `batch_delay` for a batch to fill.
+    /// Starts the writer task on `pool`, committing about `batch_size` rows at a time (a
+    /// command's segments are never split across transactions) and waiting at most
+    /// `batch_delay` for a batch to fill.
     pub fn spawn(pool: PgPool, batch_size: usize, batch_delay: Duration) -> (Self, JoinHandle<()>) {
         let batch_size = batch_size.max(1);
         let (tx, rx) = mpsc::channel(batch_size * 4);
@@ -183,8 +194,18 @@ impl CorrelationWriter {
         &self,
         row: SegmentSubmit,
     ) -> impl std::future::Future<Output = Result<(), CorrelationError>> {
+        self.record_submits(Arc::from([row])).await
+    }
+
+    /// Queues the submit outcomes of one command's segments, committed in the same
+    /// transaction; the returned future resolves after COMMIT. The rows are shared, not
+    /// copied, so that a caller can queue them again after a failed commit.
+    pub async fn record_submits(
+        &self,
+        rows: Arc<[SegmentSubmit]>,
+    ) -> impl std::future::Future<Output = Result<(), CorrelationError>> {
         let (reply, rx) = oneshot::channel();
-        let sent = self.tx.send(Op::Submit(row, reply)).await.is_ok();
+        let sent = self.tx.send(Op::Submit(rows, reply)).await.is_ok();
         async move {
             if !sent {
                 return Err(CorrelationError::WriterGone);
@@ -217,18 +238,25 @@ async fn run_writer(
     stats: Arc<WriterStats>,
 ) {
     while let Some(first) = rx.recv().await {
+        let mut rows = first.rows();
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + delay;
-        while batch.len() < batch_size {
+        while rows < batch_size {
             match rx.try_recv() {
-                Ok(op) => batch.push(op),
+                Ok(op) => {
+                    rows += op.rows();
+                    batch.push(op);
+                }
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     if delay.is_zero() {
                         break;
                     }
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(op)) => batch.push(op),
+                        Ok(Some(op)) => {
+                            rows += op.rows();
+                            batch.push(op);
+                        }
                         Ok(None) | Err(_) => break,
                     }
                 }
@@ -240,7 +268,7 @@ async fn run_writer(
 
 async fn commit_batch(pool: &PgPool, batch: Vec<Op>, stats: &WriterStats) {
     use std::sync::atomic::Ordering::Relaxed;
-    let n = batch.len() as u64;
+    let n = batch.iter().map(Op::rows).sum::<usize>() as u64;
     let mut submits = Vec::new();
     let mut receipts = Vec::new();
     for op in batch {
@@ -249,7 +277,7 @@ async fn commit_batch(pool: &PgPool, batch: Vec<Op>, stats: &WriterStats) {
             Op::Receipt(r, reply) => receipts.push((r, reply)),
         }
     }
-    let rows: Vec<&SegmentSubmit> = submits.iter().map(|(r, _)| r).collect();
+    let rows: Vec<&SegmentSubmit> = submits.iter().flat_map(|(r, _)| r.iter()).collect();
     let updates: Vec<&ReceiptUpdate> = receipts.iter().map(|(r, _)| r).collect();
     match write(pool, &rows, &updates).await {
         Ok(matches) => {

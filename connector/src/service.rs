@@ -207,14 +207,18 @@ impl Pipeline {
                         Utc::now(),
                     );
                     self.metrics.rejected("unsendable");
-                    match self.publisher.publish_dlr(&event).await {
-                        Ok(_) => {
-                            let _ = js::terminate(&message).await;
+                    // Boxed: a rare path kept out of every command's future.
+                    Box::pin(async {
+                        match self.publisher.publish_dlr(&event).await {
+                            Ok(_) => {
+                                let _ = js::terminate(&message).await;
+                            }
+                            Err(_) => {
+                                let _ = js::nak_after(&message, crate::intake::RETRY_DELAY).await;
+                            }
                         }
-                        Err(_) => {
-                            let _ = js::nak_after(&message, crate::intake::RETRY_DELAY).await;
-                        }
-                    }
+                    })
+                    .await;
                     return;
                 }
             };
@@ -232,11 +236,15 @@ impl Pipeline {
         let sends =
             futures::future::join_all(to_send.into_iter().map(|s| self.send_segment(s, published)));
         tokio::pin!(sends);
-        let mut tick = tokio::time::interval_at(Instant::now() + progress_every, progress_every);
+        let progress = tokio::time::sleep(progress_every);
+        tokio::pin!(progress);
         let results = loop {
             tokio::select! {
                 r = &mut sends => break r,
-                _ = tick.tick() => { let _ = js::in_progress(&message).await; }
+                _ = &mut progress => {
+                    let _ = js::in_progress(&message).await;
+                    progress.as_mut().reset(Instant::now() + progress_every);
+                }
             }
         };
 
@@ -314,24 +322,33 @@ impl Pipeline {
             let _ = js::nak_after(&message, crate::intake::RETRY_DELAY).await;
             return;
         }
-        for event in &events {
-            if let Err(e) = self.publisher.publish_dlr(event).await {
-                tracing::warn!(error = %e, "cannot publish a submit event; the command will come back");
-                let _ = js::nak_after(&message, crate::intake::RETRY_DELAY).await;
-                return;
-            }
+        if !events.is_empty() && !Box::pin(self.publish_outcomes(&message, &events)).await {
+            return;
         }
         if retry_later {
-            self.retry_or_expire(
+            Box::pin(self.retry_or_expire(
                 &message,
                 &command.message_id,
                 &command.metadata,
                 command.validity_period_seconds,
-            )
+            ))
             .await;
         } else if let Err(e) = js::ack(&message).await {
             tracing::warn!(error = %e, "cannot acknowledge a sent command");
         }
+    }
+
+    /// Publishes a command's submit events (ACCEPTED, REJECTED); on failure naks the command
+    /// and returns `false`.
+    async fn publish_outcomes(&self, message: &Message, events: &[DlrEvent]) -> bool {
+        for event in events {
+            if let Err(e) = self.publisher.publish_dlr(event).await {
+                tracing::warn!(error = %e, "cannot publish a submit event; the command will come back");
+                let _ = js::nak_after(message, crate::intake::RETRY_DELAY).await;
+                return false;
+            }
+        }
+        true
     }
 
     /// Commits rows; while PostgreSQL fails, keeps trying (the correlation of a sent segment
@@ -340,20 +357,16 @@ impl Pipeline {
     /// pulled. Gives up only when the service stops (the command is then redelivered).
     async fn commit(&self, message: &Message, rows: Vec<SegmentSubmit>) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
+        let rows: Arc<[SegmentSubmit]> = rows.into();
         let mut delay = Duration::from_millis(250);
         let mut last_progress = Instant::now();
         loop {
-            let mut waits = Vec::with_capacity(rows.len());
-            for row in rows.iter().cloned() {
-                waits.push(self.writer.record_submit(row).await);
-            }
-            let results = futures::future::join_all(waits).await;
-            match results.into_iter().find_map(Result::err) {
-                None => {
+            match self.writer.record_submits(rows.clone()).await.await {
+                Ok(()) => {
                     self.db_down.store(false, Relaxed);
                     return true;
                 }
-                Some(e) => {
+                Err(e) => {
                     if !self.db_down.swap(true, Relaxed) {
                         tracing::warn!(error = %e, "cannot commit submit outcomes; pulling stops until PostgreSQL answers");
                     }

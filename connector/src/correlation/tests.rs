@@ -140,6 +140,51 @@ async fn a_failed_batch_fails_its_callers_and_the_writer_goes_on() {
 }
 
 #[tokio::test]
+async fn a_commands_segments_commit_together_and_can_be_queued_again() {
+    let db = TestDb::new().await;
+    let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 10, Duration::ZERO);
+    let op = unique("op");
+    let rows: Arc<[SegmentSubmit]> = vec![
+        submit(&op, "long", 1, 2, "B1"),
+        submit(&op, "long", 2, 2, "B2"),
+    ]
+    .into();
+    w.record_submits(rows.clone()).await.await.unwrap();
+    let committed: Vec<(i16, Option<String>)> = sqlx::query_as(
+        "SELECT segment_index, smsc_message_id FROM smpp.message_correlations
+         WHERE operator_id = $1 AND message_id = 'long' ORDER BY 1",
+    )
+    .bind(&op)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        committed,
+        [(1, Some("B1".to_string())), (2, Some("B2".to_string()))]
+    );
+    // The same shared rows queued again (a retry after a failed commit) change nothing.
+    w.record_submits(rows).await.await.unwrap();
+    assert!(already_submitted(&db.pool, &op, "long").await.unwrap());
+    // One bad segment: neither of the command's rows is committed.
+    let bad: Arc<[SegmentSubmit]> = vec![
+        submit(&op, "half-bad", 1, 2, "C1"),
+        submit(&op, "half-bad", 0, 2, "C0"),
+    ]
+    .into();
+    assert!(w.record_submits(bad).await.await.is_err());
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM smpp.message_correlations WHERE operator_id = $1 AND message_id = 'half-bad'",
+    )
+    .bind(&op)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(w.stats().rows.load(Relaxed), 4);
+    db.drop_db().await;
+}
+
+#[tokio::test]
 async fn receipts_correlate_and_aggregate_over_segments() {
     let db = TestDb::new().await;
     let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 64, Duration::from_millis(2));
@@ -488,5 +533,56 @@ async fn the_correlation_table_leaves_room_for_receipt_updates_and_is_vacuumed_o
             "fillfactor=70"
         ]
     );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn identifier_columns_compare_as_bytes() {
+    let db = TestDb::new().await;
+    let columns: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text, collation_name::text
+         FROM information_schema.columns
+         WHERE table_schema = 'smpp'
+           AND column_name IN ('operator_id', 'message_id', 'smsc_id_key', 'stat')
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let c = |t: &str, col: &str| (t.to_string(), col.to_string(), Some("C".to_string()));
+    assert_eq!(
+        columns,
+        [
+            c("message_correlations", "message_id"),
+            c("message_correlations", "operator_id"),
+            c("message_correlations", "smsc_id_key"),
+            c("pending_receipts", "operator_id"),
+            c("pending_receipts", "smsc_id_key"),
+            c("pending_receipts", "stat"),
+        ]
+    );
+    // The receipt lookup (parameters of the default collation against "C" columns) still
+    // uses the lookup index.
+    let mut conn = db.pool.acquire().await.unwrap();
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT c.message_id
+         FROM UNNEST($1::text[], $2::text[]) AS u(op, k)
+         JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key = u.k",
+    )
+    .bind(vec!["op"])
+    .bind(vec!["s:1"])
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("message_correlations_smsc_id_key")),
+        "{plan:#?}"
+    );
+    drop(conn);
     db.drop_db().await;
 }
