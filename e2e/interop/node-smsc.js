@@ -2,12 +2,15 @@
 // this project did not write, for the interoperability tests (e2e/tests/interop.rs).
 //
 // Usage: node node-smsc.js --port PORT --system-id ID --password PW [--refuse-transceiver]
+//          [--enquire-link-ms N] [--mo TEXT] [--unbind-after-ms N]
 //
 // Accepts binds with the given credentials (with --refuse-transceiver, bind_transceiver is
 // answered ESME_RINVCMDID, as an SMSC without transceiver support does), answers submit_sm
 // with a hexadecimal message_id and, when a receipt is requested, sends a delivery receipt
-// deliver_sm on a receiving session. Prints one JSON object per line on stdout for every
-// event, with the fields as node-smpp decoded them.
+// deliver_sm on a receiving session. On the first receiving session it can also send
+// enquire_link every N ms, a mobile-originated deliver_sm with TEXT, and an unbind after N ms.
+// Prints one JSON object per line on stdout for every event, with the fields as node-smpp
+// decoded them.
 'use strict';
 const smpp = require('smpp');
 
@@ -20,6 +23,10 @@ const port = Number(arg('--port'));
 const systemId = arg('--system-id');
 const password = arg('--password');
 const refuseTransceiver = args.includes('--refuse-transceiver');
+const enquireLinkMs = Number(arg('--enquire-link-ms') || 0);
+const moText = arg('--mo');
+const unbindAfterMs = Number(arg('--unbind-after-ms') || 0);
+let unbindSent = false;
 if (!port || !systemId || password === undefined) {
   process.stderr.write('usage: node-smsc.js --port PORT --system-id ID --password PW [--refuse-transceiver]\n');
   process.exit(2);
@@ -35,6 +42,33 @@ function text(field) {
   if (typeof field === 'string') return field;
   if (Buffer.isBuffer(field)) return field.toString('hex');
   return field.message === undefined ? null : String(field.message);
+}
+
+// The SMSC's own requests on a receiving session.
+function smscInitiated(session) {
+  if (enquireLinkMs > 0) {
+    const timer = setInterval(() => {
+      session.enquire_link({}, (resp) => out({ event: 'enquire_link_resp', command_status: resp.command_status }));
+    }, enquireLinkMs);
+    session.on('close', () => clearInterval(timer));
+  }
+  if (moText !== undefined) {
+    session.deliver_sm({
+      source_addr: '233241234567',
+      destination_addr: 'GHASI',
+      esm_class: 0,
+      short_message: moText,
+    }, (resp) => out({ event: 'mo_resp', command_status: resp.command_status }));
+  }
+  if (unbindAfterMs > 0 && !unbindSent) {
+    unbindSent = true;
+    setTimeout(() => {
+      session.unbind({}, (resp) => {
+        out({ event: 'unbind_resp', command_status: resp.command_status });
+        session.close();
+      });
+    }, unbindAfterMs);
+  }
 }
 
 const server = smpp.createServer((session) => {
@@ -53,7 +87,10 @@ const server = smpp.createServer((session) => {
         command_status: ok ? smpp.ESME_ROK : smpp.ESME_RBINDFAIL,
       }));
       out({ event: 'bind', command, ok, system_id: pdu.system_id, interface_version: pdu.interface_version });
-      if (ok && command !== 'bind_transmitter') receivers.add(session);
+      if (ok && command !== 'bind_transmitter') {
+        receivers.add(session);
+        smscInitiated(session);
+      }
     });
   }
   session.on('submit_sm', (pdu) => {

@@ -1,6 +1,7 @@
 //! SMPP implementations this project did not write, for the interoperability tests
-//! (`e2e/tests/interop.rs`): an SMSC built on node-smpp (`e2e/interop/node-smsc.js`) and an
-//! ESME built on Python's smpplib (`e2e/interop/smpplib-esme.py`).
+//! (`e2e/tests/interop.rs`): an SMSC and an ESME built on node-smpp
+//! (`e2e/interop/node-smsc.js`, `node-esme.js`) and an ESME built on Python's smpplib
+//! (`e2e/interop/smpplib-esme.py`).
 //!
 //! `.ci/tools.sh` installs both: node-smpp into `$HOME/.cache/smpp-connector/interop`
 //! (`INTEROP_DIR` overrides) and smpplib with pip. Without them the tests say so and pass,
@@ -170,7 +171,8 @@ pub async fn run_smpplib_esme(
     args: &[&str],
     timeout: Duration,
 ) -> Result<Value, String> {
-    let child = Command::new("python3")
+    let mut command = Command::new("python3");
+    command
         .arg(script("smpplib-esme.py"))
         .args([
             "--host",
@@ -178,20 +180,44 @@ pub async fn run_smpplib_esme(
             "--port",
             &addr.port().to_string(),
         ])
-        .args(args)
+        .args(args);
+    summary_of(command, timeout).await
+}
+
+/// Runs `e2e/interop/node-esme.js` against `addr` with an account and returns the JSON
+/// summary it prints, or its error output.
+pub async fn run_node_esme(
+    addr: std::net::SocketAddr,
+    system_id: &str,
+    password: &str,
+    timeout: Duration,
+) -> Result<Value, String> {
+    let mut command = Command::new("node");
+    command
+        .arg(script("node-esme.js"))
+        .args(["--port", &addr.port().to_string(), "--system-id", system_id])
+        .args(["--password", password])
+        .args(["--timeout-ms", &timeout.as_millis().to_string()])
+        .env("NODE_PATH", interop_dir().join("node_modules"));
+    summary_of(command, timeout + Duration::from_secs(5)).await
+}
+
+/// Runs a client script to its end and parses the JSON summary it prints on stdout.
+async fn summary_of(mut command: Command, timeout: Duration) -> Result<Value, String> {
+    let child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("cannot start python3: {e}"))?;
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
     let output = tokio::time::timeout(timeout, child.wait_with_output())
         .await
-        .map_err(|_| format!("smpplib ESME still running after {timeout:?}"))?
+        .map_err(|_| format!("{command:?} still running after {timeout:?}"))?
         .map_err(|e| e.to_string())?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        return Err(format!("smpplib ESME failed ({}): {stderr}", output.status));
+        return Err(format!("{command:?} failed ({}): {stderr}", output.status));
     }
     serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("smpplib ESME printed no JSON summary ({e}): {stderr}"))
+        .map_err(|e| format!("{command:?} printed no JSON summary ({e}): {stderr}"))
 }

@@ -335,3 +335,129 @@ async fn an_smpplib_esme_binds_submits_queries_and_gets_receipts_from_smsc_sim()
     want.sort();
     assert_eq!(whole, want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connector_answers_a_node_smpp_smscs_enquire_link_mo_and_unbind_then_binds_again() {
+    if !interop::node_smpp_available() {
+        return;
+    }
+    harness::init_logging();
+    let flags = [
+        "--enquire-link-ms",
+        "300",
+        "--mo",
+        "Hello from a handset",
+        "--unbind-after-ms",
+        "1500",
+    ];
+    let node = NodeSmsc::start("ghasi01", "s3cret", &flags).await;
+    let op = harness::unique_operator("node-smsc-req");
+    let dir = TempDir::new().expect("temp dir");
+    let creds = harness::file_credentials(
+        &dir,
+        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
+    );
+    let config = harness::test_config(&op, node.addr, creds);
+    let mut bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = Connector::start(config);
+    assert!(connector.wait_ready(READY).await, "{:?}", node.events.all());
+    // The SMSC unbinds after 1.5 s; the connector answers and binds again.
+    let rebound = node
+        .events
+        .wait(Duration::from_secs(20), |e| {
+            e.iter().any(|e| e["event"] == "unbind_resp")
+                && e.iter().filter(|e| e["event"] == "bind").count() >= 2
+                && e.iter()
+                    .filter(|e| e["event"] == "enquire_link_resp")
+                    .count()
+                    >= 3
+        })
+        .await;
+    let events = node.events.all();
+    assert!(rebound, "{events:?}");
+    let status_of = |kind: &str| -> Vec<Value> {
+        events
+            .iter()
+            .filter(|e| e["event"] == kind)
+            .map(|e| e["command_status"].clone())
+            .collect()
+    };
+    assert!(status_of("enquire_link_resp").iter().all(|s| *s == 0));
+    assert_eq!(status_of("unbind_resp"), [json!(0)]);
+    // The MO is answered ESME_ROK (once per bind), counted and not published as a receipt.
+    let mo = status_of("mo_resp");
+    assert!(!mo.is_empty() && mo.iter().all(|s| *s == 0), "{events:?}");
+    let counted = harness::eventually(Duration::from_secs(5), || async {
+        (connector.metric("smpp_mo_messages_total", "").await >= 1.0).then_some(())
+    })
+    .await;
+    assert!(counted.is_some());
+    assert!(
+        connector.wait_ready(READY).await,
+        "ready again after the rebind"
+    );
+    bus.settle(Duration::from_millis(500)).await;
+    assert!(bus.dlr_events.is_empty(), "{:?}", bus.dlr_events);
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_node_smpp_esme_uses_every_transmitter_operation_of_smsc_sim() {
+    if !interop::node_smpp_available() {
+        return;
+    }
+    let sim = harness::start_sim("esme02", "pw4node", |_| {}).await;
+    let summary = interop::run_node_esme(sim.addr(), "esme02", "pw4node", Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = &summary["responses"];
+    for (command, count) in [
+        ("bind_transceiver", 1),
+        ("submit_sm", 2),
+        ("data_sm", 1),
+        ("submit_multi", 1),
+        ("query_sm", 1),
+        ("cancel_sm", 1),
+        ("enquire_link", 1),
+        ("unbind", 1),
+    ] {
+        let got = r[command].as_array().cloned().unwrap_or_default();
+        assert_eq!(got.len(), count, "{command}: {summary}");
+        assert!(
+            got.iter().all(|x| x["command_status"] == 0),
+            "{command}: {summary}"
+        );
+    }
+    let first = &r["submit_sm"][0]["message_id"];
+    assert_eq!(r["query_sm"][0]["message_id"], *first, "{summary}");
+    // Receipts for the two submit_sm and the data_sm (submit_multi asked for none), with the
+    // text's first characters decoded from node-smpp's encodings.
+    let receipts = summary["receipts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(receipts.len(), 3, "{summary}");
+    let texts: Vec<&str> = receipts.iter().filter_map(|x| x["text"].as_str()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.ends_with(" text:Hello from node-smpp")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.ends_with(" text:A datasm with its t")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.ends_with(" text:te sn? 5")),
+        "{texts:?}"
+    );
+    let captured = sim.submits();
+    // The simulator captures submit_sm and data_sm (submit_multi is answered, not captured).
+    assert_eq!(captured.len(), 3);
+    let codings: Vec<u8> = captured.iter().map(|s| s.data_coding).collect();
+    assert!(
+        codings.contains(&8),
+        "node-smpp sent the UCS-2 text as UCS-2: {codings:?}"
+    );
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use connector::codec::{esm_class, Address, COctetString, DeliverSm, NetworkErrorCode, Tlv, Tlvs};
+use connector::text::{decode_message, Content, DecodedMessage};
 
 use super::config::{ReceiptFormat, ReceiptTextId};
 use super::message_id::MessageId;
@@ -178,24 +179,22 @@ impl ReceiptJob {
     }
 }
 
-/// The first 20 characters of a message for the receipt's `text:` field: printable
-/// ASCII only for GSM/ASCII/Latin-1 codings (nothing for binary or UCS-2), UDH skipped.
+/// The first 20 characters of a message for the receipt's `text:` field (SMPP 3.4 appendix
+/// B): the message decoded by its data_coding (GSM-7 unpacked, IA5, Latin-1 or UCS-2; UDH
+/// skipped), keeping the characters whose code is the same in GSM-7 and ASCII, so that the
+/// receipt reads the same whichever way the ESME decodes it. Nothing for binary messages.
 pub fn receipt_text(data_coding: u8, udhi: bool, message: &[u8]) -> Bytes {
-    if !matches!(data_coding, 0 | 1 | 3) {
-        return Bytes::new();
-    }
-    let body = if udhi {
-        message
-            .first()
-            .and_then(|&l| message.get(usize::from(l) + 1..))
-            .unwrap_or_default()
-    } else {
-        message
+    let text = match decode_message(data_coding, udhi, message, false) {
+        Ok(DecodedMessage {
+            content: Content::Text(text),
+            ..
+        }) => text,
+        _ => return Bytes::new(),
     };
-    body.iter()
-        .copied()
-        .filter(|b| (0x20..0x7F).contains(b))
+    text.chars()
         .take(20)
+        .filter(|c| c.is_ascii_alphanumeric() || " !\"#%&'()*+,-./:;<=>?".contains(*c))
+        .map(|c| c as u8)
         .collect::<Vec<u8>>()
         .into()
 }
@@ -248,11 +247,24 @@ mod tests {
     }
 
     #[test]
-    fn receipt_text_skips_udh_and_binary() {
+    fn receipt_text_decodes_the_message_and_skips_udh_and_binary() {
         assert_eq!(
             &receipt_text(0, true, b"\x05\x00\x03\x01\x02\x01abc")[..],
             b"abc"
         );
-        assert!(receipt_text(8, false, b"\x00a").is_empty());
+        // GSM-7: '_' is 0x11 and '@' 0x00 (not ASCII); letters count as characters.
+        assert_eq!(
+            &receipt_text(0, false, b"data\x11sm \x00 12345678901234567890")[..],
+            b"datasm  1234567890"
+        );
+        // UCS-2 is decoded: "Ɛte sɛn? 5".
+        let ucs2: Vec<u8> = "Ɛte sɛn? 5"
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect();
+        assert_eq!(&receipt_text(8, false, &ucs2)[..], b"te sn? 5");
+        assert!(receipt_text(4, false, b"\x00a").is_empty());
+        // Not decodable (odd UCS-2 length): no text rather than garbage.
+        assert!(receipt_text(8, false, b"\x00a\x00").is_empty());
     }
 }
