@@ -368,7 +368,7 @@ async fn pending_receipts_are_kept_once_listed_and_deleted() {
 }
 
 #[tokio::test]
-async fn pool_sessions_never_plan_parallel_queries() {
+async fn pool_sessions_never_plan_parallel_queries_and_reuse_generic_plans() {
     let db = TestDb::new().await;
     let config = crds::config::PostgresConfig {
         url: db.url(),
@@ -380,15 +380,60 @@ async fn pool_sessions_never_plan_parallel_queries() {
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut conn = pool.acquire().await.expect("connection");
-        let row = sqlx::query("SHOW max_parallel_workers_per_gather")
-            .fetch_one(&mut *conn)
-            .await
-            .expect("show");
-        settings.push(row.get::<String, _>(0));
+        let row = sqlx::query(
+            "SELECT current_setting('max_parallel_workers_per_gather'), current_setting('plan_cache_mode')",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .expect("show");
+        settings.push((row.get::<String, _>(0), row.get::<String, _>(1)));
         held.push(conn);
     }
-    assert_eq!(settings, ["0", "0"]);
+    let want = ("0".to_string(), "force_generic_plan".to_string());
+    assert_eq!(settings, [want.clone(), want]);
     drop(held);
+    pool.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_connection_that_died_fails_one_batch_and_the_next_one_commits() {
+    // Connections are not pinged before use: a killed backend costs one failed batch.
+    let db = TestDb::new().await;
+    let config = crds::config::PostgresConfig {
+        url: db.url(),
+        max_connections: 2,
+        ..Default::default()
+    };
+    let pool = connect(&config).await.expect("pool");
+    let (w, _h) = CorrelationWriter::spawn(pool.clone(), 10, Duration::ZERO);
+    let op = unique("op");
+    w.record_submit(submit(&op, "before", 1, 1, "E1"))
+        .await
+        .await
+        .unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(killed >= 1);
+    let mut committed = false;
+    for _ in 0..3 {
+        if w.record_submit(submit(&op, "after", 1, 1, "E2"))
+            .await
+            .await
+            .is_ok()
+        {
+            committed = true;
+            break;
+        }
+    }
+    assert!(committed, "a fresh connection took over");
+    assert!(already_submitted(&db.pool, &op, "after").await.unwrap());
+    drop(w);
     pool.close().await;
     db.drop_db().await;
 }
