@@ -46,16 +46,16 @@ install_helm() {
   log "installed helm $HELM_VERSION into $TOOLS_BIN_DIR"
 }
 
-install_kubernetes_validate() {
+# pip_install NAME VERSION: installs NAME==VERSION unless that version is there already.
+pip_install() {
   local installed
-  installed="$(python3 -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p' || true)"
-  if [[ "$installed" == "$KUBERNETES_VALIDATE_VERSION" ]]; then
-    log "kubernetes-validate $KUBERNETES_VALIDATE_VERSION already installed"
+  installed="$(python3 -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p' || true)"
+  if [[ "$installed" == "$2" ]]; then
+    log "$1 $2 already installed"
     return
   fi
-  log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  log "installing $1 $2"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$1==$2"
 }
 
 apt_updated=0
@@ -94,20 +94,8 @@ install_node_smpp() {
   npm install --silent --no-audit --no-fund --prefix "$INTEROP_DIR" "smpp@$NODE_SMPP_VERSION" >/dev/null
 }
 
-install_smpplib() {
-  local installed
-  installed="$(python3 -m pip show smpplib 2>/dev/null | sed -n 's/^Version: //p' || true)"
-  if [[ "$installed" == "$SMPPLIB_VERSION" ]]; then
-    log "smpplib $SMPPLIB_VERSION already installed"
-    return
-  fi
-  log "installing smpplib $SMPPLIB_VERSION"
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-    "smpplib==$SMPPLIB_VERSION"
-}
-
 install_helm
-install_kubernetes_validate
+pip_install kubernetes-validate "$KUBERNETES_VALIDATE_VERSION"
 install_shellcheck
 install_node_smpp
-install_smpplib
+pip_install smpplib "$SMPPLIB_VERSION"

@@ -10,11 +10,7 @@
 'use strict';
 const smpp = require('smpp');
 
-const args = process.argv.slice(2);
-const arg = (name) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+const { arg } = require('./cli');
 const port = Number(arg('--port'));
 const timeoutMs = Number(arg('--timeout-ms') || 20000);
 const summary = { responses: {}, receipts: [] };

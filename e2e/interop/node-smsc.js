@@ -14,15 +14,11 @@
 'use strict';
 const smpp = require('smpp');
 
-const args = process.argv.slice(2);
-const arg = (name) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+const { arg, flag } = require('./cli');
 const port = Number(arg('--port'));
 const systemId = arg('--system-id');
 const password = arg('--password');
-const refuseTransceiver = args.includes('--refuse-transceiver');
+const refuseTransceiver = flag('--refuse-transceiver');
 const enquireLinkMs = Number(arg('--enquire-link-ms') || 0);
 const moText = arg('--mo');
 const unbindAfterMs = Number(arg('--unbind-after-ms') || 0);
