@@ -82,6 +82,7 @@ install_shellcheck() {
 }
 
 install_node_smpp() {
+  command -v openssl >/dev/null || apt_install openssl # e2e/interop/make-certs.sh
   command -v node >/dev/null || apt_install nodejs
   command -v npm >/dev/null || apt_install npm
   local manifest="$INTEROP_DIR/node_modules/smpp/package.json"

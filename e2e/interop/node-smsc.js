@@ -3,12 +3,16 @@
 //
 // Usage: node node-smsc.js --port PORT --system-id ID --password PW [--refuse-transceiver]
 //          [--enquire-link-ms N] [--mo TEXT] [--unbind-after-ms N]
+//          [--tls-dir DIR [--require-client-cert]]
 //
 // Accepts binds with the given credentials (with --refuse-transceiver, bind_transceiver is
 // answered ESME_RINVCMDID, as an SMSC without transceiver support does), answers submit_sm
 // with a hexadecimal message_id and, when a receipt is requested, sends a delivery receipt
 // deliver_sm on a receiving session. On the first receiving session it can also send
 // enquire_link every N ms, a mobile-originated deliver_sm with TEXT, and an unbind after N ms.
+// With --tls-dir it speaks SMPP over TLS with DIR/server.pem and DIR/server.key (from
+// make-certs.sh), and with --require-client-cert it accepts only clients whose certificate
+// DIR/ca.pem signed.
 // Prints one JSON object per line on stdout for every event, with the fields as node-smpp
 // decoded them.
 'use strict';
@@ -22,6 +26,8 @@ const refuseTransceiver = flag('--refuse-transceiver');
 const enquireLinkMs = Number(arg('--enquire-link-ms') || 0);
 const moText = arg('--mo');
 const unbindAfterMs = Number(arg('--unbind-after-ms') || 0);
+const tlsDir = arg('--tls-dir');
+const requireClientCert = flag('--require-client-cert');
 let unbindSent = false;
 if (!port || !systemId || password === undefined) {
   process.stderr.write('usage: node-smsc.js --port PORT --system-id ID --password PW [--refuse-transceiver]\n');
@@ -67,7 +73,22 @@ function smscInitiated(session) {
   }
 }
 
-const server = smpp.createServer((session) => {
+function serverOptions() {
+  if (!tlsDir) return {};
+  const fs = require('fs');
+  const file = (name) => fs.readFileSync(`${tlsDir}/${name}`);
+  const options = { key: file('server.key'), cert: file('server.pem') };
+  if (requireClientCert) {
+    Object.assign(options, { ca: file('ca.pem'), requestCert: true, rejectUnauthorized: true });
+  }
+  return options;
+}
+
+const server = smpp.createServer(serverOptions(), (session) => {
+  if (tlsDir) {
+    const peer = session.socket.getPeerCertificate();
+    out({ event: 'tls', protocol: session.socket.getProtocol(), client_cn: peer && peer.subject ? peer.subject.CN : null });
+  }
   session.on('error', (e) => out({ event: 'error', message: String(e) }));
   session.on('close', () => receivers.delete(session));
   for (const command of ['bind_transceiver', 'bind_transmitter', 'bind_receiver']) {
@@ -134,4 +155,5 @@ const server = smpp.createServer((session) => {
     session.close();
   });
 });
+server.on('tlsClientError', (e) => out({ event: 'tls_error', message: String(e) }));
 server.listen(port, '127.0.0.1', () => out({ event: 'listening', port }));

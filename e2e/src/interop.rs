@@ -74,6 +74,17 @@ pub fn smpplib_available() -> bool {
     available("python3 with smpplib", ok).is_some()
 }
 
+/// Writes the test PKI of `e2e/interop/make-certs.sh` into `dir` (ca.pem, server.pem/.key,
+/// client.pem/.key, other-ca.pem).
+pub fn make_certs(dir: &std::path::Path) {
+    let status = std::process::Command::new("bash")
+        .arg(script("make-certs.sh"))
+        .arg(dir)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run make-certs.sh: {e}"));
+    assert!(status.success(), "make-certs.sh failed: {status}");
+}
+
 /// Lines of JSON a child process printed, shared with a reader task.
 #[derive(Clone, Default)]
 pub struct EventLog(Arc<Mutex<Vec<Value>>>);

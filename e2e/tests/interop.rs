@@ -461,3 +461,79 @@ async fn a_node_smpp_esme_uses_every_transmitter_operation_of_smsc_sim() {
         "node-smpp sent the UCS-2 text as UCS-2: {codings:?}"
     );
 }
+
+fn tls(dir: &TempDir, ca: &str, client_cert: bool) -> crds::config::TlsConfig {
+    let path = |name: &str| Some(dir.path().join(name).display().to_string());
+    crds::config::TlsConfig {
+        enabled: true,
+        ca_file: path(ca),
+        cert_file: if client_cert {
+            path("client.pem")
+        } else {
+            None
+        },
+        key_file: if client_cert {
+            path("client.key")
+        } else {
+            None
+        },
+        server_name: Some("localhost".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connector_speaks_smpp_over_tls_with_a_client_certificate_to_a_node_smpp_smsc() {
+    if !interop::node_smpp_available() {
+        return;
+    }
+    let certs = TempDir::new().expect("temp dir");
+    interop::make_certs(certs.path());
+    let dir = certs.path().display().to_string();
+    let flags = ["--tls-dir", dir.as_str(), "--require-client-cert"];
+    let events = through_node_smpp("node-tls", &flags, |c| {
+        c.primary.tls = Some(tls(&certs, "ca.pem", true));
+    })
+    .await;
+    let handshakes: Vec<&Value> = events.iter().filter(|e| e["event"] == "tls").collect();
+    assert!(!handshakes.is_empty(), "{events:?}");
+    assert!(
+        handshakes.iter().all(|e| e["client_cn"] == "client"
+            && e["protocol"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("TLSv1."))),
+        "{handshakes:?}"
+    );
+    assert_eq!(reassembled(&node_submits(&events)), expected_texts());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connector_does_not_bind_to_an_smsc_whose_certificate_its_ca_did_not_sign() {
+    if !interop::node_smpp_available() {
+        return;
+    }
+    harness::init_logging();
+    let certs = TempDir::new().expect("temp dir");
+    interop::make_certs(certs.path());
+    let dir = certs.path().display().to_string();
+    let node = NodeSmsc::start("ghasi01", "s3cret", &["--tls-dir", dir.as_str()]).await;
+    let op = harness::unique_operator("node-tls-bad-ca");
+    let creds = harness::file_credentials(
+        &certs,
+        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
+    );
+    let mut config = harness::test_config(&op, node.addr, creds);
+    config.primary.tls = Some(tls(&certs, "other-ca.pem", false));
+    let connector = Connector::start(config);
+    // The handshake fails at every attempt: no bind reaches the SMSC, never ready.
+    let failed = node
+        .events
+        .wait(Duration::from_secs(10), |e| {
+            e.iter().filter(|e| e["event"] == "tls_error").count() >= 2
+        })
+        .await;
+    let events = node.events.all();
+    assert!(failed, "{events:?}");
+    assert!(!events.iter().any(|e| e["event"] == "bind"), "{events:?}");
+    assert!(!connector.wait_ready(Duration::from_secs(1)).await);
+    assert_eq!(connector.stop().await, Ok(()));
+}
