@@ -482,7 +482,8 @@ fn tls(dir: &TempDir, ca: &str, client_cert: bool) -> crds::config::TlsConfig {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_connector_speaks_smpp_over_tls_with_a_client_certificate_to_a_node_smpp_smsc() {
+async fn the_connector_speaks_smpp_over_tls_with_a_client_certificate_and_16_bit_references_to_node_smpp(
+) {
     if !interop::node_smpp_available() {
         return;
     }
@@ -492,6 +493,8 @@ async fn the_connector_speaks_smpp_over_tls_with_a_client_certificate_to_a_node_
     let flags = ["--tls-dir", dir.as_str(), "--require-client-cert"];
     let events = through_node_smpp("node-tls", &flags, |c| {
         c.primary.tls = Some(tls(&certs, "ca.pem", true));
+        // And long messages with 16-bit concatenation references (UDH IEI 0x08).
+        c.encoding.reference_bits = 16;
     })
     .await;
     let handshakes: Vec<&Value> = events.iter().filter(|e| e["event"] == "tls").collect();
@@ -503,7 +506,20 @@ async fn the_connector_speaks_smpp_over_tls_with_a_client_certificate_to_a_node_
                 .is_some_and(|p| p.starts_with("TLSv1."))),
         "{handshakes:?}"
     );
-    assert_eq!(reassembled(&node_submits(&events)), expected_texts());
+    let submits = node_submits(&events);
+    let udh16 = events
+        .iter()
+        .filter(|e| e["event"] == "submit")
+        .filter(|e| {
+            e["udh"].as_array().is_some_and(|ies| {
+                ies.iter()
+                    .any(|ie| ie.as_str().is_some_and(|h| h.starts_with("0804")))
+            })
+        })
+        .count();
+    assert_eq!(udh16, submits.iter().filter(|s| s.part.is_some()).count());
+    assert!(udh16 >= 4, "{events:?}");
+    assert_eq!(reassembled(&submits), expected_texts());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
