@@ -4,9 +4,10 @@
 // Usage: node node-esme.js --port PORT --system-id ID --password PW
 //
 // Binds as a transceiver to 127.0.0.1:PORT, then sends in turn: submit_sm in the GSM alphabet
-// and in UCS-2 (node-smpp picks the data_coding), data_sm with message_payload, submit_multi
-// to two numbers, query_sm and cancel_sm of the first message, and enquire_link; waits for a
-// receipt for the submit_sm and data_sm messages, unbinds, and prints a JSON summary.
+// and in UCS-2 (node-smpp picks the data_coding), data_sm with message_payload, a third
+// submit_sm without a receipt, submit_multi to two numbers, query_sm of the first message,
+// cancel_sm of the third, and enquire_link; waits for a receipt for the first two submit_sm
+// and the data_sm, unbinds, and prints a JSON summary.
 'use strict';
 const smpp = require('smpp');
 
@@ -55,6 +56,7 @@ session.on('deliver_sm', (pdu) => {
   await call('submit_sm', { ...address, destination_addr: '233241234568', short_message: 'Ɛte sɛn? ₵5', registered_delivery: 1 });
   await call('data_sm', { ...address, destination_addr: '233241234569', message_payload: 'A data_sm with its text in message_payload', registered_delivery: 1 });
   wanted = 3;
+  const spare = await call('submit_sm', { ...address, destination_addr: '233241234572', short_message: 'To be cancelled' });
   await call('submit_multi', {
     source_addr_ton: 5, source_addr: 'NodeEsme',
     dest_address: [
@@ -64,7 +66,7 @@ session.on('deliver_sm', (pdu) => {
     short_message: 'To two numbers',
   });
   await call('query_sm', { message_id: gsm.message_id, source_addr_ton: 5, source_addr: 'NodeEsme' });
-  await call('cancel_sm', { message_id: gsm.message_id, source_addr_ton: 5, source_addr: 'NodeEsme', dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: '233241234567' });
+  await call('cancel_sm', { message_id: spare.message_id, source_addr_ton: 5, source_addr: 'NodeEsme' });
   await call('enquire_link', {});
   if (summary.receipts.length < wanted) await allReceipts;
   await call('unbind', {});

@@ -407,14 +407,18 @@ async fn a_node_smpp_esme_uses_every_transmitter_operation_of_smsc_sim() {
     if !interop::node_smpp_available() {
         return;
     }
-    let sim = harness::start_sim("esme02", "pw4node", |_| {}).await;
+    // Receipts after 1 s: the messages are still pending for query_sm and cancel_sm.
+    let sim = harness::start_sim("esme02", "pw4node", |c| {
+        c.receipts.delay = e2e::sim::Delay::from_millis(1_000);
+    })
+    .await;
     let summary = interop::run_node_esme(sim.addr(), "esme02", "pw4node", Duration::from_secs(30))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let r = &summary["responses"];
     for (command, count) in [
         ("bind_transceiver", 1),
-        ("submit_sm", 2),
+        ("submit_sm", 3),
         ("data_sm", 1),
         ("submit_multi", 1),
         ("query_sm", 1),
@@ -431,7 +435,8 @@ async fn a_node_smpp_esme_uses_every_transmitter_operation_of_smsc_sim() {
     }
     let first = &r["submit_sm"][0]["message_id"];
     assert_eq!(r["query_sm"][0]["message_id"], *first, "{summary}");
-    // Receipts for the two submit_sm and the data_sm (submit_multi asked for none), with the
+    assert_eq!(r["query_sm"][0]["message_state"], 1, "ENROUTE: {summary}");
+    // Receipts for the first two submit_sm and the data_sm (the others asked for none), with the
     // text's first characters decoded from node-smpp's encodings.
     let receipts = summary["receipts"].as_array().cloned().unwrap_or_default();
     assert_eq!(receipts.len(), 3, "{summary}");
@@ -454,7 +459,7 @@ async fn a_node_smpp_esme_uses_every_transmitter_operation_of_smsc_sim() {
     );
     let captured = sim.submits();
     // The simulator captures submit_sm and data_sm (submit_multi is answered, not captured).
-    assert_eq!(captured.len(), 3);
+    assert_eq!(captured.len(), 4);
     let codings: Vec<u8> = captured.iter().map(|s| s.data_coding).collect();
     assert!(
         codings.contains(&8),

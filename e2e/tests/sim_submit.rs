@@ -1,10 +1,12 @@
-//! Submits against the simulator: ids, long messages, data_sm, query_sm, TPS limit.
+//! Submits against the simulator: ids, long messages, data_sm, query_sm, cancel_sm,
+//! replace_sm, TPS limit.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use connector::codec::{
-    esm_class, Body, COctetString, CommandStatus, DataSm, MessageState, QuerySm, Tlv,
+    esm_class, Body, COctetString, CancelSm, CommandStatus, DataSm, MessageState, QuerySm,
+    ReplaceSm, Tlv,
 };
 use e2e::sim::client::{submit_sm, RawClient};
 use e2e::sim::{BindMode, IdForm, SegmentMark, SimConfig, SimHandle, Simulator};
@@ -161,6 +163,79 @@ async fn data_sm_and_query_sm_are_answered() {
 
     let resp = c.request(query("ffffffffffffff")).await.unwrap();
     assert_eq!(resp.status, CommandStatus::ESME_RQUERYFAIL);
+}
+
+#[tokio::test]
+async fn cancel_sm_and_replace_sm_act_on_pending_messages_only() {
+    let mut config = SimConfig::with_account("alice", "secret");
+    config.receipts.delay = e2e::sim::Delay::from_millis(400);
+    let (_sim, mut c) = bound(config).await;
+    let mut ids = Vec::new();
+    for text in ["to cancel", "to keep"] {
+        let resp = c
+            .submit(submit_sm("1000", "2000", text, true).unwrap())
+            .await
+            .unwrap();
+        ids.push(message_id(&resp));
+    }
+    let id = |i: usize| COctetString::try_from(ids[i].as_str()).unwrap();
+    let cancel = |i: usize| CancelSm {
+        message_id: id(i),
+        ..CancelSm::default()
+    };
+    let replace = |i: usize| ReplaceSm {
+        message_id: id(i),
+        ..ReplaceSm::default()
+    };
+    assert_eq!(
+        c.request(cancel(0)).await.unwrap().status,
+        CommandStatus::ESME_ROK
+    );
+    // Cancelled already, or unknown: a real SMSC's failure statuses.
+    assert_eq!(
+        c.request(cancel(0)).await.unwrap().status,
+        CommandStatus::ESME_RCANCELFAIL
+    );
+    let unknown = CancelSm {
+        message_id: COctetString::try_from("ffffffffffffff").unwrap(),
+        ..CancelSm::default()
+    };
+    assert_eq!(
+        c.request(unknown).await.unwrap().status,
+        CommandStatus::ESME_RCANCELFAIL
+    );
+    assert_eq!(
+        c.request(replace(0)).await.unwrap().status,
+        CommandStatus::ESME_RREPLACEFAIL
+    );
+    assert_eq!(
+        c.request(replace(1)).await.unwrap().status,
+        CommandStatus::ESME_ROK
+    );
+    let query = QuerySm {
+        message_id: id(0),
+        ..QuerySm::default()
+    };
+    let resp = c.request(query).await.unwrap();
+    let Body::QuerySmResp(q) = &resp.body else {
+        panic!("{resp:?}")
+    };
+    assert_eq!(q.message_state, MessageState::DELETED);
+    // Only the kept message gets its receipt; then it is final and can no longer be cancelled.
+    let receipt = c.receive_deliver_sm().await.unwrap();
+    assert_eq!(
+        receipt.tlvs.receipted_message_id().map(|s| s.to_string()),
+        Some(ids[1].clone())
+    );
+    assert!(c
+        .recv_within(Duration::from_millis(300))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        c.request(cancel(1)).await.unwrap().status,
+        CommandStatus::ESME_RCANCELFAIL
+    );
 }
 
 #[tokio::test]

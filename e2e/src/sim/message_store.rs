@@ -1,4 +1,5 @@
-//! The last submitted messages, so that query_sm can report their state.
+//! The last submitted messages, so that query_sm can report their state and cancel_sm and
+//! replace_sm can act on those still pending.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -18,6 +19,16 @@ pub struct MessageRecord {
     pub final_date: DateTime<Utc>,
     /// Its final state.
     pub outcome: Outcome,
+    /// Cancelled by cancel_sm before its final state (then final at the cancel, state
+    /// DELETED, and no receipt).
+    pub cancelled: bool,
+}
+
+impl MessageRecord {
+    /// Whether the message is still pending at `now` (neither final nor cancelled).
+    pub fn pending(&self, now: Instant) -> bool {
+        !self.cancelled && now < self.final_at
+    }
 }
 
 #[derive(Debug, Default)]
@@ -66,5 +77,25 @@ impl MessageStore {
     pub fn get(&self, key: MessageKey) -> Option<MessageRecord> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.map.get(&key).copied()
+    }
+
+    /// Cancels a message that is still pending at `now`; `false` when it is unknown, final
+    /// or already cancelled.
+    pub fn cancel(&self, key: MessageKey, now: Instant) -> bool {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match inner.map.get_mut(&key) {
+            Some(r) if r.pending(now) => {
+                r.cancelled = true;
+                r.final_at = now;
+                r.final_date = chrono::Utc::now();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a message was cancelled (its receipt is then not sent).
+    pub fn is_cancelled(&self, key: MessageKey) -> bool {
+        self.get(key).is_some_and(|r| r.cancelled)
     }
 }

@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::delivery::Delivery;
+use super::delivery::{Delivery, DeliveryKind};
+use super::message_store::MessageStore;
 use super::router::Router;
 
 struct Due {
@@ -43,9 +44,13 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Starts the scheduling task; it stops with `cancel`.
-    pub fn start(router: Arc<Router>, cancel: CancellationToken) -> Scheduler {
+    pub fn start(
+        router: Arc<Router>,
+        messages: Arc<MessageStore>,
+        cancel: CancellationToken,
+    ) -> Scheduler {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(rx, router.clone(), cancel));
+        tokio::spawn(run(rx, router.clone(), messages, cancel));
         Scheduler { tx, router }
     }
 
@@ -63,6 +68,7 @@ impl Scheduler {
 async fn run(
     mut rx: mpsc::UnboundedReceiver<(Instant, Delivery)>,
     router: Arc<Router>,
+    messages: Arc<MessageStore>,
     cancel: CancellationToken,
 ) {
     let mut heap: BinaryHeap<Reverse<Due>> = BinaryHeap::new();
@@ -82,7 +88,12 @@ async fn run(
                 let now = Instant::now();
                 while heap.peek().is_some_and(|Reverse(d)| d.at <= now) {
                     if let Some(Reverse(due)) = heap.pop() {
-                        router.route(due.delivery);
+                        // A message cancelled by cancel_sm gets no receipt.
+                        let cancelled = matches!(&due.delivery.kind,
+                            DeliveryKind::Receipt(r) if messages.is_cancelled(r.message_id.key()));
+                        if !cancelled {
+                            router.route(due.delivery);
+                        }
                     }
                 }
             }

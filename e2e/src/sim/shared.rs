@@ -37,8 +37,8 @@ pub struct Shared {
     pub scheduler: Scheduler,
     /// Captured submits, if enabled.
     pub capture: Option<Capture>,
-    /// Messages for query_sm.
-    pub messages: MessageStore,
+    /// Messages for query_sm, cancel_sm and replace_sm.
+    pub messages: Arc<MessageStore>,
     /// Receipt outcomes.
     pub outcomes: OutcomePicker,
     /// PDU log, if enabled.
@@ -61,17 +61,18 @@ impl Shared {
         let id_start = config
             .id_start
             .unwrap_or_else(|| rand::random_range(1u64 << 32..1u64 << 40));
+        let messages = Arc::new(MessageStore::new(config.query_store_limit));
         Ok(Arc::new(Shared {
             faults: FaultState::new(config.faults.clone()),
             ids: IdGenerator::new(config.message_id, id_start),
             stats: Stats::default(),
             tps: TpsMeter::new(start, config.tps_limit),
-            scheduler: Scheduler::start(router.clone(), cancel.clone()),
+            scheduler: Scheduler::start(router.clone(), messages.clone(), cancel.clone()),
             router,
             capture: config
                 .capture_submits
                 .then(|| Capture::new(config.capture_limit)),
-            messages: MessageStore::new(config.query_store_limit),
+            messages,
             outcomes: OutcomePicker::new(config.receipts.mix),
             pdu_log,
             cancel,

@@ -80,15 +80,14 @@ impl Session {
                 self.query(seq, q, now);
                 Next::Continue
             }
-            Body::CancelSm(_) | Body::ReplaceSm(_) => {
-                let status = if self.transmits() {
-                    CommandStatus::ESME_ROK
-                } else {
-                    CommandStatus::ESME_RINVBNDSTS
-                };
-                if let Some(resp) = pdu.command_id().response() {
-                    self.status_only(resp, status, seq);
-                }
+            Body::CancelSm(c) => {
+                let status = self.cancel_or_replace(&c.message_id, true, now);
+                self.status_only(CommandId::CancelSmResp, status, seq);
+                Next::Continue
+            }
+            Body::ReplaceSm(r) => {
+                let status = self.cancel_or_replace(&r.message_id, false, now);
+                self.status_only(CommandId::ReplaceSmResp, status, seq);
                 Next::Continue
             }
             Body::SubmitMulti(_) => {
@@ -311,6 +310,7 @@ impl Session {
                 final_at: at,
                 final_date,
                 outcome,
+                cancelled: false,
             },
         );
         if !requested
@@ -389,6 +389,36 @@ impl Session {
         self.shared.scheduler.schedule(at, delivery);
     }
 
+    /// cancel_sm (`cancel`) or replace_sm of the message `id`: only a message still pending
+    /// can be changed (`ESME_RCANCELFAIL` / `ESME_RREPLACEFAIL` otherwise, and for an id the
+    /// store does not hold). A cancelled message gets no receipt; a replaced one keeps its
+    /// planned outcome.
+    fn cancel_or_replace(
+        &self,
+        id: &COctetString<65>,
+        cancel: bool,
+        now: Instant,
+    ) -> CommandStatus {
+        if !self.transmits() {
+            return CommandStatus::ESME_RINVBNDSTS;
+        }
+        let key = self.shared.ids.form().parse(id.as_bytes());
+        let done = match key {
+            Some(key) if cancel => self.shared.messages.cancel(key, now),
+            Some(key) => self
+                .shared
+                .messages
+                .get(key)
+                .is_some_and(|r| r.pending(now)),
+            None => false,
+        };
+        match (done, cancel) {
+            (true, _) => CommandStatus::ESME_ROK,
+            (false, true) => CommandStatus::ESME_RCANCELFAIL,
+            (false, false) => CommandStatus::ESME_RREPLACEFAIL,
+        }
+    }
+
     fn query(&mut self, seq: u32, q: &QuerySm, now: Instant) {
         if !self.transmits() {
             return self.write_pdu(&Pdu::with_status(
@@ -424,12 +454,14 @@ impl Session {
             } else {
                 COctetString::empty()
             },
-            message_state: if done {
+            message_state: if record.cancelled {
+                MessageState::DELETED
+            } else if done {
                 record.outcome.message_state()
             } else {
                 MessageState::ENROUTE
             },
-            error_code: if done {
+            error_code: if done && !record.cancelled {
                 record.outcome.error_code() as u8
             } else {
                 0
