@@ -149,7 +149,8 @@ pub struct SimConfig {
     pub capture_submits: bool,
     /// At most this many captured submits are kept (older ones are dropped).
     pub capture_limit: usize,
-    /// Remember the last this many message ids for query_sm; 0: query_sm always fails.
+    /// Remember the last this many message ids for query_sm, cancel_sm and replace_sm; 0: they
+    /// always fail.
     pub query_store_limit: usize,
     /// Write every PDU as a JSON line to this file (`-`: standard output).
     pub pdu_log: Option<PathBuf>,
