@@ -22,6 +22,25 @@ use crate::metrics::Metrics;
 /// Delay before a command whose handling failed (NATS or PostgreSQL down) is redelivered.
 pub const RETRY_DELAY: Duration = Duration::from_secs(5);
 
+/// Publishes a command's REJECTED event, then terminates the command; when the event cannot be
+/// published, naks it with [`RETRY_DELAY`] so that it comes back. Returns whether the event
+/// was published.
+pub async fn reject(publisher: &EventPublisher, message: &Message, event: &DlrEvent) -> bool {
+    match publisher.publish_dlr(event).await {
+        Ok(_) => {
+            if let Err(e) = terminate(message).await {
+                tracing::warn!(error = %e, "cannot terminate a rejected command; it will be rejected again");
+            }
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot publish a REJECTED event; the command will come back");
+            let _ = nak_after(message, RETRY_DELAY).await;
+            false
+        }
+    }
+}
+
 /// A command to send, with its JetStream message (to ack once its rows are committed).
 pub struct Accepted {
     /// The JetStream message.
@@ -73,18 +92,9 @@ impl Intake {
                         &fallback,
                         Utc::now(),
                     );
-                    match self.publisher.publish_dlr(&event).await {
-                        Ok(_) => {
-                            self.metrics.rejected(rejection.reason.kind());
-                            tracing::debug!(event_id = %event.event_id, reason = %rejection.reason, "command rejected");
-                            if let Err(e) = terminate(&message).await {
-                                tracing::warn!(error = %e, "cannot terminate a rejected command; it will be rejected again");
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot publish a REJECTED event; the command will come back");
-                            let _ = nak_after(&message, RETRY_DELAY).await;
-                        }
+                    if reject(&self.publisher, &message, &event).await {
+                        self.metrics.rejected(rejection.reason.kind());
+                        tracing::debug!(event_id = %event.event_id, reason = %rejection.reason, "command rejected");
                     }
                 }
             }

@@ -208,17 +208,7 @@ impl Pipeline {
                     );
                     self.metrics.rejected("unsendable");
                     // Boxed: a rare path kept out of every command's future.
-                    Box::pin(async {
-                        match self.publisher.publish_dlr(&event).await {
-                            Ok(_) => {
-                                let _ = js::terminate(&message).await;
-                            }
-                            Err(_) => {
-                                let _ = js::nak_after(&message, crate::intake::RETRY_DELAY).await;
-                            }
-                        }
-                    })
-                    .await;
+                    Box::pin(crate::intake::reject(&self.publisher, &message, &event)).await;
                     return;
                 }
             };

@@ -37,18 +37,17 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// `Some(())` when `what` is available; otherwise prints why the test does nothing, or
-/// panics under CI.
-fn available(what: &str, ok: bool) -> Option<()> {
+/// `ok`, after printing why the test does nothing when it is `false` (a panic under CI).
+fn available(what: &str, ok: bool) -> bool {
     if ok {
-        return Some(());
+        return true;
     }
     assert!(
         std::env::var_os("CI").is_none(),
         "{what} is missing and CI is set: run .ci/tools.sh"
     );
     eprintln!("SKIPPED: {what} is missing (run .ci/tools.sh)");
-    None
+    false
 }
 
 /// Whether node and node-smpp are installed; prints the reason when not (panics under CI).
@@ -62,7 +61,6 @@ pub fn node_smpp_available() -> bool {
         &format!("node with node-smpp in {}", module.display()),
         node && module.is_file(),
     )
-    .is_some()
 }
 
 /// Whether Python's smpplib is installed; prints the reason when not (panics under CI).
@@ -71,7 +69,7 @@ pub fn smpplib_available() -> bool {
         .args(["-c", "import smpplib"])
         .output()
         .is_ok_and(|o| o.status.success());
-    available("python3 with smpplib", ok).is_some()
+    available("python3 with smpplib", ok)
 }
 
 /// Writes the test PKI of `e2e/interop/make-certs.sh` into `dir` (ca.pem, server.pem/.key,

@@ -108,6 +108,16 @@ fn reassembled(submits: &[NodeSubmit]) -> Vec<(String, u64)> {
     whole
 }
 
+/// A test configuration of operator `op` bound to `node` with the account it accepts
+/// (credentials file in `dir`).
+fn node_config(dir: &TempDir, op: &str, node: &NodeSmsc) -> crds::ConnectorConfig {
+    let creds = harness::file_credentials(
+        dir,
+        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
+    );
+    harness::test_config(op, node.addr, creds)
+}
+
 /// Sends the interop texts through a connector bound to a node-smpp SMSC started with
 /// `node_flags`; checks the events, then returns what node-smpp printed.
 async fn through_node_smpp(
@@ -119,11 +129,7 @@ async fn through_node_smpp(
     let node = NodeSmsc::start("ghasi01", "s3cret", node_flags).await;
     let op = harness::unique_operator(tag);
     let dir = TempDir::new().expect("temp dir");
-    let creds = harness::file_credentials(
-        &dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    );
-    let mut config = harness::test_config(&op, node.addr, creds);
+    let mut config = node_config(&dir, &op, &node);
     tweak(&mut config);
     let mut bus = Bus::connect(&config.nats.url, &op).await;
     let connector = Connector::start(config);
@@ -353,11 +359,7 @@ async fn the_connector_answers_a_node_smpp_smscs_enquire_link_mo_and_unbind_then
     let node = NodeSmsc::start("ghasi01", "s3cret", &flags).await;
     let op = harness::unique_operator("node-smsc-req");
     let dir = TempDir::new().expect("temp dir");
-    let creds = harness::file_credentials(
-        &dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    );
-    let config = harness::test_config(&op, node.addr, creds);
+    let config = node_config(&dir, &op, &node);
     let mut bus = Bus::connect(&config.nats.url, &op).await;
     let connector = Connector::start(config);
     assert!(connector.wait_ready(READY).await, "{:?}", node.events.all());
@@ -538,11 +540,7 @@ async fn the_connector_does_not_bind_to_an_smsc_whose_certificate_its_ca_did_not
     let dir = certs.path().display().to_string();
     let node = NodeSmsc::start("ghasi01", "s3cret", &["--tls-dir", dir.as_str()]).await;
     let op = harness::unique_operator("node-tls-bad-ca");
-    let creds = harness::file_credentials(
-        &certs,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    );
-    let mut config = harness::test_config(&op, node.addr, creds);
+    let mut config = node_config(&certs, &op, &node);
     config.primary.tls = Some(tls(&certs, "other-ca.pem", false));
     let connector = Connector::start(config);
     // The handshake fails at every attempt: no bind reaches the SMSC, never ready.
