@@ -67,6 +67,7 @@ log "SMSC simulators: primary 127.0.0.1:$PRIMARY_PORT, backup 127.0.0.1:$BACKUP_
 for port in "$PRIMARY_PORT" "$BACKUP_PORT"; do
   SMSC_SIM_PASSWORD=demo123 "$BIN/smsc-sim" --listen "127.0.0.1:$port" \
     --system-id demo --capture-submits false --receipt-delay-ms 50 \
+    --id-start "$([ "$port" = "$PRIMARY_PORT" ] && echo 1 || echo 1000000001)" \
     >"$WORK/sim-$port.log" 2>&1 &
   PIDS+=("$!")
   wait_port "$port" "smsc-sim"

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use crate::events::{
     aggregate_status, parse_status, CorrelatedMessage, DeliveryStatus, ReceiptFacts, Segment,
 };
-use crate::receipt::submit_key;
+use crate::receipt::{merge, submit_key, HeldReceipt, IdForm, Merge, NewReceipt, ReceiptLookup};
 
 /// The embedded migrations of `migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -121,9 +121,8 @@ pub struct SegmentSubmit {
 pub struct ReceiptUpdate {
     /// Operator id.
     pub operator_id: String,
-    /// Submit keys the receipt's id may name (`connector::receipt::receipt_keys`; any may
-    /// match).
-    pub candidate_keys: Vec<String>,
+    /// The keys to look the receipt's id up with: only a match on `lookup.key` attributes it.
+    pub lookup: ReceiptLookup,
     /// What the receipt says.
     pub facts: ReceiptFacts,
     /// When it was received.
@@ -133,15 +132,32 @@ pub struct ReceiptUpdate {
 /// What applying a receipt found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReceiptMatch {
-    /// The segment was found and updated.
+    /// The segment was found by the attributing key (and updated, see
+    /// [`merge`](crate::receipt::merge)).
     Correlated {
         /// The message, its segment and aggregate status.
         message: CorrelatedMessage,
-        /// The candidate key that matched (tells the caller which id form did).
-        matched_key: String,
     },
-    /// No submitted segment has this id (yet).
-    Unmatched,
+    /// No submitted segment has the attributing key (yet).
+    Unmatched {
+        /// The forms of [`ReceiptLookup::unconfirmed`] whose key names a submitted segment:
+        /// evidence for the learner, never an attribution.
+        unconfirmed: Vec<IdForm>,
+    },
+    /// The segment found holds a receipt this one contradicts (another SMSC id, or a second,
+    /// different final status): nothing was changed.
+    Conflict {
+        /// The message of the segment.
+        message_id: String,
+        /// The segment.
+        segment: Segment,
+        /// The SMSC id of the segment's submit.
+        smsc_message_id: Option<String>,
+        /// The id of the receipt the segment holds.
+        held_receipt_id: Option<String>,
+        /// Its `stat`.
+        held_stat: Option<String>,
+    },
 }
 
 type Reply<T> = oneshot::Sender<Result<T, CorrelationError>>;
@@ -428,36 +444,51 @@ async fn insert_submits(
 
 /// A matched segment, as read before the update.
 struct Hit {
-    matched_key: String,
     operator_id: String,
     message_id: String,
     index: u16,
     count: u16,
+    smsc_message_id: Option<String>,
     submitted_at: DateTime<Utc>,
     metadata: BTreeMap<String, String>,
 }
 
-/// Latest status of one segment while a batch is applied.
-#[derive(Clone, Copy, Default)]
+/// The receipt one segment holds while a batch is applied.
+#[derive(Clone, Default)]
 struct SegState {
     status: Option<DeliveryStatus>,
+    receipt_id: Option<String>,
+    stat: Option<String>,
 }
 
-async fn apply_receipts(
+impl SegState {
+    fn held(&self) -> Option<HeldReceipt<'_>> {
+        self.status.map(|status| HeldReceipt {
+            status,
+            receipt_id: self.receipt_id.as_deref(),
+            stat: self.stat.as_deref(),
+        })
+    }
+}
+
+/// Finds each receipt's segment: among the rows of its attributing key the newest submit
+/// (an SMSC that reuses ids names its latest message); rows of the unconfirmed keys only
+/// report which forms would have matched.
+async fn find_segments(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     receipts: &[&ReceiptUpdate],
-) -> Result<Vec<ReceiptMatch>, CorrelationError> {
+) -> Result<(Vec<Option<Hit>>, Vec<Vec<IdForm>>), CorrelationError> {
     let (mut ord, mut ops, mut keys) = (Vec::new(), Vec::new(), Vec::new());
     for (i, r) in receipts.iter().enumerate() {
-        for k in &r.candidate_keys {
-            ord.push(i as i32);
+        for k in r.lookup.all_keys() {
+            ord.push(i32::try_from(i).unwrap_or(i32::MAX));
             ops.push(r.operator_id.as_str());
             keys.push(k.as_str());
         }
     }
     let found = sqlx::query(
         r#"SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
-                  c.submitted_at, c.metadata::text AS metadata
+                  c.smsc_message_id, c.submitted_at, c.metadata::text AS metadata
            FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
            JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key = u.k"#,
     )
@@ -467,12 +498,22 @@ async fn apply_receipts(
     .fetch_all(&mut **tx)
     .await?;
     let mut hits: Vec<Option<Hit>> = (0..receipts.len()).map(|_| None).collect();
+    let mut unconfirmed: Vec<Vec<IdForm>> = vec![Vec::new(); receipts.len()];
     for row in found {
         let i = usize::try_from(row.try_get::<i32, _>("ord")?).unwrap_or(usize::MAX);
-        let submitted_at: DateTime<Utc> = row.try_get("submitted_at")?;
-        let Some(slot) = hits.get_mut(i) else {
+        let (Some(r), Some(slot)) = (receipts.get(i), hits.get_mut(i)) else {
             continue;
         };
+        let key: String = row.try_get("k")?;
+        if key != r.lookup.key.as_str() {
+            if let Some((form, _)) = r.lookup.unconfirmed.iter().find(|(_, k)| k.as_str() == key) {
+                if !unconfirmed[i].contains(form) {
+                    unconfirmed[i].push(*form);
+                }
+            }
+            continue;
+        }
+        let submitted_at: DateTime<Utc> = row.try_get("submitted_at")?;
         if slot
             .as_ref()
             .is_some_and(|h| h.submitted_at >= submitted_at)
@@ -481,18 +522,26 @@ async fn apply_receipts(
         }
         let metadata: String = row.try_get("metadata")?;
         *slot = Some(Hit {
-            matched_key: row.try_get("k")?,
             operator_id: row.try_get("operator_id")?,
             message_id: row.try_get("message_id")?,
             index: u16::try_from(row.try_get::<i16, _>("segment_index")?).unwrap_or(0),
             count: u16::try_from(row.try_get::<i16, _>("segment_count")?).unwrap_or(0),
+            smsc_message_id: row.try_get("smsc_message_id")?,
             submitted_at,
             metadata: serde_json::from_str(&metadata)
                 .map_err(|e| CorrelationError::Corrupt(format!("metadata: {e}")))?,
         });
     }
+    Ok((hits, unconfirmed))
+}
 
-    // Lock every segment of the matched messages, in a fixed order, and read their statuses.
+async fn apply_receipts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    receipts: &[&ReceiptUpdate],
+) -> Result<Vec<ReceiptMatch>, CorrelationError> {
+    let (hits, mut unconfirmed) = find_segments(tx, receipts).await?;
+
+    // Lock every segment of the matched messages, in a fixed order, and read their receipts.
     let mut msg_ops = Vec::new();
     let mut msg_ids = Vec::new();
     for h in hits.iter().flatten() {
@@ -502,7 +551,8 @@ async fn apply_receipts(
     let mut state: HashMap<(String, String), Vec<SegState>> = HashMap::new();
     if !msg_ids.is_empty() {
         let rows = sqlx::query(
-            r#"SELECT c.operator_id, c.message_id, c.segment_index, c.segment_count, c.receipt_status
+            r#"SELECT c.operator_id, c.message_id, c.segment_index, c.segment_count,
+                      c.receipt_status, c.receipt_smsc_message_id, c.receipt_stat
                FROM smpp.message_correlations c
                WHERE (c.operator_id, c.message_id) IN
                      (SELECT * FROM UNNEST($1::text[], $2::text[]))
@@ -523,100 +573,146 @@ async fn apply_receipts(
                 .or_insert_with(|| vec![SegState::default(); count]);
             if let Some(s) = idx.checked_sub(1).and_then(|i| segs.get_mut(i)) {
                 s.status = status.as_deref().and_then(parse_status);
+                s.receipt_id = row.try_get("receipt_smsc_message_id")?;
+                s.stat = row.try_get("receipt_stat")?;
             }
         }
     }
 
-    // Apply in arrival order; a final status is never replaced by a non-final one.
+    // Apply in arrival order (crate::receipt::merge).
     let mut updated: HashMap<(String, String, u16), usize> = HashMap::new();
     let mut results = Vec::with_capacity(receipts.len());
     for (i, (r, hit)) in receipts.iter().zip(&hits).enumerate() {
         let Some(h) = hit else {
-            results.push(ReceiptMatch::Unmatched);
+            results.push(ReceiptMatch::Unmatched {
+                unconfirmed: std::mem::take(&mut unconfirmed[i]),
+            });
             continue;
         };
-        let new = r.facts.status;
         let segs = state
             .entry((h.operator_id.clone(), h.message_id.clone()))
             .or_insert_with(|| vec![SegState::default(); usize::from(h.count)]);
-        if let Some(s) = usize::from(h.index)
+        let segment = Segment {
+            index: h.index,
+            count: h.count,
+        };
+        let Some(s) = usize::from(h.index)
             .checked_sub(1)
             .and_then(|i| segs.get_mut(i))
-        {
-            let keep_old = s.status.is_some_and(|old| old.is_final()) && !new.is_final();
-            if !keep_old {
-                s.status = Some(new);
+        else {
+            // Out of its message's range: impossible under the table's CHECKs; never attributed.
+            results.push(ReceiptMatch::Unmatched {
+                unconfirmed: Vec::new(),
+            });
+            continue;
+        };
+        let new = NewReceipt {
+            status: r.facts.status,
+            receipt_id: &r.facts.smsc_message_id,
+            stat: &r.facts.stat,
+        };
+        match merge(s.held(), new) {
+            Merge::Conflict => {
+                results.push(ReceiptMatch::Conflict {
+                    message_id: h.message_id.clone(),
+                    segment,
+                    smsc_message_id: h.smsc_message_id.clone(),
+                    held_receipt_id: s.receipt_id.clone(),
+                    held_stat: s.stat.clone(),
+                });
+                continue;
+            }
+            Merge::Store => {
+                *s = SegState {
+                    status: Some(r.facts.status),
+                    receipt_id: Some(r.facts.smsc_message_id.clone()),
+                    stat: Some(r.facts.stat.clone()),
+                };
                 updated.insert((h.operator_id.clone(), h.message_id.clone(), h.index), i);
             }
+            Merge::KeepHeld => {}
         }
         let statuses: Vec<Option<DeliveryStatus>> = segs.iter().map(|s| s.status).collect();
         results.push(ReceiptMatch::Correlated {
             message: CorrelatedMessage {
                 message_id: h.message_id.clone(),
-                segment: Segment {
-                    index: h.index,
-                    count: h.count,
-                },
+                segment,
+                smsc_message_id: h.smsc_message_id.clone(),
                 message_status: aggregate_status(h.count, &statuses),
                 metadata: h.metadata.clone(),
             },
-            matched_key: h.matched_key.clone(),
         });
     }
 
     if !updated.is_empty() {
-        let mut u_op = Vec::new();
-        let mut u_mid = Vec::new();
-        let mut u_idx = Vec::new();
-        let mut u_status = Vec::new();
-        let mut u_final = Vec::new();
-        let mut u_stat = Vec::new();
-        let mut u_err = Vec::new();
-        let mut u_nec = Vec::new();
-        let mut u_sd = Vec::new();
-        let mut u_dd = Vec::new();
-        let mut u_ra = Vec::new();
-        for ((op, mid, idx), i) in &updated {
-            let r = receipts[*i];
-            let status = r.facts.status;
-            u_op.push(op.as_str());
-            u_mid.push(mid.as_str());
-            u_idx.push(i16::try_from(*idx).unwrap_or(i16::MAX));
-            u_status.push(status.as_str());
-            u_final.push(status.is_final());
-            u_stat.push(r.facts.stat.as_str());
-            u_err.push(r.facts.err.as_deref());
-            u_nec.push(r.facts.network_error_code.as_deref());
-            u_sd.push(r.facts.submit_date);
-            u_dd.push(r.facts.done_date);
-            u_ra.push(r.received_at);
-        }
-        sqlx::query(
-            r#"UPDATE smpp.message_correlations c SET
-                 receipt_status = u.status, receipt_final = u.fin, receipt_stat = u.stat,
-                 receipt_err = u.err, receipt_network_error = u.nec, receipt_submit_date = u.sd,
-                 receipt_done_date = u.dd, receipt_received_at = u.ra, updated_at = now()
-               FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::text[], $5::bool[], $6::text[],
-                           $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
-                           $11::timestamptz[])
-                    AS u(op, mid, idx, status, fin, stat, err, nec, sd, dd, ra)
-               WHERE c.operator_id = u.op AND c.message_id = u.mid AND c.segment_index = u.idx"#,
-        )
-        .bind(u_op)
-        .bind(u_mid)
-        .bind(u_idx)
-        .bind(u_status)
-        .bind(u_final)
-        .bind(u_stat)
-        .bind(u_err)
-        .bind(u_nec)
-        .bind(u_sd)
-        .bind(u_dd)
-        .bind(u_ra)
-        .execute(&mut **tx)
-        .await?;
+        store_receipts(tx, receipts, &updated).await?;
     }
     Ok(results)
+}
+
+/// Writes the receipt each updated segment now holds.
+async fn store_receipts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    receipts: &[&ReceiptUpdate],
+    updated: &HashMap<(String, String, u16), usize>,
+) -> Result<(), CorrelationError> {
+    let mut u_op = Vec::new();
+    let mut u_mid = Vec::new();
+    let mut u_idx = Vec::new();
+    let mut u_status = Vec::new();
+    let mut u_final = Vec::new();
+    let mut u_rid = Vec::new();
+    let mut u_stat = Vec::new();
+    let mut u_err = Vec::new();
+    let mut u_nec = Vec::new();
+    let mut u_sd = Vec::new();
+    let mut u_dd = Vec::new();
+    let mut u_ra = Vec::new();
+    for ((op, mid, idx), i) in updated {
+        let Some(r) = receipts.get(*i) else {
+            continue;
+        };
+        let status = r.facts.status;
+        u_op.push(op.as_str());
+        u_mid.push(mid.as_str());
+        u_idx.push(i16::try_from(*idx).unwrap_or(i16::MAX));
+        u_status.push(status.as_str());
+        u_final.push(status.is_final());
+        u_rid.push(r.facts.smsc_message_id.as_str());
+        u_stat.push(r.facts.stat.as_str());
+        u_err.push(r.facts.err.as_deref());
+        u_nec.push(r.facts.network_error_code.as_deref());
+        u_sd.push(r.facts.submit_date);
+        u_dd.push(r.facts.done_date);
+        u_ra.push(r.received_at);
+    }
+    sqlx::query(
+        r#"UPDATE smpp.message_correlations c SET
+             receipt_status = u.status, receipt_final = u.fin, receipt_smsc_message_id = u.rid,
+             receipt_stat = u.stat, receipt_err = u.err, receipt_network_error = u.nec,
+             receipt_submit_date = u.sd, receipt_done_date = u.dd, receipt_received_at = u.ra,
+             updated_at = now()
+           FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::text[], $5::bool[], $6::text[],
+                       $7::text[], $8::text[], $9::text[], $10::timestamptz[],
+                       $11::timestamptz[], $12::timestamptz[])
+                AS u(op, mid, idx, status, fin, rid, stat, err, nec, sd, dd, ra)
+           WHERE c.operator_id = u.op AND c.message_id = u.mid AND c.segment_index = u.idx"#,
+    )
+    .bind(u_op)
+    .bind(u_mid)
+    .bind(u_idx)
+    .bind(u_status)
+    .bind(u_final)
+    .bind(u_rid)
+    .bind(u_stat)
+    .bind(u_err)
+    .bind(u_nec)
+    .bind(u_sd)
+    .bind(u_dd)
+    .bind(u_ra)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Deletes at most `limit` correlation rows of `operator_id` created before `before`;

@@ -226,6 +226,8 @@ pub struct CorrelatedMessage {
     pub message_id: String,
     /// The receipt's segment.
     pub segment: Segment,
+    /// The SMSC id of the segment's submit (the receipt's event is named by it).
+    pub smsc_message_id: Option<String>,
     /// Aggregate status after this receipt.
     pub message_status: MessageStatus,
     /// The command's metadata.
@@ -270,11 +272,16 @@ impl DlrEvent {
         received_at: DateTime<Utc>,
     ) -> Self {
         let status = facts.status;
+        // A correlated receipt is named by its segment's SMSC id, so that the event id of one
+        // segment's receipt is the same whatever form the operator wrote the id in.
+        let smsc_message_id = correlated
+            .and_then(|c| c.smsc_message_id.as_deref())
+            .unwrap_or(&facts.smsc_message_id);
         Self {
-            event_id: event_id::receipt(operator_id, &facts.smsc_message_id, &facts.stat),
+            event_id: event_id::receipt(operator_id, smsc_message_id, &facts.stat),
             message_id: correlated.map(|c| c.message_id.clone()),
             operator_id: operator_id.to_string(),
-            smsc_message_id: Some(facts.smsc_message_id.clone()),
+            smsc_message_id: Some(smsc_message_id.to_string()),
             segment: correlated.map(|c| c.segment),
             status,
             is_final: status.is_final(),

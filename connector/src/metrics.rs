@@ -5,7 +5,8 @@
 //! `smpp_response_latency_seconds`, `smpp_receipt_latency_seconds`,
 //! `smpp_publish_to_submit_seconds`,
 //! `smpp_session_state{state,endpoint}`, `smpp_reconnects_total`,
-//! `smpp_correlation_misses_total`, `smpp_rejected_commands_total{reason}`,
+//! `smpp_correlation_misses_total`, `smpp_correlation_conflicts_total`,
+//! `smpp_rejected_commands_total{reason}`,
 //! `smpp_duplicate_window_total`, `smpp_mo_messages_total`,
 //! `smpp_idempotent_skips_total`.
 
@@ -94,6 +95,8 @@ pub struct Metrics {
     pub reconnects_total: Counter,
     /// Receipts published without a correlated message.
     pub correlation_misses_total: Counter,
+    /// Receipts that contradicted the receipt their segment holds (published uncorrelated).
+    pub correlation_conflicts_total: Counter,
     /// Commands rejected by validation, by reason.
     pub rejected_commands_total: Family<ReasonLabel, Counter>,
     /// Submits whose response was lost (session died or crash window): possibly duplicated.
@@ -134,6 +137,7 @@ impl Metrics {
             session_state: Family::default(),
             reconnects_total: Counter::default(),
             correlation_misses_total: Counter::default(),
+            correlation_conflicts_total: Counter::default(),
             rejected_commands_total: Family::default(),
             duplicate_window_total: Counter::default(),
             mo_messages_total: Counter::default(),
@@ -195,6 +199,11 @@ impl Metrics {
             "smpp_correlation_misses",
             "Receipts published without a correlated message",
             m.correlation_misses_total.clone(),
+        );
+        registry.register(
+            "smpp_correlation_conflicts",
+            "Receipts that contradicted the receipt their segment holds (another SMSC id or a second final status), published uncorrelated",
+            m.correlation_conflicts_total.clone(),
         );
         registry.register(
             "smpp_rejected_commands",

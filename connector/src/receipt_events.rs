@@ -6,7 +6,10 @@
 //! in `smpp.pending_receipts` and answered ESME_ROK; [`ReceiptEvents::sweep_pending`] retries
 //! the kept ones and, after `receipts.correlationWaitSeconds`, publishes them uncorrelated
 //! (`messageId: null`). A duplicate receipt publishes the same `eventId`, which JetStream drops.
+//! A receipt that contradicts the one its segment holds (another SMSC id, a second final
+//! status) is counted in `smpp_correlation_conflicts_total` and published uncorrelated.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,23 +23,28 @@ use crate::correlation::{
 };
 use crate::events::{DlrEvent, EventPublisher, PublishEventError, ReceiptFacts};
 use crate::metrics::Metrics;
-use crate::receipt::{receipt_key, receipt_keys, IdForm, IdFormLearner};
+use crate::receipt::{IdForm, IdFormLearner, ReceiptLookup};
 use crds::config::ReceiptIdForm;
 
 /// The receipt id form of one operator (`receipts.idForm`), learnt when it is `auto`: which
 /// keys a receipt is looked up with. Shared by the submit side (it notes the submit ids) and
 /// the receipt side.
 pub struct IdForms {
-    configured: ReceiptIdForm,
     learner: std::sync::Mutex<IdFormLearner>,
+    /// Receipt ids already counted as evidence for a converting form.
+    counted: std::sync::Mutex<HashSet<String>>,
 }
+
+/// Receipt ids remembered as counted evidence; past this many the evidence conflicts anyway
+/// (a form locks after `receipt::msgid::LOCK_AFTER_MATCHES`).
+const MAX_COUNTED_IDS: usize = 1024;
 
 impl IdForms {
     /// The forms for the configured `receipts.idForm`.
     pub fn new(configured: ReceiptIdForm) -> Self {
         Self {
-            configured,
             learner: std::sync::Mutex::new(IdFormLearner::new(configured)),
+            counted: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
@@ -67,35 +75,41 @@ impl IdForms {
         self.note(|l| l.observe_submit(id));
     }
 
-    /// The keys to look the receipt id `id` up with: the locked form's key, or every form's.
-    pub fn lookup_keys(&self, id: &str) -> Vec<String> {
+    /// The lookup of receipt id `id` (noting the id): the locked form's key, or, while the
+    /// form is learnt, the as-is key with the other forms' keys as unconfirmed evidence.
+    pub fn lookup(&self, id: &str) -> ReceiptLookup {
         let locked = {
             let mut l = self.learner();
             l.observe_receipt(id);
             l.locked()
         };
-        match locked {
-            Some(form) => vec![receipt_key(id, form).into_string()],
-            None => receipt_keys(id, self.configured)
-                .into_iter()
-                .map(|(_, k)| k.into_string())
-                .collect(),
+        ReceiptLookup::new(id, locked)
+    }
+
+    /// Notes that `lookup` matched a submit by its attributing key: while learning, evidence
+    /// for the as-is form when another form would have named a different submit.
+    pub fn record_as_is_match(&self, lookup: &ReceiptLookup) {
+        if lookup.as_is_match_is_evidence() {
+            self.note(|l| l.record_match(IdForm::AsIs));
         }
     }
 
-    /// Notes that receipt id `id` matched a submit under `matched_key`: evidence for the form
-    /// that gives that key, when exactly one does.
-    pub fn record_match(&self, id: &str, matched_key: &str) {
-        if self.locked().is_some() {
+    /// Notes that receipt id `id` still matches no submit as it is, long after every submit
+    /// that could have carried it was answered, while exactly one other form's key names a
+    /// submit: evidence for that form, counted once per receipt id.
+    pub fn record_unconfirmed_match(&self, id: &str, unconfirmed: &[IdForm]) {
+        let [form] = unconfirmed else {
+            return;
+        };
+        let mut counted = self
+            .counted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if counted.len() >= MAX_COUNTED_IDS || !counted.insert(id.to_string()) {
             return;
         }
-        let forms: Vec<IdForm> = IdForm::ALL
-            .into_iter()
-            .filter(|f| receipt_key(id, *f).as_str() == matched_key)
-            .collect();
-        if let [form] = forms[..] {
-            self.note(|l| l.record_match(form));
-        }
+        drop(counted);
+        self.note(|l| l.record_match(*form));
     }
 
     fn note(&self, f: impl FnOnce(&mut IdFormLearner)) {
@@ -105,6 +119,11 @@ impl IdForms {
         if before.is_none() {
             if let Some(form) = l.locked() {
                 tracing::info!(form = ?form, "receipt id form learnt; receipts are looked up with its key only");
+                drop(l);
+                self.counted
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clear();
             }
         }
     }
@@ -138,8 +157,13 @@ pub struct ReceiptEvents {
     publisher: EventPublisher,
     metrics: Arc<Metrics>,
     wait: Duration,
+    settle: Duration,
     id_forms: Arc<IdForms>,
 }
+
+/// How long after its arrival a kept receipt's unconfirmed match counts as evidence, unless
+/// [`ReceiptEvents::with_settle`] says otherwise.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(15);
 
 impl ReceiptEvents {
     /// Receipts of `operator_id`; uncorrelated receipts are kept for `wait`
@@ -160,14 +184,22 @@ impl ReceiptEvents {
             publisher,
             metrics,
             wait,
+            settle: DEFAULT_SETTLE,
             id_forms,
         }
     }
 
+    /// Sets how long a kept receipt must have waited before a match of another id form than
+    /// as-is counts as evidence for that form: longer than any submit_sm_resp carrying its id
+    /// as-is can take to be answered and committed (the response timeout and the batch delay).
+    pub fn with_settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
+    }
+
     /// Handles one receipt; `received` is when its deliver_sm arrived.
     pub async fn handle(&self, facts: ReceiptFacts, received: Instant) -> ReceiptAnswer {
-        let candidate_keys = self.id_forms.lookup_keys(&facts.smsc_message_id);
-        match self.try_handle(facts, candidate_keys, Utc::now()).await {
+        match self.try_handle(facts, Utc::now()).await {
             Ok(()) => {
                 self.metrics
                     .receipt_latency_seconds
@@ -184,51 +216,87 @@ impl ReceiptEvents {
     async fn try_handle(
         &self,
         facts: ReceiptFacts,
-        candidate_keys: Vec<String>,
         received_at: DateTime<Utc>,
     ) -> Result<(), ReceiptError> {
+        let lookup = self.id_forms.lookup(&facts.smsc_message_id);
         let update = ReceiptUpdate {
             operator_id: self.operator_id.clone(),
-            candidate_keys: candidate_keys.clone(),
+            lookup: lookup.clone(),
             facts: facts.clone(),
             received_at,
         };
-        match self.writer.apply_receipt(update).await.await? {
-            ReceiptMatch::Correlated {
-                message,
-                matched_key,
-            } => {
-                self.id_forms
-                    .record_match(&facts.smsc_message_id, &matched_key);
+        let found = self.writer.apply_receipt(update).await.await?;
+        if self.settled(found, &lookup, &facts, received_at).await? {
+            return Ok(());
+        }
+        if self.wait.is_zero() {
+            return self.publish_uncorrelated(&facts, received_at).await;
+        }
+        let wait = chrono::Duration::from_std(self.wait).unwrap_or(chrono::Duration::MAX);
+        store_pending(
+            &self.pool,
+            &PendingReceipt {
+                operator_id: self.operator_id.clone(),
+                key: lookup.key.as_str().to_string(),
+                candidate_keys: lookup.all_keys().map(|k| k.as_str().to_string()).collect(),
+                facts,
+                received_at,
+                expires_at: received_at + wait,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Publishes what a correlation attempt settled: the correlated event, or, on a conflict,
+    /// the receipt uncorrelated. Returns false when the receipt matched no segment (it is to
+    /// be kept, or published uncorrelated when its wait is over).
+    async fn settled(
+        &self,
+        found: ReceiptMatch,
+        lookup: &ReceiptLookup,
+        facts: &ReceiptFacts,
+        received_at: DateTime<Utc>,
+    ) -> Result<bool, ReceiptError> {
+        match found {
+            ReceiptMatch::Correlated { message } => {
+                self.id_forms.record_as_is_match(lookup);
                 let event =
-                    DlrEvent::receipt(&self.operator_id, &facts, Some(&message), received_at);
+                    DlrEvent::receipt(&self.operator_id, facts, Some(&message), received_at);
                 self.publisher.publish_dlr(&event).await?;
                 self.metrics.receipt(event.status.as_str());
+                Ok(true)
             }
-            ReceiptMatch::Unmatched if self.wait.is_zero() => {
-                self.publish_uncorrelated(&facts, received_at).await?;
+            ReceiptMatch::Conflict {
+                message_id,
+                segment,
+                smsc_message_id,
+                held_receipt_id,
+                held_stat,
+            } => {
+                self.metrics.correlation_conflicts_total.inc();
+                tracing::warn!(
+                    receipt_id = %facts.smsc_message_id,
+                    stat = %facts.stat,
+                    message_id = %message_id,
+                    segment = segment.index,
+                    segment_smsc_id = smsc_message_id.as_deref().unwrap_or(""),
+                    held_receipt_id = held_receipt_id.as_deref().unwrap_or(""),
+                    held_stat = held_stat.as_deref().unwrap_or(""),
+                    "receipt contradicts the one its segment holds; published uncorrelated"
+                );
+                self.publish_uncorrelated(facts, received_at).await?;
+                Ok(true)
             }
-            ReceiptMatch::Unmatched => {
-                let key = candidate_keys
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| facts.smsc_message_id.clone());
-                let wait = chrono::Duration::from_std(self.wait).unwrap_or(chrono::Duration::MAX);
-                store_pending(
-                    &self.pool,
-                    &PendingReceipt {
-                        operator_id: self.operator_id.clone(),
-                        key,
-                        candidate_keys,
-                        facts,
-                        received_at,
-                        expires_at: received_at + wait,
-                    },
-                )
-                .await?;
+            ReceiptMatch::Unmatched { unconfirmed } => {
+                let waited = (Utc::now() - received_at).to_std().unwrap_or_default();
+                if waited >= self.settle {
+                    self.id_forms
+                        .record_unconfirmed_match(&facts.smsc_message_id, &unconfirmed);
+                }
+                Ok(false)
             }
         }
-        Ok(())
     }
 
     async fn publish_uncorrelated(
@@ -245,32 +313,28 @@ impl ReceiptEvents {
     }
 
     /// One pass over the kept receipts (at most `limit`): each one now correlated, or past its
-    /// waiting time, is published and forgotten. Returns how many were published.
+    /// waiting time, is published and forgotten. Each is looked up as the id form now says, so
+    /// a form learnt meanwhile applies. Returns how many were published.
     pub async fn sweep_pending(&self, limit: i64) -> Result<usize, ReceiptError> {
         let now = Utc::now();
         let mut published = 0;
         for p in pending_receipts(&self.pool, &self.operator_id, limit).await? {
+            let lookup = self.id_forms.lookup(&p.facts.smsc_message_id);
             let update = ReceiptUpdate {
                 operator_id: self.operator_id.clone(),
-                candidate_keys: p.candidate_keys.clone(),
+                lookup: lookup.clone(),
                 facts: p.facts.clone(),
                 received_at: p.received_at,
             };
-            match self.writer.apply_receipt(update).await.await? {
-                ReceiptMatch::Correlated { message, .. } => {
-                    let event = DlrEvent::receipt(
-                        &self.operator_id,
-                        &p.facts,
-                        Some(&message),
-                        p.received_at,
-                    );
-                    self.publisher.publish_dlr(&event).await?;
-                    self.metrics.receipt(event.status.as_str());
+            let found = self.writer.apply_receipt(update).await.await?;
+            if !self
+                .settled(found, &lookup, &p.facts, p.received_at)
+                .await?
+            {
+                if p.expires_at > now {
+                    continue;
                 }
-                ReceiptMatch::Unmatched if p.expires_at <= now => {
-                    self.publish_uncorrelated(&p.facts, p.received_at).await?;
-                }
-                ReceiptMatch::Unmatched => continue,
+                self.publish_uncorrelated(&p.facts, p.received_at).await?;
             }
             delete_pending(&self.pool, &p).await?;
             published += 1;

@@ -679,15 +679,22 @@ pub async fn run(
     }
 
     // Receipts and MO.
-    let receipts = Arc::new(ReceiptEvents::new(
-        &op,
-        writer.clone(),
-        pool.clone(),
-        publisher.clone(),
-        metrics.clone(),
-        Duration::from_secs(config.receipts.correlation_wait_seconds),
-        id_forms.clone(),
-    ));
+    let receipts = Arc::new(
+        ReceiptEvents::new(
+            &op,
+            writer.clone(),
+            pool.clone(),
+            publisher.clone(),
+            metrics.clone(),
+            Duration::from_secs(config.receipts.correlation_wait_seconds),
+            id_forms.clone(),
+        )
+        .with_settle(
+            Duration::from_millis(config.session.response_timeout_ms)
+                + Duration::from_millis(config.postgres.batch_delay_ms)
+                + Duration::from_secs(5),
+        ),
+    );
     {
         let receipts = receipts.clone();
         let metrics = metrics.clone();

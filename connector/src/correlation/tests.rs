@@ -1,7 +1,6 @@
 use super::*;
 use crate::events::MessageStatus;
 use crate::test_support::{unique, TestDb};
-use crds::config::ReceiptIdForm;
 use std::sync::atomic::Ordering::Relaxed;
 
 fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSubmit {
@@ -22,10 +21,7 @@ fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSub
 fn receipt(op: &str, id: &str, stat: &str) -> ReceiptUpdate {
     ReceiptUpdate {
         operator_id: op.into(),
-        candidate_keys: crate::receipt::receipt_keys(id, ReceiptIdForm::Auto)
-            .into_iter()
-            .map(|(_, k)| k.as_str().to_string())
-            .collect(),
+        lookup: ReceiptLookup::new(id, None),
         facts: ReceiptFacts {
             smsc_message_id: id.into(),
             status: crate::events::status_of_stat(stat),
@@ -42,7 +38,7 @@ fn receipt(op: &str, id: &str, stat: &str) -> ReceiptUpdate {
 fn correlated(m: ReceiptMatch) -> CorrelatedMessage {
     match m {
         ReceiptMatch::Correlated { message, .. } => message,
-        ReceiptMatch::Unmatched => panic!("expected a correlation"),
+        other => panic!("expected a correlation, got {other:?}"),
     }
 }
 
@@ -212,25 +208,26 @@ async fn receipts_correlate_and_aggregate_over_segments() {
         Some("t-42")
     );
 
-    // The alternate (decimal) form of 0B is 11.
-    let second = correlated(
-        w.apply_receipt(receipt(&op, "11", "UNDELIV"))
-            .await
-            .await
-            .unwrap(),
-    );
-    assert_eq!(second.segment.index, 2);
-    assert_eq!(second.message_status, MessageStatus::Undelivered);
-    // Which key matched: the decimal receipt id written in hex, as the submit id is.
-    let hit = w
+    // The alternate (decimal) form of 0B is 11: while the form is learnt, that match is only
+    // reported as evidence, and nothing is attributed or stored.
+    let learning = w
         .apply_receipt(receipt(&op, "11", "UNDELIV"))
         .await
         .await
         .unwrap();
-    assert!(
-        matches!(hit, ReceiptMatch::Correlated { ref matched_key, .. } if matched_key == "s:b"),
-        "{hit:?}"
+    assert_eq!(
+        learning,
+        ReceiptMatch::Unmatched {
+            unconfirmed: vec![IdForm::HexToDecimal]
+        }
     );
+    // Once the form is established, it attributes.
+    let mut established = receipt(&op, "11", "UNDELIV");
+    established.lookup = ReceiptLookup::new("11", Some(IdForm::HexToDecimal));
+    let second = correlated(w.apply_receipt(established).await.await.unwrap());
+    assert_eq!(second.segment.index, 2);
+    assert_eq!(second.smsc_message_id.as_deref(), Some("0B"));
+    assert_eq!(second.message_status, MessageStatus::Undelivered);
 
     // A late ENROUTE does not replace the final status.
     let late = correlated(
@@ -250,12 +247,15 @@ async fn receipts_correlate_and_aggregate_over_segments() {
     assert_eq!((status.as_str(), stat.as_str()), ("DELIVERED", "DELIVRD"));
     assert!(received.is_some());
 
+    let unmatched = ReceiptMatch::Unmatched {
+        unconfirmed: vec![],
+    };
     assert_eq!(
         w.apply_receipt(receipt(&op, "nope", "DELIVRD"))
             .await
             .await
             .unwrap(),
-        ReceiptMatch::Unmatched
+        unmatched
     );
     // Another operator's id space is separate.
     assert_eq!(
@@ -263,7 +263,7 @@ async fn receipts_correlate_and_aggregate_over_segments() {
             .await
             .await
             .unwrap(),
-        ReceiptMatch::Unmatched
+        unmatched
     );
     db.drop_db().await;
 }

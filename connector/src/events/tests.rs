@@ -55,6 +55,7 @@ fn example_receipt() -> DlrEvent {
     let correlated = CorrelatedMessage {
         message_id: "01JDX0Q7S9W3B2K4M5N6P7R8T9".into(),
         segment: Segment { index: 1, count: 1 },
+        smsc_message_id: Some("0A1B2C3D".into()),
         message_status: MessageStatus::Delivered,
         metadata: [("tenantId", "t-42"), ("campaignId", "c-7")]
             .into_iter()

@@ -3,6 +3,7 @@
 //! normalisation for correlation.
 
 pub mod fields;
+pub mod merge;
 pub mod msgid;
 pub mod status;
 
@@ -11,7 +12,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 pub use fields::{parse_date, parse_fields, ReceiptFields};
-pub use msgid::{receipt_key, receipt_keys, submit_key, IdForm, IdFormLearner, IdKey, IdSide};
+pub use merge::{merge, HeldReceipt, Merge, NewReceipt};
+pub use msgid::{receipt_key, submit_key, IdForm, IdFormLearner, IdKey, IdSide, ReceiptLookup};
 pub use status::{message_status, DeliveryStatus, MessageStatus, SegmentState};
 
 /// esm_class message type of an SMSC delivery receipt.

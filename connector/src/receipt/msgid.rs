@@ -11,7 +11,8 @@
 //! long, not digits) is looked up as it is.
 //!
 //! [`IdFormLearner`] learns the form of an operator configured `auto` from the ids it sees and
-//! from which form's key matched, so that receipts are then looked up with one key.
+//! from which form's key matched, so that receipts are then looked up with one key. Until it
+//! has, only the as-is key attributes a receipt ([`ReceiptLookup`]).
 
 use std::fmt;
 
@@ -152,22 +153,54 @@ pub fn receipt_key(id: &str, form: IdForm) -> IdKey {
     key.map(IdKey).unwrap_or_else(|| as_is(id))
 }
 
-/// The submit keys a receipt id may name under a configured form, each with its form: one
-/// for a fixed form; for `auto`, one per form (as-is first; a key that an earlier form already
-/// gave is left out).
-pub fn receipt_keys(id: &str, form: ReceiptIdForm) -> Vec<(IdForm, IdKey)> {
-    match IdForm::fixed(form) {
-        Some(f) => vec![(f, receipt_key(id, f))],
-        None => {
-            let mut keys: Vec<(IdForm, IdKey)> = Vec::with_capacity(3);
-            for f in IdForm::ALL {
-                let k = receipt_key(id, f);
-                if !keys.iter().any(|(_, seen)| *seen == k) {
-                    keys.push((f, k));
+/// The keys one receipt id is looked up with.
+///
+/// Only a match on [`ReceiptLookup::key`] attributes the receipt to a message: the key of the
+/// established form (configured, or learnt), or the as-is key while the form of an `auto`
+/// operator is still being learnt. The other forms' keys ([`ReceiptLookup::unconfirmed`],
+/// learning only) are looked up as evidence for the learner and never attribute a receipt: an
+/// id like `10` names submit `10` as-is and submit `16` read as hex, and guessing between them
+/// would report the wrong message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptLookup {
+    /// The key whose match attributes the receipt.
+    pub key: IdKey,
+    /// While learning: each other form with its key (only those differing from `key`).
+    pub unconfirmed: Vec<(IdForm, IdKey)>,
+}
+
+impl ReceiptLookup {
+    /// The lookup of receipt id `id`, under the `established` form or, when `None`, while the
+    /// form is learnt.
+    pub fn new(id: &str, established: Option<IdForm>) -> Self {
+        match established {
+            Some(form) => ReceiptLookup {
+                key: receipt_key(id, form),
+                unconfirmed: Vec::new(),
+            },
+            None => {
+                let key = receipt_key(id, IdForm::AsIs);
+                let mut unconfirmed: Vec<(IdForm, IdKey)> = Vec::with_capacity(2);
+                for form in [IdForm::HexToDecimal, IdForm::DecimalToHex] {
+                    let k = receipt_key(id, form);
+                    if k != key && !unconfirmed.iter().any(|(_, seen)| *seen == k) {
+                        unconfirmed.push((form, k));
+                    }
                 }
+                ReceiptLookup { key, unconfirmed }
             }
-            keys
         }
+    }
+
+    /// Whether an as-is match of this lookup is evidence for the as-is form: the form is still
+    /// learnt and another form would have named a different submit.
+    pub fn as_is_match_is_evidence(&self) -> bool {
+        !self.unconfirmed.is_empty()
+    }
+
+    /// Every key, the attributing one first.
+    pub fn all_keys(&self) -> impl Iterator<Item = &IdKey> {
+        std::iter::once(&self.key).chain(self.unconfirmed.iter().map(|(_, k)| k))
     }
 }
 

@@ -109,38 +109,42 @@ fn receipt_ids_are_written_the_way_the_submit_side_writes_them() {
 fn each_form_names_its_own_submit() {
     // Receipt "291": as-is names submit "291"; read as decimal and written in hex it names
     // submit "123" (0x123 = 291); read as hex (0x291 = 657) it names submit "657".
-    let keys = receipt_keys("291", ReceiptIdForm::Auto);
+    let lookup = ReceiptLookup::new("291", None);
+    assert_eq!(lookup.key.as_str(), "s:291");
     assert_eq!(
-        keys.iter()
+        lookup
+            .unconfirmed
+            .iter()
             .map(|(f, k)| (*f, k.as_str()))
             .collect::<Vec<_>>(),
         vec![
-            (IdForm::AsIs, "s:291"),
             (IdForm::HexToDecimal, "s:123"),
-            (IdForm::DecimalToHex, "s:657"),
+            (IdForm::DecimalToHex, "s:657")
         ]
     );
+    assert!(lookup.as_is_match_is_evidence());
     assert!(!ids_match("123", "291", IdForm::AsIs));
     assert!(ids_match("123", "291", IdForm::HexToDecimal));
 }
 
 #[test]
-fn receipt_keys_per_configuration() {
-    assert_eq!(
-        receipt_keys("662316", ReceiptIdForm::HexToDecimal),
-        vec![(IdForm::HexToDecimal, submit_key("0A1B2C"))]
-    );
-    assert_eq!(
-        receipt_keys("0A1B2C", ReceiptIdForm::AsIs),
-        vec![(IdForm::AsIs, submit_key("a1b2c"))]
-    );
-    // A UUID parses in no numeric form: one key.
-    let uuid = receipt_keys("F1EC8CE7-FC9D", ReceiptIdForm::Auto);
-    assert_eq!(uuid, vec![(IdForm::AsIs, submit_key("f1ec8ce7-fc9d"))]);
+fn receipt_lookups_per_established_form() {
+    let fixed = ReceiptLookup::new("662316", IdForm::fixed(ReceiptIdForm::HexToDecimal));
+    assert_eq!(fixed.key, submit_key("0A1B2C"));
+    assert!(fixed.unconfirmed.is_empty());
+    assert!(!fixed.as_is_match_is_evidence());
+    let as_is = ReceiptLookup::new("0A1B2C", Some(IdForm::AsIs));
+    assert_eq!(as_is.key, submit_key("a1b2c"));
+    assert!(as_is.unconfirmed.is_empty());
+    // A UUID parses in no numeric form: one key, no evidence.
+    let uuid = ReceiptLookup::new("F1EC8CE7-FC9D", None);
+    assert_eq!(uuid.key, submit_key("f1ec8ce7-fc9d"));
+    assert!(uuid.unconfirmed.is_empty());
     // "10" as-is and "10" decimal-to-hex's reading (0x10 = 16) differ; hex-to-decimal gives
     // "a". Duplicates are left out: "1" is "1" in every form.
-    assert_eq!(receipt_keys("1", ReceiptIdForm::Auto).len(), 1);
-    assert_eq!(receipt_keys("10", ReceiptIdForm::Auto).len(), 3);
+    assert!(ReceiptLookup::new("1", None).unconfirmed.is_empty());
+    assert_eq!(ReceiptLookup::new("10", None).unconfirmed.len(), 2);
+    assert_eq!(ReceiptLookup::new("10", None).key.as_str(), "s:10");
 }
 
 #[test]

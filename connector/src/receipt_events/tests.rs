@@ -47,6 +47,39 @@ impl Env {
         (r, metrics)
     }
 
+    fn events_with(
+        &self,
+        wait: Duration,
+        forms: Arc<IdForms>,
+        settle: Duration,
+    ) -> (ReceiptEvents, Arc<Metrics>) {
+        let metrics = Arc::new(Metrics::new());
+        let r = ReceiptEvents::new(
+            &self.op,
+            self.writer.clone(),
+            self.db.pool.clone(),
+            self.publisher.clone(),
+            metrics.clone(),
+            wait,
+            forms,
+        )
+        .with_settle(settle);
+        (r, metrics)
+    }
+
+    /// The receipt a segment holds: (receipt id, stat).
+    async fn held(&self, mid: &str) -> (Option<String>, Option<String>) {
+        sqlx::query_as(
+            "SELECT receipt_smsc_message_id, receipt_stat FROM smpp.message_correlations
+             WHERE operator_id = $1 AND message_id = $2",
+        )
+        .bind(&self.op)
+        .bind(mid)
+        .fetch_one(&self.db.pool)
+        .await
+        .unwrap()
+    }
+
     async fn submit(&self, mid: &str, smsc: &str) {
         self.writer
             .record_submit(SegmentSubmit {
@@ -224,33 +257,218 @@ async fn failures_answer_a_temporary_error() {
     env.finish().await;
 }
 
+fn keys(l: &ReceiptLookup) -> Vec<&str> {
+    l.all_keys().map(|k| k.as_str()).collect()
+}
+
 #[test]
 fn auto_id_form_is_learnt_from_unambiguous_matches() {
     let forms = IdForms::new(ReceiptIdForm::Auto);
     assert_eq!(forms.label(), "learning");
-    // Hex submit ids, decimal receipt ids: every form's key until the form is known.
-    assert_eq!(forms.lookup_keys("2587"), ["s:2587", "s:a1b", "s:9607"]);
+    // Hex submit ids, decimal receipt ids: while learning, only the as-is key attributes; the
+    // other forms' keys are evidence.
+    let l = forms.lookup("2587");
+    assert_eq!(l.key.as_str(), "s:2587");
+    assert_eq!(keys(&l), ["s:2587", "s:a1b", "s:9607"]);
     for (submit, receipt) in [("0A1B", "2587"), ("0A1C", "2588"), ("0A1D", "2589")] {
         forms.observe_submit(submit);
-        let keys = forms.lookup_keys(receipt);
-        assert_eq!(keys.len(), 3);
-        forms.record_match(receipt, &keys[1]);
+        forms.record_unconfirmed_match(receipt, &[IdForm::HexToDecimal]);
+        // The same receipt seen again is not new evidence.
+        forms.record_unconfirmed_match(receipt, &[IdForm::HexToDecimal]);
+        if receipt != "2589" {
+            assert_eq!(forms.locked(), None);
+        }
     }
     assert_eq!(forms.locked(), Some(IdForm::HexToDecimal));
     assert_eq!(forms.label(), "hexToDecimal");
-    assert_eq!(forms.lookup_keys("2590"), ["s:a1e"]);
+    let l = forms.lookup("2590");
+    assert_eq!(keys(&l), ["s:a1e"]);
 }
 
 #[test]
 fn ambiguous_matches_teach_nothing() {
     let forms = IdForms::new(ReceiptIdForm::Auto);
-    // "1" is the same key in every form: no evidence for any.
+    // "1" is the same key in every form: its as-is match is no evidence for any.
     for _ in 0..5 {
-        forms.record_match("1", "s:1");
+        forms.record_as_is_match(&forms.lookup("1"));
     }
     assert_eq!(forms.locked(), None);
+    // Two forms' keys matching is no evidence either.
+    for id in ["20", "21", "22", "23"] {
+        forms.record_unconfirmed_match(id, &[IdForm::HexToDecimal, IdForm::DecimalToHex]);
+    }
+    assert_eq!(forms.locked(), None);
+    // As-is matches of ids with a twin in another form lock as-is.
+    for id in ["10", "11", "12"] {
+        forms.record_as_is_match(&forms.lookup(id));
+    }
+    assert_eq!(forms.locked(), Some(IdForm::AsIs));
     // A fixed configuration is locked from the start: one key.
     let fixed = IdForms::new(ReceiptIdForm::DecimalToHex);
     assert_eq!(fixed.label(), "decimalToHex");
-    assert_eq!(fixed.lookup_keys("a1b"), ["s:2587"]);
+    assert_eq!(keys(&fixed.lookup("a1b")), ["s:2587"]);
 }
+
+#[test]
+fn as_is_and_converted_evidence_conflict_and_nothing_locks() {
+    let forms = IdForms::new(ReceiptIdForm::Auto);
+    forms.record_as_is_match(&forms.lookup("10"));
+    for id in ["a", "b", "c", "d"] {
+        forms.record_unconfirmed_match(id, &[IdForm::DecimalToHex]);
+    }
+    assert_eq!(forms.locked(), None);
+    assert_eq!(forms.lookup("10").key.as_str(), "s:10");
+}
+
+#[tokio::test]
+async fn an_as_is_match_wins_over_its_hex_twin_and_a_twin_alone_attributes_nothing() {
+    // Sequential decimal ids: "10" read as hex is 16, so receipt "10" names submit "10" as-is
+    // and submit "16" in the decimal-to-hex form.
+    let env = Env::new().await;
+    let (r, _) = env.events(Duration::from_secs(300));
+    env.submit("m16", "16").await;
+    // Receipt "10" before submit "10" is known: its twin "16" exists, but it waits.
+    assert_eq!(
+        r.handle(facts("10", "DELIVRD"), Instant::now()).await,
+        ReceiptAnswer::Ok
+    );
+    assert!(env.stored().await.is_empty(), "never put on m16");
+    assert_eq!(r.sweep_pending(100).await.unwrap(), 0, "still waiting");
+    env.submit("m10", "10").await;
+    assert_eq!(r.sweep_pending(100).await.unwrap(), 1);
+    // Receipt "16" while both exist: as-is.
+    assert_eq!(
+        r.handle(facts("16", "DELIVRD"), Instant::now()).await,
+        ReceiptAnswer::Ok
+    );
+    let events = env.stored().await;
+    let got: Vec<(Option<&str>, &str)> = events
+        .iter()
+        .map(|e| (e.message_id.as_deref(), e.event_id.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("m10"), format!("{}:10:DELIVRD", env.op).as_str()),
+            (Some("m16"), format!("{}:16:DELIVRD", env.op).as_str()),
+        ]
+    );
+    assert_eq!(env.held("m10").await.0.as_deref(), Some("10"));
+    assert_eq!(env.held("m16").await.0.as_deref(), Some("16"));
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn a_converting_form_is_learnt_from_settled_receipts_then_attributes_them() {
+    // Hex submit ids, decimal receipt ids (0x0A1B = 2587 ...).
+    let env = Env::new().await;
+    let forms = Arc::new(IdForms::new(ReceiptIdForm::Auto));
+    let (r, _) = env.events_with(Duration::from_secs(300), forms.clone(), Duration::ZERO);
+    let pairs = [
+        ("0A1B", "2587"),
+        ("0A1C", "2588"),
+        ("0A1D", "2589"),
+        ("0A1E", "2590"),
+    ];
+    for (i, (submit, _)) in pairs.iter().enumerate() {
+        forms.observe_submit(submit);
+        env.submit(&format!("h{i}"), submit).await;
+    }
+    for (_, receipt) in pairs {
+        assert_eq!(
+            r.handle(facts(receipt, "DELIVRD"), Instant::now()).await,
+            ReceiptAnswer::Ok
+        );
+    }
+    // Not attributed while learning (the first three are kept); their settled matches are
+    // evidence, and the fourth is attributed once the form is learnt.
+    assert_eq!(forms.locked(), Some(IdForm::HexToDecimal));
+    assert_eq!(env.stored().await.len(), 1);
+    assert_eq!(r.sweep_pending(100).await.unwrap(), 3);
+    let mut got: Vec<(String, String)> = env
+        .stored()
+        .await
+        .into_iter()
+        .map(|e| (e.message_id.unwrap_or_default(), e.event_id))
+        .collect();
+    got.sort();
+    let want: Vec<(String, String)> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (submit, _))| (format!("h{i}"), format!("{}:{submit}:DELIVRD", env.op)))
+        .collect();
+    assert_eq!(
+        got, want,
+        "each on its own message, named by the row's SMSC id"
+    );
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn unsettled_converted_matches_teach_nothing() {
+    let env = Env::new().await;
+    let forms = Arc::new(IdForms::new(ReceiptIdForm::Auto));
+    let (r, _) = env.events_with(
+        Duration::from_secs(300),
+        forms.clone(),
+        Duration::from_secs(3600),
+    );
+    for (i, (submit, receipt)) in [("16", "10"), ("17", "11"), ("18", "12"), ("19", "13")]
+        .into_iter()
+        .enumerate()
+    {
+        env.submit(&format!("d{i}"), submit).await;
+        r.handle(facts(receipt, "DELIVRD"), Instant::now()).await;
+    }
+    r.sweep_pending(100).await.unwrap();
+    assert_eq!(forms.locked(), None);
+    assert!(env.stored().await.is_empty());
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn a_contradicting_receipt_is_counted_and_published_uncorrelated() {
+    let env = Env::new().await;
+    let (r, metrics) = env.events(Duration::from_secs(300));
+    env.submit("m16", "16").await;
+    assert_eq!(
+        r.handle(facts("16", "DELIVRD"), Instant::now()).await,
+        ReceiptAnswer::Ok
+    );
+    // Another final status for the same segment.
+    assert_eq!(
+        r.handle(facts("16", "UNDELIV"), Instant::now()).await,
+        ReceiptAnswer::Ok
+    );
+    // A receipt of another id that a (here fixed) decimal-to-hex form puts on the segment.
+    let (fixed, fixed_metrics) = env.events_with(
+        Duration::from_secs(300),
+        Arc::new(IdForms::new(ReceiptIdForm::DecimalToHex)),
+        Duration::ZERO,
+    );
+    assert_eq!(
+        fixed.handle(facts("10", "DELIVRD"), Instant::now()).await,
+        ReceiptAnswer::Ok
+    );
+    let events = env.stored().await;
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].message_id.as_deref(), Some("m16"));
+    for e in &events[1..] {
+        assert_eq!(e.message_id, None, "{e:?}");
+        assert_eq!(e.segment, None);
+    }
+    assert_eq!(
+        env.held("m16").await,
+        (Some("16".into()), Some("DELIVRD".into())),
+        "the first final receipt stays"
+    );
+    assert!(metrics
+        .encode()
+        .contains("smpp_correlation_conflicts_total 1"));
+    assert!(fixed_metrics
+        .encode()
+        .contains("smpp_correlation_conflicts_total 1"));
+    env.finish().await;
+}
+
+mod model;

@@ -10,7 +10,7 @@ use super::delay::Delay;
 use super::faults::{
     BindFailure, ConnectionFault, RefuseMode, StatusRule, TransceiverRefusal, Trigger,
 };
-use super::message_id::IdForm;
+use super::message_id::{IdForm, IdStart};
 use super::outcome::OutcomeMix;
 
 /// SMPP 3.4 SMSC simulator.
@@ -38,9 +38,9 @@ pub struct Args {
     /// Message id form: hex, decimal, padded:WIDTH or uuid.
     #[arg(long)]
     pub id_form: Option<IdForm>,
-    /// First counter value of hex/decimal ids (random if absent).
+    /// First counter value of hex/decimal ids (default 1), or `random`.
     #[arg(long)]
-    pub id_start: Option<u64>,
+    pub id_start: Option<IdStart>,
     /// Seconds between the simulator's own enquire_link (0: never).
     #[arg(long)]
     pub enquire_link_secs: Option<u64>,
@@ -152,9 +152,7 @@ impl Args {
         }
         set(&mut c.smsc_system_id, self.smsc_id);
         set(&mut c.message_id, self.id_form);
-        if self.id_start.is_some() {
-            c.id_start = self.id_start;
-        }
+        set(&mut c.id_start, self.id_start);
         set(&mut c.enquire_link_secs, self.enquire_link_secs);
         if self.tps_limit.is_some() {
             c.tps_limit = self.tps_limit;

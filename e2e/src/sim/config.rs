@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::delay::Delay;
 use super::faults::Faults;
-use super::message_id::IdForm;
+use super::message_id::{IdForm, IdStart};
 use super::outcome::OutcomeMix;
 
 /// An ESME account the simulator accepts binds from.
@@ -138,8 +138,9 @@ pub struct SimConfig {
     pub accounts: Vec<Account>,
     /// Form of message ids.
     pub message_id: IdForm,
-    /// First counter value of hex/decimal ids; random (distinct per instance) if absent.
-    pub id_start: Option<u64>,
+    /// First counter value of hex/decimal ids (default 1); `random`: a random start, distinct
+    /// per instance.
+    pub id_start: IdStart,
     /// Seconds between the simulator's own enquire_link on a bound session; 0: never.
     pub enquire_link_secs: u64,
     /// Accepted submit_sm + data_sm per second across all sessions (fixed one-second
@@ -169,7 +170,7 @@ impl Default for SimConfig {
             smsc_system_id: "smsc-sim".to_owned(),
             accounts: Vec::new(),
             message_id: IdForm::default(),
-            id_start: None,
+            id_start: IdStart::default(),
             enquire_link_secs: 30,
             tps_limit: None,
             capture_submits: true,

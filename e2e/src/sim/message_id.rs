@@ -14,9 +14,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IdForm {
     /// Lower-case hexadecimal of a counter, e.g. `3f2a9c01`.
-    #[default]
     Hex,
-    /// Decimal of a counter, e.g. `1057536001`.
+    /// Decimal of a counter, e.g. `1`, `2`, ... (the default, from 1: the most common form in
+    /// the field, and one whose ids from `10` up all read as other hex ids).
+    #[default]
     Decimal,
     /// Decimal of a counter with leading zeros to `width` digits, e.g. `0000001057536001`.
     DecimalPadded {
@@ -25,6 +26,53 @@ pub enum IdForm {
     },
     /// A random UUID v4, e.g. `0b5e5bd4-8f53-4c34-9f2e-1b0f8b3c8a61`.
     Uuid,
+}
+
+/// The first counter value of hex and decimal ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IdStart {
+    /// Count from this value.
+    At(u64),
+    /// Count from a random value in 2^32..2^40, distinct per instance (`random`).
+    Random(RandomWord),
+}
+
+/// The word `random` (of [`IdStart::Random`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RandomWord {
+    /// `random`.
+    Random,
+}
+
+impl Default for IdStart {
+    fn default() -> Self {
+        IdStart::At(1)
+    }
+}
+
+impl IdStart {
+    /// The value to count from.
+    pub fn value(self) -> u64 {
+        match self {
+            IdStart::At(n) => n,
+            IdStart::Random(_) => rand::random_range(1u64 << 32..1u64 << 40),
+        }
+    }
+}
+
+impl FromStr for IdStart {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "random" {
+            return Ok(IdStart::Random(RandomWord::Random));
+        }
+        s.parse()
+            .map(IdStart::At)
+            .map_err(|_| format!("id start {s:?}: a number or `random`"))
+    }
 }
 
 /// A key identifying a message independent of its textual form.

@@ -38,7 +38,7 @@ pub use faults::{
     TransceiverRefusal, Trigger,
 };
 pub use handle::{SimHandle, Simulator, StartError};
-pub use message_id::IdForm;
+pub use message_id::{IdForm, IdStart};
 pub use outcome::{Outcome, OutcomeMix};
 pub use session::BindMode;
 pub use stats::{Direction, StatsSnapshot};

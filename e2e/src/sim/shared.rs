@@ -58,9 +58,7 @@ impl Shared {
         let router = Arc::new(Router::default());
         let pdu_log = config.pdu_log.as_deref().map(PduLog::open).transpose()?;
         let start = Instant::now();
-        let id_start = config
-            .id_start
-            .unwrap_or_else(|| rand::random_range(1u64 << 32..1u64 << 40));
+        let id_start = config.id_start.value();
         let messages = Arc::new(MessageStore::new(config.query_store_limit));
         Ok(Arc::new(Shared {
             faults: FaultState::new(config.faults.clone()),

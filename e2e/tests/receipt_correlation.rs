@@ -1,0 +1,104 @@
+//! End-to-end: receipts of an SMSC with sequential decimal ids from 1 (every id from `10` up
+//! is also another id read as hex) each land on their own message, once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use e2e::harness::{self, Bus, Connector, Db, TempDir};
+use e2e::sim::message_id::{IdForm, IdStart};
+use e2e::sim::Delay;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_decimal_ids_correlate_each_receipt_to_its_own_message() {
+    harness::init_logging();
+    let op = harness::unique_operator("seqid");
+    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
+        c.message_id = IdForm::Decimal;
+        c.id_start = IdStart::At(1);
+        c.receipts.delay = Delay::from_millis(20);
+    })
+    .await;
+    let dir = TempDir::new().expect("temp dir");
+    let creds = harness::file_credentials(
+        &dir,
+        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
+    );
+    let mut config = harness::test_config(&op, sim.addr(), creds);
+    config.session.window = 64;
+    let mut bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = Connector::start(config);
+    assert!(connector.wait_ready(Duration::from_secs(15)).await);
+
+    let total = 500;
+    let ids = harness::message_ids("seq", total);
+    let commands: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let mut c = harness::command(&op, id, id);
+            c["registeredDelivery"] = json!(true);
+            c
+        })
+        .collect();
+    bus.publish_many(&commands).await;
+    assert!(
+        bus.wait_final(&ids, Duration::from_secs(90)).await,
+        "every message gets its final receipt"
+    );
+    bus.settle(Duration::from_secs(2)).await;
+
+    // The simulator handed out "1".."500".
+    let rows = Db::connect().await.rows(&op).await;
+    assert_eq!(rows.len(), total);
+    let mut smsc_ids: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| r.smsc_message_id.as_deref()?.parse().ok())
+        .collect();
+    smsc_ids.sort_unstable();
+    assert_eq!(smsc_ids, (1..=total as u64).collect::<Vec<_>>());
+    let smsc_of: HashMap<&str, &str> = rows
+        .iter()
+        .filter_map(|r| Some((r.message_id.as_str(), r.smsc_message_id.as_deref()?)))
+        .collect();
+
+    // Exactly one DELIVERED event per message, named by its own SMSC id, and every row holds
+    // the receipt of its own id.
+    for id in &ids {
+        let finals: Vec<_> = bus
+            .events_of(id)
+            .into_iter()
+            .filter(|e| e["final"] == true)
+            .collect();
+        assert_eq!(finals.len(), 1, "{id}: {finals:?}");
+        let e = finals[0];
+        assert_eq!(e["status"], "DELIVERED", "{e}");
+        let smsc = smsc_of[id.as_str()];
+        assert_eq!(e["smscMessageId"], smsc, "{e}");
+        assert_eq!(e["eventId"], format!("{op}:{smsc}:DELIVRD"), "{e}");
+    }
+    let uncorrelated = bus
+        .dlr_events
+        .iter()
+        .filter(|e| e["messageId"].is_null())
+        .count();
+    assert_eq!(uncorrelated, 0, "no receipt left uncorrelated");
+    let held: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT message_id, smsc_message_id, receipt_smsc_message_id
+         FROM smpp.message_correlations WHERE operator_id = $1",
+    )
+    .bind(&op)
+    .fetch_all(&Db::connect().await.0)
+    .await
+    .expect("rows");
+    for (mid, smsc, receipt) in &held {
+        assert_eq!(smsc, receipt, "{mid}: the row holds its own id's receipt");
+    }
+    assert_eq!(
+        connector
+            .metric("smpp_correlation_conflicts_total", "")
+            .await,
+        0.0
+    );
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}
