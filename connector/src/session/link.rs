@@ -526,9 +526,8 @@ impl State<'_> {
                     self.pacer.on_throttled(now);
                 } else if class == StatusClass::QueueFull {
                     self.ctx.counters.throttled();
-                    let pause = Duration::from_millis(retry.queue_full_pause_ms);
-                    self.pacer.pause(now, pause);
-                    delay = delay.max(pause);
+                    let most = Duration::from_millis(retry.queue_full_pause_ms);
+                    delay = delay.max(self.pacer.on_queue_full(now, most));
                 }
                 if job.attempts < retry.max_attempts.max(1) {
                     self.ctx.counters.retry();
