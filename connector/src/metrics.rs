@@ -19,8 +19,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// `command_status` label: the ESME_ name (`ESME_ROK`, `ESME_RTHROTTLED`, ...), or `0x%08X` for
-/// a status the specification does not name.
+/// `command_status` label: the ESME_ name (`ESME_ROK`, `ESME_RTHROTTLED`, ...); a status the
+/// specification does not name is bucketed (`vendor` for 0x400..=0x4FF, `reserved` otherwise)
+/// so that the label stays bounded.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CommandStatusLabel {
     /// The submit_sm_resp command_status.
@@ -254,7 +255,16 @@ impl Metrics {
             .get_or_create(&CommandStatusLabel {
                 command_status: crate::codec::CommandStatus(command_status)
                     .name()
-                    .map_or_else(|| format!("0x{command_status:08X}"), str::to_string),
+                    .map_or_else(
+                        || {
+                            if (0x400..=0x4FF).contains(&command_status) {
+                                "vendor".to_string()
+                            } else {
+                                "reserved".to_string()
+                            }
+                        },
+                        str::to_string,
+                    ),
             })
             .inc();
     }
@@ -394,5 +404,23 @@ mod tests {
             .filter(|n| !doc.contains(&format!("| `{n}` |")))
             .collect();
         assert!(missing.is_empty(), "docs/operations.md lacks {missing:?}");
+    }
+
+    #[test]
+    fn unnamed_command_statuses_share_bounded_labels() {
+        let m = Metrics::new();
+        for status in [0x400u32, 0x401, 0x4FF, 0x1234, 0xFFFF_FFFF] {
+            m.submit(status);
+        }
+        let text = m.encode();
+        assert!(
+            text.contains("smpp_submit_total{command_status=\"vendor\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("smpp_submit_total{command_status=\"reserved\"} 2"),
+            "{text}"
+        );
+        assert!(!text.contains("command_status=\"0x"), "{text}");
     }
 }

@@ -703,3 +703,122 @@ async fn fails_over_to_the_backup_and_back_after_the_hold_time() {
     assert_eq!(ev.endpoint, Some(EndpointRole::Primary));
     handle.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn temporary_submit_errors_are_retried() {
+    let peer = Peer::new().await;
+    let mut cfg = config(&peer);
+    cfg.retry.initial_delay_ms = 50;
+    let (handle, _streams) = SessionEngine::start(cfg, creds());
+    let (mut conn, _) = peer.accept_bound().await;
+    wait_bound(&handle).await;
+    let submit = tokio::spawn({
+        let h = handle.clone();
+        async move { h.submit(sm("transient")).await }
+    });
+    let first = conn.recv_skip_heartbeat().await;
+    conn.answer_submit(&first, CommandStatus::ESME_RSYSERR, "")
+        .await;
+    let second = conn.recv_skip_heartbeat().await;
+    conn.answer_submit(&second, CommandStatus(0x0400), "").await;
+    let third = conn.recv_skip_heartbeat().await;
+    assert_eq!(third.command_id(), CommandId::SubmitSm);
+    conn.answer_submit(&third, CommandStatus::ESME_ROK, "ok-3")
+        .await;
+    let outcome = submit.await.expect("join").expect("accepted");
+    assert_eq!((outcome.attempts, outcome.message_id.as_str()), (3, "ok-3"));
+    assert_eq!(handle.counters().retries, 2);
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn an_accepting_response_with_a_malformed_body_is_accepted_with_an_unknown_id() {
+    let peer = Peer::new().await;
+    let (handle, _streams) = SessionEngine::start(config(&peer), creds());
+    let (mut conn, _) = peer.accept_bound().await;
+    wait_bound(&handle).await;
+    let submit = tokio::spawn({
+        let h = handle.clone();
+        async move { h.submit(sm("odd resp")).await }
+    });
+    let pdu = conn.recv_skip_heartbeat().await;
+    // submit_sm_resp, status 0, a message_id without its terminating NUL.
+    let mut raw = Vec::new();
+    raw.extend_from_slice(&19u32.to_be_bytes());
+    raw.extend_from_slice(&0x8000_0004u32.to_be_bytes());
+    raw.extend_from_slice(&0u32.to_be_bytes());
+    raw.extend_from_slice(&pdu.sequence.to_be_bytes());
+    raw.extend_from_slice(b"abc");
+    conn.io.get_mut().write_all(&raw).await.expect("write");
+    let outcome = submit.await.expect("join").expect("accepted");
+    assert_eq!(outcome.status, CommandStatus::ESME_ROK);
+    assert_eq!((outcome.attempts, outcome.message_id.as_str()), (1, ""));
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_generic_nack_with_status_zero_does_not_accept_a_submit() {
+    let peer = Peer::new().await;
+    let mut cfg = config(&peer);
+    cfg.retry.initial_delay_ms = 50;
+    let (handle, _streams) = SessionEngine::start(cfg, creds());
+    let (mut conn, _) = peer.accept_bound().await;
+    wait_bound(&handle).await;
+    let submit = tokio::spawn({
+        let h = handle.clone();
+        async move { h.submit(sm("nacked")).await }
+    });
+    let first = conn.recv_skip_heartbeat().await;
+    conn.send(Pdu::generic_nack(first.sequence, CommandStatus::ESME_ROK))
+        .await;
+    let second = conn.recv_skip_heartbeat().await;
+    assert_eq!(second.command_id(), CommandId::SubmitSm);
+    assert_ne!(first.sequence, second.sequence);
+    conn.answer_submit(&second, CommandStatus::ESME_ROK, "ok-2")
+        .await;
+    let outcome = submit.await.expect("join").expect("accepted");
+    assert_eq!((outcome.attempts, outcome.message_id.as_str()), (2, "ok-2"));
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_full_receipt_queue_never_freezes_the_link() {
+    let peer = Peer::new().await;
+    // Nobody reads the inbound stream: the queue fills up.
+    let (handle, _streams) = SessionEngine::start(config(&peer), creds());
+    let (mut conn, _) = peer.accept_bound().await;
+    wait_bound(&handle).await;
+    let receipts = 200u32;
+    let mut bytes = bytes::BytesMut::new();
+    for seq in 1..=receipts {
+        let receipt = DeliverSm {
+            esm_class: 0x04,
+            short_message: Bytes::from_static(b"id:1 stat:DELIVRD"),
+            ..DeliverSm::default()
+        };
+        Pdu::new(seq, Body::DeliverSm(receipt))
+            .encode(&mut bytes)
+            .expect("encode");
+    }
+    Pdu::new(receipts + 1, Body::EnquireLink)
+        .encode(&mut bytes)
+        .expect("encode");
+    conn.io.get_mut().write_all(&bytes).await.expect("write");
+    // The queue holds 64: the rest is refused at once, and enquire_link is still answered.
+    let (mut refused, mut answered) = (0, false);
+    while !answered || refused < receipts - 64 {
+        let resp = conn.recv().await;
+        match resp.command_id() {
+            CommandId::DeliverSmResp => {
+                assert_eq!(resp.status, CommandStatus::ESME_RX_T_APPN);
+                refused += 1;
+            }
+            CommandId::EnquireLinkResp => {
+                assert_eq!(resp.sequence, receipts + 1);
+                answered = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    handle.shutdown(Duration::from_secs(1)).await;
+}

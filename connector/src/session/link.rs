@@ -171,7 +171,7 @@ impl Link {
                 biased;
                 frame = self.transport.next() => {
                     let now = Instant::now();
-                    st.on_frame(frame, now, self.transport.write_buffer_mut()).await;
+                    st.on_frame(frame, now, self.transport.write_buffer_mut());
                     // Handle the frames already read without another round of select.
                     for _ in 0..READ_BATCH {
                         if st.ended.is_some() {
@@ -180,7 +180,7 @@ impl Link {
                         let Some(frame) = self.transport.next().now_or_never() else {
                             break;
                         };
-                        st.on_frame(frame, now, self.transport.write_buffer_mut()).await;
+                        st.on_frame(frame, now, self.transport.write_buffer_mut());
                     }
                 }
                 Some(pdu) = out_rx.recv() => {
@@ -319,7 +319,7 @@ impl State<'_> {
         self.window.insert(seq, job, now);
     }
 
-    async fn on_frame(
+    fn on_frame(
         &mut self,
         frame: Option<Result<Decoded, crate::codec::CodecError>>,
         now: Instant,
@@ -348,6 +348,13 @@ impl State<'_> {
                 } else if !h.command_status.is_ok() {
                     // A response whose body is broken: its status still answers the request.
                     self.on_response(h.sequence, h.command_status, String::new(), now);
+                } else if h.command_id == CommandId::SubmitSmResp.as_u32() {
+                    // Accepted, but the message id cannot be read: accepted with an unknown id.
+                    tracing::warn!(
+                        seq = h.sequence,
+                        "submit_sm_resp accepted with a malformed body"
+                    );
+                    self.on_response(h.sequence, CommandStatus::ESME_ROK, String::new(), now);
                 } else {
                     self.on_response(h.sequence, CommandStatus::ESME_RSYSERR, String::new(), now);
                 }
@@ -365,7 +372,13 @@ impl State<'_> {
             }
             Body::GenericNack => {
                 if !self.heartbeat.on_response(seq) && !self.unbind_answered(seq) {
-                    self.on_response(seq, pdu.status, String::new(), now);
+                    // A generic_nack never accepts a request, whatever its status says.
+                    let status = if pdu.status.is_ok() {
+                        CommandStatus::ESME_RSYSERR
+                    } else {
+                        pdu.status
+                    };
+                    self.on_response(seq, status, String::new(), now);
                 }
             }
             Body::EnquireLinkResp => {
@@ -394,8 +407,7 @@ impl State<'_> {
                     endpoint: self.endpoint,
                     responder,
                 };
-                // The application's receiver gone: the responder answers ESME_RX_T_APPN.
-                let _ = self.ctx.inbound.send(inbound).await;
+                self.hand_over(inbound);
             }
             Body::DataSm(sm) if self.kind.can_receive() => {
                 let responder = Responder::new(seq, true, self.out.clone());
@@ -404,17 +416,13 @@ impl State<'_> {
                     endpoint: self.endpoint,
                     responder,
                 };
-                let _ = self.ctx.inbound.send(inbound).await;
+                self.hand_over(inbound);
             }
             Body::AlertNotification(alert) => {
-                let _ = self
-                    .ctx
-                    .inbound
-                    .send(Inbound::AlertNotification {
-                        alert,
-                        endpoint: self.endpoint,
-                    })
-                    .await;
+                self.hand_over(Inbound::AlertNotification {
+                    alert,
+                    endpoint: self.endpoint,
+                });
             }
             Body::Outbind(_) => {
                 tracing::info!("outbind received on a bound session; ignored");
@@ -437,6 +445,15 @@ impl State<'_> {
                     self.write(&resp, buf);
                 }
             }
+        }
+    }
+
+    /// Hands a request to the application without waiting: the link never stops reading
+    /// for the pipeline. When the queue is full (or nobody reads it) the request is dropped,
+    /// and its responder answers `ESME_RX_T_APPN`, so the SMSC sends it again later.
+    fn hand_over(&self, inbound: Inbound) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.ctx.inbound.try_send(inbound) {
+            tracing::debug!("receipt queue full: answered ESME_RX_T_APPN");
         }
     }
 
@@ -501,16 +518,16 @@ impl State<'_> {
                 };
                 job.finish(Ok(outcome));
             }
-            StatusClass::Throttled | StatusClass::QueueFull => {
-                self.ctx.counters.throttled();
+            StatusClass::Throttled | StatusClass::QueueFull | StatusClass::Retryable => {
                 let retry = &self.ctx.retry;
                 let mut delay = retry_delay(retry, job.attempts);
                 if class == StatusClass::Throttled {
+                    self.ctx.counters.throttled();
                     self.pacer.on_throttled(now);
-                } else {
-                    let pause = Duration::from_millis(retry.queue_full_pause_ms);
-                    self.pacer.pause(now, pause);
-                    delay = delay.max(pause);
+                } else if class == StatusClass::QueueFull {
+                    self.ctx.counters.throttled();
+                    let most = Duration::from_millis(retry.queue_full_pause_ms);
+                    delay = delay.max(self.pacer.on_queue_full(now, most));
                 }
                 if job.attempts < retry.max_attempts.max(1) {
                     self.ctx.counters.retry();

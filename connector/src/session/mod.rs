@@ -31,8 +31,10 @@
 //!   FAILBACK, UNBOUND with endpoint, address, bind mode and reason).
 //! - **Throttling** ([`throttle`]): `ESME_RTHROTTLED` lowers the session's send rate (AIMD) and
 //!   the submit is retried after `retry.initialDelayMs` (doubling); `ESME_RMSGQFUL` pauses
-//!   sending for `retry.queueFullPauseMs`. At most `retry.maxAttempts` attempts. Every
-//!   command_status is classed in [`status_class`].
+//!   sending, 100 ms at first, doubling while refused up to `retry.queueFullPauseMs` and
+//!   halving with each accepted submit. Other retryable statuses are retried after the same
+//!   doubling delay. At most `retry.maxAttempts` attempts. Every command_status is classed in
+//!   [`status_class`].
 //! - **Graceful stop**: [`SessionHandle::shutdown`] takes no new submits, waits for the
 //!   outstanding responses up to its deadline, unbinds and closes.
 //! - **TLS and source address** ([`connection`]): per endpoint, rustls with a custom CA and an

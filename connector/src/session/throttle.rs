@@ -1,5 +1,9 @@
 //! The session's reaction to SMSC throttling: additive-increase / multiplicative-decrease of
-//! the send rate after `ESME_RTHROTTLED`, and a pause after `ESME_RMSGQFUL`.
+//! the send rate after `ESME_RTHROTTLED`, and an adaptive pause after `ESME_RMSGQFUL`.
+//!
+//! The first queue-full answer pauses sending for [`FIRST_QUEUE_FULL_PAUSE`]; each further
+//! one doubles the pause up to the configured maximum; each successful submit halves it,
+//! and below the first pause the slow-down ends.
 //!
 //! Unthrottled, the pacer imposes no limit. The first throttling response sets the rate to
 //! half of what was sent over the last second; each further one (at most one per
@@ -18,11 +22,16 @@ pub const INCREASE_EVERY: Duration = Duration::from_millis(100);
 /// Lowest rate the pacer falls to, in submits per second.
 pub const MIN_RATE: f64 = 1.0;
 
+/// The first pause after `ESME_RMSGQFUL`.
+pub const FIRST_QUEUE_FULL_PAUSE: Duration = Duration::from_millis(100);
+
 /// The send-rate controller of one session.
 #[derive(Clone, Debug)]
 pub struct Pacer {
     limit: Option<Limit>,
     paused_until: Option<Instant>,
+    /// The current queue-full pause; `None` outside a queue-full slow-down.
+    queue_full: Option<Duration>,
     second_start: Instant,
     sent_this_second: u32,
     sent_last_second: u32,
@@ -44,6 +53,7 @@ impl Pacer {
         Self {
             limit: None,
             paused_until: None,
+            queue_full: None,
             second_start: now,
             sent_this_second: 0,
             sent_last_second: 0,
@@ -83,6 +93,15 @@ impl Pacer {
 
     /// A submit succeeded at `now`.
     pub fn on_success(&mut self, now: Instant) {
+        if let Some(pause) = self.queue_full {
+            let shorter = pause / 2;
+            if shorter < FIRST_QUEUE_FULL_PAUSE {
+                self.queue_full = None;
+                tracing::info!("SMSC queue no longer full: queue-full slow-down ended");
+            } else {
+                self.queue_full = Some(shorter);
+            }
+        }
         let Some(limit) = self.limit.as_mut() else {
             return;
         };
@@ -126,6 +145,27 @@ impl Pacer {
                 }
             }
         }
+    }
+
+    /// The SMSC answered `ESME_RMSGQFUL` at `now`: pauses sending for the current
+    /// queue-full pause (at most `max`) and returns it.
+    pub fn on_queue_full(&mut self, now: Instant, max: Duration) -> Duration {
+        let max = max.max(Duration::from_millis(1));
+        let pause = match self.queue_full {
+            None => {
+                tracing::info!("SMSC queue full: queue-full slow-down started");
+                FIRST_QUEUE_FULL_PAUSE.min(max)
+            }
+            Some(p) => (p * 2).min(max),
+        };
+        self.queue_full = Some(pause);
+        self.pause(now, pause);
+        pause
+    }
+
+    /// The current queue-full pause; `None` outside a queue-full slow-down.
+    pub fn queue_full_pause(&self) -> Option<Duration> {
+        self.queue_full
     }
 
     /// The SMSC's queue is full: send nothing for `pause`.
@@ -238,5 +278,24 @@ mod tests {
             Some(t0 + Duration::from_secs(5))
         );
         assert_eq!(p.wait_until(t0 + Duration::from_secs(5)), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queue_full_pauses_grow_while_refused_and_shrink_with_successes() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(t0);
+        let max = Duration::from_secs(5);
+        let pauses: Vec<u128> = (0..8)
+            .map(|_| p.on_queue_full(t0, max).as_millis())
+            .collect();
+        assert_eq!(pauses, vec![100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        for _ in 0..5 {
+            p.on_success(t0);
+        }
+        let left = p.queue_full_pause().map(|d| d.as_millis());
+        assert_eq!(left, Some(156));
+        p.on_success(t0);
+        assert_eq!(p.queue_full_pause(), None);
+        assert_eq!(p.on_queue_full(t0, max), FIRST_QUEUE_FULL_PAUSE);
     }
 }
