@@ -385,7 +385,14 @@ async fn insert_submits(
         match &r.outcome {
             SubmitOutcome::Submitted { smsc_message_id } => {
                 smsc.push(Some(smsc_message_id.as_str()));
-                key.push(Some(submit_key(smsc_message_id).into_string()));
+                // An accepted submit whose id could not be read has no key: no receipt can
+                // name it (an empty receipt id must not match every such row).
+                key.push(
+                    (!smsc_message_id
+                        .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                        .is_empty())
+                    .then(|| submit_key(smsc_message_id).into_string()),
+                );
                 status.push("SUBMITTED");
                 cs.push(0i32);
             }

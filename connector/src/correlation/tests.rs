@@ -631,3 +631,36 @@ async fn identifier_columns_compare_as_bytes() {
     drop(conn);
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn an_accepted_submit_without_an_id_is_named_by_no_receipt() {
+    let db = TestDb::new().await;
+    let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 8, Duration::from_millis(1));
+    let op = unique("op");
+    w.record_submit(submit(&op, "noid-1", 1, 1, ""))
+        .await
+        .await
+        .unwrap();
+    w.record_submit(submit(&op, "noid-2", 1, 1, ""))
+        .await
+        .await
+        .unwrap();
+    assert_eq!(
+        w.apply_receipt(receipt(&op, "", "DELIVRD"))
+            .await
+            .await
+            .unwrap(),
+        ReceiptMatch::Unmatched {
+            unconfirmed: vec![]
+        }
+    );
+    let keys: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT smsc_id_key FROM smpp.message_correlations WHERE operator_id = $1",
+    )
+    .bind(&op)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(keys, [None, None]);
+    db.drop_db().await;
+}
