@@ -77,8 +77,7 @@ impl Credentials {
 
     /// Parses and checks a body of `credentials-response.schema.json`.
     pub fn from_json(body: &[u8]) -> Result<Self, CredentialsError> {
-        let wire: WireCredentials = serde_json::from_slice(body)
-            .map_err(|e| CredentialsError::Invalid(format!("not the expected JSON: {e}")))?;
+        let wire = parse_wire(body)?;
         Ok(Self {
             primary: wire.main.check("")?,
             backup: wire.backup.map(|b| b.check("backup.")).transpose()?,
@@ -101,6 +100,53 @@ struct WireCredentials {
     main: WireBind,
     #[serde(default)]
     backup: Option<WireBind>,
+}
+
+/// Parses a body into [`WireCredentials`]. serde's data errors quote the offending value (a
+/// numeric password, say), so shapes are checked first and reported by field name only.
+fn parse_wire(body: &[u8]) -> Result<WireCredentials, CredentialsError> {
+    // Syntax errors name a line and column, never a value.
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| CredentialsError::Invalid(format!("not JSON: {e}")))?;
+    if let Some(problem) = shape_problem(&value, "") {
+        return Err(CredentialsError::Invalid(problem));
+    }
+    match value.get("backup") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(backup) => {
+            if let Some(problem) = shape_problem(backup, "backup.") {
+                return Err(CredentialsError::Invalid(problem));
+            }
+        }
+    }
+    serde_json::from_value(value).map_err(|_| {
+        CredentialsError::Invalid("not the shape of credentials-response.schema.json".into())
+    })
+}
+
+/// The first field of one bind object that is missing or not a string, by name.
+fn shape_problem(value: &serde_json::Value, path: &str) -> Option<String> {
+    let Some(object) = value.as_object() else {
+        let what = if path.is_empty() {
+            "the body"
+        } else {
+            "backup"
+        };
+        return Some(format!("{what} must be a JSON object"));
+    };
+    for (field, required) in [
+        ("systemId", true),
+        ("password", true),
+        ("systemType", false),
+    ] {
+        match object.get(field) {
+            None if required => return Some(format!("{path}{field} is missing")),
+            None | Some(serde_json::Value::String(_)) => {}
+            Some(serde_json::Value::Null) if !required => {}
+            Some(_) => return Some(format!("{path}{field} must be a string")),
+        }
+    }
+    None
 }
 
 fn check_field(

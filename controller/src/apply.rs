@@ -6,6 +6,7 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::children::{sha256_hex, APPLIED_HASH_ANNOTATION};
 use crate::error::{Error, Result};
@@ -35,7 +36,7 @@ pub fn desired_hash<K: Serialize>(desired: &K) -> Result<String> {
 }
 
 /// Makes the child `desired` exist as given, by server-side apply under [`FIELD_MANAGER`],
-/// unless the live object carries the same applied hash. Returns what happened and the live
+/// unless the live object carries the same applied hash and still holds every applied field. Returns what happened and the live
 /// object.
 pub async fn ensure<K>(api: &Api<K>, mut desired: K) -> Result<(Outcome, K)>
 where
@@ -52,7 +53,8 @@ where
         .insert(APPLIED_HASH_ANNOTATION.to_string(), hash.clone());
     let existing = api.get_opt(&name).await?;
     if let Some(live) = existing.as_ref() {
-        if live.annotations().get(APPLIED_HASH_ANNOTATION) == Some(&hash) {
+        if live.annotations().get(APPLIED_HASH_ANNOTATION) == Some(&hash) && holds(live, &desired)?
+        {
             return Ok((Outcome::Unchanged, live.clone()));
         }
     }
@@ -63,6 +65,31 @@ where
     };
     let live = apply_with_retry(api, &name, &desired).await?;
     Ok((outcome, live))
+}
+
+/// Whether `live` still holds every field the controller applies: a matching hash alone would
+/// miss drift such as `kubectl scale`.
+fn holds<K: Serialize>(live: &K, desired: &K) -> Result<bool> {
+    let to_value = |k: &K| {
+        serde_json::to_value(k).map_err(|e| Error::Serialize {
+            what: "child",
+            reason: e.to_string(),
+        })
+    };
+    Ok(contains(&to_value(live)?, &to_value(desired)?))
+}
+
+/// Whether every field of `desired` has the same value in `live` (lists element by element).
+pub fn contains(live: &Value, desired: &Value) -> bool {
+    match (live, desired) {
+        (Value::Object(l), Value::Object(d)) => d
+            .iter()
+            .all(|(k, v)| v.is_null() || l.get(k).is_some_and(|lv| contains(lv, v))),
+        (Value::Array(l), Value::Array(d)) => {
+            l.len() == d.len() && l.iter().zip(d).all(|(a, b)| contains(a, b))
+        }
+        (l, d) => l == d,
+    }
 }
 
 /// Server-side apply (forced) that retries a 409 Conflict a few times.

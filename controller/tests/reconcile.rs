@@ -192,6 +192,48 @@ async fn nothing_changed_means_nothing_written() {
 }
 
 #[tokio::test]
+async fn drifted_replicas_are_applied_back_despite_a_matching_hash() {
+    let h = Harness::new();
+    h.reconcile(&mno(1)).await.expect("create");
+    let mut scaled = h.fake.get(DEPLOY).expect("deployment");
+    assert!(scaled["metadata"]["annotations"]["smpp.ghasi.io/applied-hash"].is_string());
+    scaled["spec"]["replicas"] = json!(2);
+    h.fake.put(DEPLOY, scaled);
+    h.fake.clear_seen();
+    h.reconcile(&mno(1)).await.expect("reconciles");
+    let written: Vec<String> = h
+        .fake
+        .writes()
+        .into_iter()
+        .map(|s| s.path)
+        .filter(|p| p != EVENTS)
+        .collect();
+    assert_eq!(written, [DEPLOY.to_string()]);
+    assert_eq!(
+        h.fake.get(DEPLOY).expect("deployment")["spec"]["replicas"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn drifted_config_map_data_is_applied_back() {
+    let h = Harness::new();
+    h.reconcile(&mno(1)).await.expect("create");
+    let mut edited = h.fake.get(CM).expect("config map");
+    edited["data"]["config.yaml"] = json!("edited: by hand\n");
+    h.fake.put(CM, edited);
+    h.fake.clear_seen();
+    h.reconcile(&mno(1)).await.expect("reconciles");
+    assert_eq!(h.writes_to(CM).len(), 1);
+    let data = h.fake.get(CM).expect("config map")["data"]["config.yaml"].clone();
+    assert_ne!(data, json!("edited: by hand\n"));
+    assert!(
+        data.as_str().is_some_and(|c| c.contains("mtn-gh")),
+        "{data}"
+    );
+}
+
+#[tokio::test]
 async fn spec_update_rewrites_config_and_deployment_only() {
     let h = Harness::new();
     h.reconcile(&mno(1)).await.expect("create");

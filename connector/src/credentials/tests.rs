@@ -317,3 +317,76 @@ async fn serves_the_session_engine() {
     assert_eq!(c.password, "n3w", "no backup set any more: the primary's");
     assert_eq!(s.fake.seen.lock().unwrap().len(), 3);
 }
+
+/// A numeric password in a hand-written body: serde would quote it in its error.
+const NUMERIC_PASSWORD: &str = r#"{"systemId": "ghasi01", "password": 73915428}"#;
+const NUMERIC_BACKUP_PASSWORD: &str = r#"{"systemId": "ghasi01", "password": "ok", "backup": {"systemId": "b", "password": 73915428}}"#;
+
+fn assert_names_field_only(shown: &str, field: &str) {
+    assert!(!shown.contains("73915428"), "secret leaked: {shown}");
+    assert!(shown.contains(field), "{shown}");
+}
+
+#[tokio::test]
+async fn wrong_typed_password_from_the_api_is_reported_by_field_name_only() {
+    use crate::session::CredentialsProvider;
+    let s = setup(
+        vec![
+            answer(200, NUMERIC_PASSWORD),
+            answer(200, NUMERIC_BACKUP_PASSWORD),
+        ],
+        1000,
+    )
+    .await;
+    // What the session engine gets is what health reasons and the status carry.
+    let engine_error = s
+        .store
+        .credentials(EndpointRole::Primary)
+        .await
+        .unwrap_err();
+    assert_names_field_only(&engine_error.0, "password must be a string");
+    let last = s.store.last_error().unwrap();
+    assert_names_field_only(&last.to_string(), "password");
+    assert_names_field_only(&format!("{last:?}"), "password");
+    let backup = s.store.fetch_once().await.unwrap_err();
+    assert_names_field_only(&backup.to_string(), "backup.password must be a string");
+}
+
+#[tokio::test]
+async fn wrong_typed_password_in_a_secret_file_is_reported_by_field_name_only() {
+    for body in [NUMERIC_PASSWORD, NUMERIC_BACKUP_PASSWORD] {
+        let f = TempFile::new(body);
+        let source = CredentialsSource::File {
+            path: f.0.display().to_string(),
+        };
+        let store = CredentialsStore::new("x", &source, RetryPolicy::default()).unwrap();
+        let e = store.try_refresh().await.unwrap_err();
+        assert!(matches!(e, CredentialsError::Invalid(_)), "{e:?}");
+        assert_names_field_only(&e.to_string(), "password must be a string");
+        assert_names_field_only(&store.last_error().unwrap().to_string(), "password");
+    }
+}
+
+#[test]
+fn other_shape_errors_name_the_field() {
+    let cases = [
+        (r#"[73915428]"#, "the body must be a JSON object"),
+        (r#"{"password": "p"}"#, "systemId is missing"),
+        (
+            r#"{"systemId": 73915428, "password": "p"}"#,
+            "systemId must be a string",
+        ),
+        (
+            r#"{"systemId": "a", "password": "p", "systemType": 73915428}"#,
+            "systemType must be a string",
+        ),
+        (
+            r#"{"systemId": "a", "password": "p", "backup": 73915428}"#,
+            "backup must be a JSON object",
+        ),
+    ];
+    for (body, expected) in cases {
+        let e = Credentials::from_json(body.as_bytes()).unwrap_err();
+        assert_names_field_only(&e.to_string(), expected);
+    }
+}
