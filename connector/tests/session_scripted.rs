@@ -822,3 +822,23 @@ async fn a_full_receipt_queue_never_freezes_the_link() {
     }
     handle.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn a_link_that_binds_and_drops_at_once_backs_off_further_each_time() {
+    let peer = Peer::new().await;
+    let mut cfg = config(&peer);
+    cfg.session.reconnect_initial_seconds = 1;
+    cfg.session.reconnect_max_seconds = 8;
+    let (handle, _streams) = SessionEngine::start(cfg, creds());
+    let mut binds = Vec::new();
+    for _ in 0..4 {
+        let (conn, _) = peer.accept_bound().await;
+        binds.push(tokio::time::Instant::now());
+        drop(conn);
+    }
+    let gaps: Vec<Duration> = binds.windows(2).map(|w| w[1] - w[0]).collect();
+    // 1 s, 2 s, 4 s: the successful binds did not reset the backoff.
+    assert!(gaps[2] >= Duration::from_millis(3_500), "{gaps:?}");
+    assert!(gaps[2] > gaps[0], "{gaps:?}");
+    handle.shutdown(Duration::from_secs(1)).await;
+}

@@ -448,24 +448,30 @@ async fn a_duplicate_receipt_publishes_no_duplicate_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hex_submit_ids_and_decimal_receipt_ids_are_correlated_under_auto() {
-    // The simulator answers submits with hex ids and writes the receipt's id in decimal, in
-    // the text only (no receipted_message_id): the connector, configured `auto`, must find
-    // the submits by every form first, then by the learnt form alone.
+    // The simulator answers submits with (large, random) hex ids and writes the receipt's id
+    // in decimal, in the text only (no receipted_message_id): the connector, configured
+    // `auto`, keeps the first receipts until their as-is reading is ruled out (the settle
+    // time), learns the form from them, then finds the submits by the learnt form alone.
     let mut s = setup(
         "idform",
         |c| {
             c.message_id = e2e::sim::message_id::IdForm::Hex;
+            c.id_start = e2e::sim::IdStart::Random(e2e::sim::message_id::RandomWord::Random);
             c.receipts.format = e2e::sim::ReceiptFormat::Text;
             c.receipts.text_id = e2e::sim::ReceiptTextId::Decimal;
         },
-        |c| c.receipts.id_form = crds::config::ReceiptIdForm::Auto,
+        |c| {
+            c.receipts.id_form = crds::config::ReceiptIdForm::Auto;
+            // Longer than the settle time (responseTimeoutMs + batchDelayMs + 5 s).
+            c.receipts.correlation_wait_seconds = 30;
+        },
     )
     .await;
     let first = harness::message_ids("learn", 4);
     for id in &first {
         s.bus.publish(&harness::command(&s.op, id, "learn")).await;
     }
-    assert!(s.bus.wait_final(&first, EVENTS).await);
+    assert!(s.bus.wait_final(&first, EVENTS + EVENTS).await);
     let later = harness::message_ids("learnt", 8);
     for id in &later {
         s.bus.publish(&harness::command(&s.op, id, "learnt")).await;
@@ -474,11 +480,13 @@ async fn hex_submit_ids_and_decimal_receipt_ids_are_correlated_under_auto() {
     for id in first.iter().chain(&later) {
         let events = s.bus.events_of(id);
         assert!(
+            // Named by the submit's (hex) id, whatever form the receipt wrote it in.
             events.iter().any(|e| e["status"] == "DELIVERED"
                 && e["messageId"] == id.as_str()
-                && e["smscMessageId"]
-                    .as_str()
-                    .is_some_and(|m| m.bytes().all(|b| b.is_ascii_digit()))),
+                && e["smscMessageId"].as_str().is_some_and(|m| {
+                    m.bytes().all(|b| b.is_ascii_hexdigit())
+                        && e["eventId"] == format!("{}:{m}:DELIVRD", s.op)
+                })),
             "{id}: {events:?}"
         );
     }

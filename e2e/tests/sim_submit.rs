@@ -70,15 +70,29 @@ async fn ids_come_in_every_configured_form() {
 }
 
 #[tokio::test]
-async fn two_instances_run_side_by_side_with_distinct_ids() {
+async fn two_instances_run_side_by_side_from_one_or_from_random_starts() {
+    // By default every instance counts decimal ids from 1, like independent SMSCs.
     let (a, mut ca) = bound(SimConfig::with_account("alice", "secret")).await;
     let (b, mut cb) = bound(SimConfig::with_account("alice", "secret")).await;
     assert_ne!(a.addr(), b.addr());
     let sm = submit_sm("1", "2", "x", false).unwrap();
     let ia = message_id(&ca.submit(sm.clone()).await.unwrap());
-    let ib = message_id(&cb.submit(sm).await.unwrap());
-    assert_ne!(ia, ib);
-    assert_eq!((a.accepted_submits(), b.accepted_submits()), (1, 1));
+    let ib = message_id(&cb.submit(sm.clone()).await.unwrap());
+    assert_eq!((ia.as_str(), ib.as_str()), ("1", "1"));
+    assert_eq!(message_id(&ca.submit(sm.clone()).await.unwrap()), "2");
+    assert_eq!((a.accepted_submits(), b.accepted_submits()), (2, 1));
+    // `id_start: random` gives each instance its own range.
+    let random = || {
+        let mut c = SimConfig::with_account("alice", "secret");
+        c.id_start = "random".parse().unwrap();
+        c
+    };
+    let (_c, mut cc) = bound(random()).await;
+    let (_d, mut cd) = bound(random()).await;
+    let ic = message_id(&cc.submit(sm.clone()).await.unwrap());
+    let id = message_id(&cd.submit(sm).await.unwrap());
+    assert_ne!(ic, id);
+    assert!(ic.parse::<u64>().unwrap() >= 1 << 32, "{ic}");
 }
 
 #[tokio::test]

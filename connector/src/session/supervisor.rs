@@ -14,6 +14,11 @@ use super::connection::{connect, ConnectError};
 use super::credentials::{CredentialsError, CredentialsProvider};
 use super::failover::Failover;
 use super::link::{Link, LinkContext, LinkEnd};
+
+/// How long a bind must stay up before its loss counts as a fresh start: the reconnect
+/// backoff is reset, and the next connect is immediate. A bind lost sooner continues the
+/// backoff where it was (5 s, 10 s, ... 60 s by default).
+pub const STABLE_BIND: Duration = Duration::from_secs(30);
 use super::state::{SessionEvent, SessionState, UnboundCause};
 use super::submit::{SubmitError, SubmitJob};
 use super::EngineConfig;
@@ -203,7 +208,6 @@ impl Supervisor {
             match attempt {
                 Ok(est) => {
                     failover.on_bound(role);
-                    backoff.reset();
                     if bound_before {
                         self.ctx.counters.reconnect();
                     }
@@ -241,8 +245,12 @@ impl Supervisor {
                     tracing::warn!(endpoint = ?role, %address, %reason, "session unbound");
                     self.emit(&mut last_event, SessionEvent::unbound(reason.clone()));
                     let cause = UnboundCause::Network(reason);
-                    // A session that lasted is re-established at once; a flapping one backs off.
-                    if !failback && now.duration_since(since) < Duration::from_secs(10) {
+                    // A session that lasted is re-established at once and forgets earlier
+                    // failures; a flapping one (bound, then lost within STABLE_BIND) backs
+                    // off further each time.
+                    if now.duration_since(since) >= STABLE_BIND {
+                        backoff.reset();
+                    } else if !failback {
                         let delay = backoff.next(FailureKind::Network);
                         if self.idle(cause, delay).await {
                             break;
