@@ -9,7 +9,6 @@
 //! A receipt that contradicts the one its segment holds (another SMSC id, a second final
 //! status) is counted in `smpp_correlation_conflicts_total` and published uncorrelated.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,20 +30,13 @@ use crds::config::ReceiptIdForm;
 /// the receipt side.
 pub struct IdForms {
     learner: std::sync::Mutex<IdFormLearner>,
-    /// Receipt ids already counted as evidence for a converting form.
-    counted: std::sync::Mutex<HashSet<String>>,
 }
-
-/// Receipt ids remembered as counted evidence; past this many the evidence conflicts anyway
-/// (a form locks after `receipt::msgid::LOCK_AFTER_MATCHES`).
-const MAX_COUNTED_IDS: usize = 1024;
 
 impl IdForms {
     /// The forms for the configured `receipts.idForm`.
     pub fn new(configured: ReceiptIdForm) -> Self {
         Self {
             learner: std::sync::Mutex::new(IdFormLearner::new(configured)),
-            counted: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
@@ -98,18 +90,9 @@ impl IdForms {
     /// that could have carried it was answered, while exactly one other form's key names a
     /// submit: evidence for that form, counted once per receipt id.
     pub fn record_unconfirmed_match(&self, id: &str, unconfirmed: &[IdForm]) {
-        let [form] = unconfirmed else {
-            return;
-        };
-        let mut counted = self
-            .counted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if counted.len() >= MAX_COUNTED_IDS || !counted.insert(id.to_string()) {
-            return;
+        if let [form] = unconfirmed {
+            self.note(|l| l.record_settled_match(id, *form));
         }
-        drop(counted);
-        self.note(|l| l.record_match(*form));
     }
 
     fn note(&self, f: impl FnOnce(&mut IdFormLearner)) {
@@ -119,11 +102,6 @@ impl IdForms {
         if before.is_none() {
             if let Some(form) = l.locked() {
                 tracing::info!(form = ?form, "receipt id form learnt; receipts are looked up with its key only");
-                drop(l);
-                self.counted
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .clear();
             }
         }
     }

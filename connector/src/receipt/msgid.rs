@@ -14,6 +14,7 @@
 //! from which form's key matched, so that receipts are then looked up with one key. Until it
 //! has, only the as-is key attributes a receipt ([`ReceiptLookup`]).
 
+use std::collections::HashSet;
 use std::fmt;
 
 use crds::config::ReceiptIdForm;
@@ -224,7 +225,13 @@ pub struct IdFormLearner {
     matches: [u32; 3],
     submit_hex_letters: bool,
     receipt_hex_letters: bool,
+    /// Receipt ids already counted by [`IdFormLearner::record_settled_match`].
+    counted: HashSet<String>,
 }
+
+/// Receipt ids remembered as counted evidence; past this many the evidence conflicts anyway
+/// (a form locks after [`LOCK_AFTER_MATCHES`]).
+const MAX_COUNTED_IDS: usize = 1024;
 
 impl IdFormLearner {
     /// A learner for the configured form.
@@ -234,6 +241,7 @@ impl IdFormLearner {
             matches: [0; 3],
             submit_hex_letters: false,
             receipt_hex_letters: false,
+            counted: HashSet::new(),
         }
     }
 
@@ -290,7 +298,20 @@ impl IdFormLearner {
         let others: u32 = (0..3).filter(|&j| j != i).map(|j| self.matches[j]).sum();
         if self.matches[i] >= LOCK_AFTER_MATCHES && others == 0 {
             self.locked = Some(form);
+            self.counted = HashSet::new();
         }
+    }
+
+    /// Notes that receipt id `id` matched a submit under the converting `form` only, once
+    /// its as-is reading was ruled out; each receipt id counts once.
+    pub fn record_settled_match(&mut self, id: &str, form: IdForm) {
+        if self.locked.is_some()
+            || self.counted.len() >= MAX_COUNTED_IDS
+            || !self.counted.insert(id.to_string())
+        {
+            return;
+        }
+        self.record_match(form);
     }
 }
 

@@ -34,17 +34,11 @@ impl Env {
     }
 
     fn events(&self, wait: Duration) -> (ReceiptEvents, Arc<Metrics>) {
-        let metrics = Arc::new(Metrics::new());
-        let r = ReceiptEvents::new(
-            &self.op,
-            self.writer.clone(),
-            self.db.pool.clone(),
-            self.publisher.clone(),
-            metrics.clone(),
+        self.events_with(
             wait,
             Arc::new(IdForms::new(ReceiptIdForm::Auto)),
-        );
-        (r, metrics)
+            DEFAULT_SETTLE,
+        )
     }
 
     fn events_with(
