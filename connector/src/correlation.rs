@@ -41,6 +41,26 @@ pub enum CorrelationError {
     /// The writer task is gone (shutdown).
     #[error("correlation writer stopped")]
     WriterGone,
+    /// PostgreSQL did not answer in time.
+    #[error("PostgreSQL did not answer in time")]
+    TimedOut,
+}
+
+impl CorrelationError {
+    /// Whether PostgreSQL refused the data itself (a data exception or a violated constraint,
+    /// SQLSTATE classes 22 and 23): retrying the same rows fails again.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Database(e) => match e.as_ref() {
+                sqlx::Error::Database(d) => d
+                    .code()
+                    .is_some_and(|c| c.starts_with("22") || c.starts_with("23")),
+                sqlx::Error::Encode(_) => true,
+                _ => false,
+            },
+            Self::Corrupt(_) | Self::WriterGone | Self::TimedOut => false,
+        }
+    }
 }
 
 impl From<sqlx::Error> for CorrelationError {
@@ -68,11 +88,61 @@ pub async fn connect(c: &crds::config::PostgresConfig) -> Result<PgPool, Correla
         .await?)
 }
 
-/// Settings of every session of the pool (sent in the startup packet).
-pub const SESSION_SETTINGS: [(&str, &str); 2] = [
+/// Settings of every session of the pool (sent in the startup packet). A statement, a lock
+/// wait or an idle transaction never blocks a commit for long (the caller retries), and the
+/// server probes idle connections so that a dead peer is noticed.
+pub const SESSION_SETTINGS: [(&str, &str); 8] = [
     ("max_parallel_workers_per_gather", "0"),
     ("plan_cache_mode", "force_generic_plan"),
+    ("statement_timeout", "15s"),
+    ("lock_timeout", "5s"),
+    ("idle_in_transaction_session_timeout", "30s"),
+    ("tcp_keepalives_idle", "30"),
+    ("tcp_keepalives_interval", "10"),
+    ("tcp_keepalives_count", "3"),
 ];
+
+/// The longest a batch's round trips may take on our side, past the server's
+/// `statement_timeout` (a connection to a host that stopped answering): then the batch fails
+/// and is retried.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Whether PostgreSQL takes writes: updates the operator's row of `smpp.connector_heartbeats`
+/// (a database that answers reads but refuses writes fails it).
+#[derive(Clone, Debug)]
+pub struct WriteProbe {
+    pool: PgPool,
+    operator_id: String,
+    instance: String,
+}
+
+impl WriteProbe {
+    /// The probe of `operator_id`'s connector `instance`.
+    pub fn new(pool: PgPool, operator_id: &str, instance: &str) -> Self {
+        Self {
+            pool,
+            operator_id: operator_id.to_string(),
+            instance: instance.to_string(),
+        }
+    }
+
+    /// One write, within `timeout`.
+    pub async fn check(&self, timeout: Duration) -> Result<(), CorrelationError> {
+        let write = sqlx::query(
+            r#"INSERT INTO smpp.connector_heartbeats (operator_id, instance, beat_at)
+               VALUES ($1, $2, now())
+               ON CONFLICT (operator_id) DO UPDATE SET instance = EXCLUDED.instance,
+                                                       beat_at = EXCLUDED.beat_at"#,
+        )
+        .bind(&self.operator_id)
+        .bind(&self.instance)
+        .execute(&self.pool);
+        match tokio::time::timeout(timeout, write).await {
+            Ok(r) => r.map(|_| ()).map_err(CorrelationError::from),
+            Err(_) => Err(CorrelationError::TimedOut),
+        }
+    }
+}
 
 /// Runs the migrations (under PostgreSQL's advisory lock, so replicas may race).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
@@ -302,7 +372,12 @@ async fn commit_batch(pool: &PgPool, batch: Vec<Op>, stats: &WriterStats) {
     }
     let rows: Vec<&SegmentSubmit> = submits.iter().flat_map(|(r, _)| r.iter()).collect();
     let updates: Vec<&ReceiptUpdate> = receipts.iter().map(|(r, _)| r).collect();
-    match write(pool, &rows, &updates).await {
+    let result = match tokio::time::timeout(WRITE_TIMEOUT, write(pool, &rows, &updates)).await {
+        Ok(r) => r,
+        Err(_) => Err(CorrelationError::TimedOut),
+    };
+    let (rows, updates) = (rows.len(), updates.len());
+    match result {
         Ok(matches) => {
             stats.batches.fetch_add(1, Relaxed);
             stats.rows.fetch_add(n, Relaxed);
@@ -313,9 +388,22 @@ async fn commit_batch(pool: &PgPool, batch: Vec<Op>, stats: &WriterStats) {
                 let _ = reply.send(Ok(m));
             }
         }
+        Err(e) if e.is_permanent() && submits.len() + receipts.len() > 1 => {
+            // One row PostgreSQL refuses must not fail the others: each operation is
+            // committed on its own, and only the offending one gets the error.
+            stats.failures.fetch_add(1, Relaxed);
+            tracing::warn!(error = %e, rows = rows + updates, "correlation batch refused; committing its operations one by one");
+            let ops = submits
+                .into_iter()
+                .map(|(r, reply)| Op::Submit(r, reply))
+                .chain(receipts.into_iter().map(|(r, reply)| Op::Receipt(r, reply)));
+            for op in ops {
+                Box::pin(commit_batch(pool, vec![op], stats)).await;
+            }
+        }
         Err(e) => {
             stats.failures.fetch_add(1, Relaxed);
-            tracing::warn!(error = %e, rows = rows.len() + updates.len(), "correlation batch failed");
+            tracing::warn!(error = %e, rows = rows + updates, "correlation batch failed");
             for (_, reply) in submits {
                 let _ = reply.send(Err(e.clone()));
             }
@@ -765,48 +853,56 @@ pub async fn purge_older_than(
     }
 }
 
-/// A segment already submitted successfully.
+/// A segment whose submit was settled in an earlier delivery: accepted, or refused for good.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SubmittedSegment {
+pub struct SettledSegment {
     /// 1-based index.
     pub index: u16,
-    /// The operator's id.
-    pub smsc_message_id: Option<String>,
+    /// How its submit ended.
+    pub outcome: SubmitOutcome,
     /// Concatenation reference used.
     pub concat_ref: Option<u16>,
+    /// When its outcome was recorded.
+    pub submitted_at: DateTime<Utc>,
 }
 
-/// What was already submitted of a message (idempotency).
+/// What was already settled of a message (idempotency).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PriorSubmission {
     /// Number of segments of the message.
     pub segment_count: u16,
-    /// The segments submitted successfully, by index.
-    pub submitted: Vec<SubmittedSegment>,
+    /// The settled segments, by index.
+    pub settled: Vec<SettledSegment>,
 }
 
 impl PriorSubmission {
-    /// Whether every segment was submitted: the command is acknowledged without sending.
+    /// Whether every segment was settled: the command is acknowledged without sending.
     pub fn is_complete(&self) -> bool {
-        self.submitted.len() >= usize::from(self.segment_count)
+        self.settled.len() >= usize::from(self.segment_count)
     }
 
-    /// Whether segment `index` was submitted.
+    /// Whether segment `index` was settled (it is not sent again).
     pub fn has(&self, index: u16) -> bool {
-        self.submitted.iter().any(|s| s.index == index)
+        self.settled.iter().any(|s| s.index == index)
+    }
+
+    /// The concatenation reference the earlier delivery used.
+    pub fn concat_ref(&self) -> Option<u16> {
+        self.settled.iter().find_map(|s| s.concat_ref)
     }
 }
 
-/// The successful submits recorded for each of `message_ids` (absent: nothing submitted).
+/// The settled segments recorded for each of `message_ids` (absent: nothing settled).
 pub async fn prior_submissions(
     pool: &PgPool,
     operator_id: &str,
     message_ids: &[&str],
 ) -> Result<HashMap<String, PriorSubmission>, CorrelationError> {
     let rows = sqlx::query(
-        r#"SELECT message_id, segment_index, segment_count, smsc_message_id, concat_ref
+        r#"SELECT message_id, segment_index, segment_count, smsc_message_id, submit_status,
+                  command_status, concat_ref, submitted_at
            FROM smpp.message_correlations
-           WHERE operator_id = $1 AND message_id = ANY($2) AND submit_status = 'SUBMITTED'
+           WHERE operator_id = $1 AND message_id = ANY($2)
            ORDER BY message_id, segment_index"#,
     )
     .bind(operator_id)
@@ -816,25 +912,38 @@ pub async fn prior_submissions(
     let mut out: HashMap<String, PriorSubmission> = HashMap::new();
     for row in rows {
         let count = u16::try_from(row.try_get::<i16, _>("segment_count")?).unwrap_or(0);
+        let status: String = row.try_get("submit_status")?;
+        let outcome = if status == "SUBMITTED" {
+            SubmitOutcome::Submitted {
+                smsc_message_id: row
+                    .try_get::<Option<String>, _>("smsc_message_id")?
+                    .unwrap_or_default(),
+            }
+        } else {
+            SubmitOutcome::Failed {
+                command_status: row.try_get::<i32, _>("command_status")? as u32,
+            }
+        };
         let entry = out
             .entry(row.try_get("message_id")?)
             .or_insert_with(|| PriorSubmission {
                 segment_count: count,
-                submitted: Vec::new(),
+                settled: Vec::new(),
             });
-        entry.submitted.push(SubmittedSegment {
+        entry.settled.push(SettledSegment {
             index: u16::try_from(row.try_get::<i16, _>("segment_index")?).unwrap_or(0),
-            smsc_message_id: row.try_get("smsc_message_id")?,
+            outcome,
             concat_ref: row
                 .try_get::<Option<i32>, _>("concat_ref")?
                 .and_then(|r| u16::try_from(r).ok()),
+            submitted_at: row.try_get("submitted_at")?,
         });
     }
     Ok(out)
 }
 
-/// Whether every segment of the message was already submitted successfully.
-pub async fn already_submitted(
+/// Whether every segment of the message was already settled.
+pub async fn already_settled(
     pool: &PgPool,
     operator_id: &str,
     message_id: &str,
@@ -885,14 +994,45 @@ pub async fn store_pending(pool: &PgPool, p: &PendingReceipt) -> Result<(), Corr
     Ok(())
 }
 
-/// The oldest `limit` kept receipts of the operator, to retry.
+/// A row of `smpp.pending_receipts` as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PendingRow {
+    /// A kept receipt.
+    Kept(PendingReceipt),
+    /// A row whose receipt cannot be decoded; its key columns still say what it was.
+    Unreadable {
+        /// Operator id.
+        operator_id: String,
+        /// Its key.
+        key: String,
+        /// Its `stat` column.
+        stat: String,
+        /// Its SMSC id column.
+        smsc_message_id: String,
+        /// Why it cannot be read.
+        error: String,
+    },
+}
+
+impl PendingRow {
+    fn key(&self) -> (&str, &str) {
+        match self {
+            Self::Kept(p) => (&p.key, &p.facts.stat),
+            Self::Unreadable { key, stat, .. } => (key, stat),
+        }
+    }
+}
+
+/// The oldest `limit` kept receipts of the operator, to retry. A row that cannot be decoded
+/// does not fail the others: it is returned as [`PendingRow::Unreadable`].
 pub async fn pending_receipts(
     pool: &PgPool,
     operator_id: &str,
     limit: i64,
-) -> Result<Vec<PendingReceipt>, CorrelationError> {
+) -> Result<Vec<PendingRow>, CorrelationError> {
     let rows = sqlx::query(
-        r#"SELECT smsc_id_key, candidate_keys, receipt::text AS receipt, received_at, expires_at
+        r#"SELECT smsc_id_key, stat, smsc_message_id, candidate_keys, receipt::text AS receipt,
+                  received_at, expires_at
            FROM smpp.pending_receipts WHERE operator_id = $1
            ORDER BY received_at LIMIT $2"#,
     )
@@ -902,28 +1042,58 @@ pub async fn pending_receipts(
     .await?;
     rows.into_iter()
         .map(|row| {
+            let key: String = row.try_get("smsc_id_key")?;
+            let stat: String = row.try_get("stat")?;
             let receipt: String = row.try_get("receipt")?;
-            Ok(PendingReceipt {
-                operator_id: operator_id.to_string(),
-                key: row.try_get("smsc_id_key")?,
-                candidate_keys: row.try_get("candidate_keys")?,
-                facts: serde_json::from_str(&receipt)
-                    .map_err(|e| CorrelationError::Corrupt(format!("pending receipt: {e}")))?,
-                received_at: row.try_get("received_at")?,
-                expires_at: row.try_get("expires_at")?,
+            Ok(match serde_json::from_str::<ReceiptFacts>(&receipt) {
+                Ok(facts) => PendingRow::Kept(PendingReceipt {
+                    operator_id: operator_id.to_string(),
+                    key,
+                    candidate_keys: row.try_get("candidate_keys")?,
+                    facts,
+                    received_at: row.try_get("received_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                }),
+                Err(e) => PendingRow::Unreadable {
+                    operator_id: operator_id.to_string(),
+                    key,
+                    stat,
+                    smsc_message_id: row.try_get("smsc_message_id")?,
+                    error: e.to_string(),
+                },
             })
         })
         .collect()
 }
 
-/// Forgets a kept receipt (after its event was published).
-pub async fn delete_pending(pool: &PgPool, p: &PendingReceipt) -> Result<(), CorrelationError> {
+/// How many receipts the operator keeps.
+pub async fn pending_count(pool: &PgPool, operator_id: &str) -> Result<u64, CorrelationError> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM smpp.pending_receipts WHERE operator_id = $1")
+            .bind(operator_id)
+            .fetch_one(pool)
+            .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Forgets kept receipts (after their events were published), in one statement.
+pub async fn delete_pending(
+    pool: &PgPool,
+    operator_id: &str,
+    rows: &[&PendingRow],
+) -> Result<(), CorrelationError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (keys, stats): (Vec<&str>, Vec<&str>) = rows.iter().map(|r| r.key()).unzip();
     sqlx::query(
-        "DELETE FROM smpp.pending_receipts WHERE operator_id = $1 AND smsc_id_key = $2 AND stat = $3",
+        r#"DELETE FROM smpp.pending_receipts p
+           USING UNNEST($2::text[], $3::text[]) AS u(k, st)
+           WHERE p.operator_id = $1 AND p.smsc_id_key = u.k AND p.stat = u.st"#,
     )
-    .bind(&p.operator_id)
-    .bind(&p.key)
-    .bind(&p.facts.stat)
+    .bind(operator_id)
+    .bind(keys)
+    .bind(stats)
     .execute(pool)
     .await?;
     Ok(())

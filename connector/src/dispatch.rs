@@ -325,6 +325,9 @@ pub enum RejectReason {
     /// `scheduleAt` is not an RFC 3339 date-time.
     #[error("\"scheduleAt\" {0:?} is not an RFC 3339 date-time")]
     InvalidScheduleAt(String),
+    /// A string holding U+0000, which PostgreSQL cannot store.
+    #[error("\"{0}\" holds a NUL character (U+0000), which cannot be recorded")]
+    NulCharacter(String),
     /// `encoding` does not fit the content.
     #[error("\"encoding\" {encoding:?} cannot be used with \"{content}\"")]
     EncodingMismatch {
@@ -354,6 +357,7 @@ impl RejectReason {
             Self::InvalidBase64(_) => "invalid_base64",
             Self::InvalidScheduleAt(_) => "invalid_schedule_at",
             Self::EncodingMismatch { .. } => "encoding_mismatch",
+            Self::NulCharacter(_) => "nul_character",
         }
     }
 }
@@ -506,6 +510,13 @@ fn metadata_of(obj: &Map<String, Value>) -> Result<BTreeMap<String, String>, Rej
         Some(Value::Object(m)) => m
             .iter()
             .map(|(k, v)| match v {
+                // Stored in jsonb with the correlation rows: PostgreSQL refuses U+0000.
+                Value::String(s) if k.contains('\0') || s.contains('\0') => {
+                    Err(RejectReason::NulCharacter(shorten(&format!(
+                        "metadata.{}",
+                        k.replace('\0', "\\0")
+                    ))))
+                }
                 Value::String(s) => Ok((k.clone(), s.clone())),
                 _ => Err(RejectReason::WrongType {
                     field: format!("metadata.{k}"),

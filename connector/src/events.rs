@@ -25,6 +25,20 @@ pub mod event_id {
         format!("{operator_id}:{smsc_message_id}:{stat}")
     }
 
+    /// A receipt that cannot be read: `{operatorId}:unreadable:{digest}`, the digest (FNV-1a,
+    /// 64 bits, hex) of its PDU's receipt fields, so that the SMSC's retries of it are one
+    /// event.
+    pub fn unreadable_receipt(operator_id: &str, fields: &[&[u8]]) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for field in fields {
+            for b in field.iter().chain(&[0xff]) {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{operator_id}:unreadable:{h:016x}")
+    }
+
     /// A command rejected by validation: `{operatorId}:{messageId}:REJECTED`.
     pub fn rejected_command(operator_id: &str, message_id: &str) -> String {
         format!("{operator_id}:{message_id}:REJECTED")
@@ -234,14 +248,20 @@ pub struct CorrelatedMessage {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// `s` with its NUL characters removed.
+fn without_nul(s: &str) -> String {
+    s.replace('\0', "")
+}
+
 impl ReceiptFacts {
-    /// The facts of a receipt parsed by `connector::receipt`.
+    /// The facts of a receipt parsed by `connector::receipt`, without NUL characters (an SMSC
+    /// may pad or embed them; PostgreSQL cannot store them).
     pub fn from_receipt(r: &crate::receipt::Receipt) -> Self {
         Self {
-            smsc_message_id: r.message_id.clone(),
+            smsc_message_id: without_nul(&r.message_id),
             status: r.status,
-            stat: r.stat.clone(),
-            err: r.err.clone(),
+            stat: without_nul(&r.stat),
+            err: r.err.as_deref().map(without_nul),
             network_error_code: r.network_error.map(|n| n.to_string()),
             submit_date: r.submit_date,
             done_date: r.done_date,
@@ -251,9 +271,9 @@ impl ReceiptFacts {
     /// Facts with the status read from `stat` (UNKNOWN when not recognised).
     pub fn from_stat(smsc_message_id: &str, stat: &str) -> Self {
         Self {
-            smsc_message_id: smsc_message_id.to_string(),
+            smsc_message_id: without_nul(smsc_message_id),
             status: status_of_stat(stat),
-            stat: stat.to_string(),
+            stat: without_nul(stat),
             err: None,
             network_error_code: None,
             submit_date: None,
@@ -296,6 +316,37 @@ impl DlrEvent {
             done_date: facts.done_date,
             received_at,
             metadata: correlated.map(|c| c.metadata.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// The event of a deliver_sm that is a receipt but cannot be read (`reason` says why):
+    /// UNKNOWN, uncorrelated, named by [`event_id::unreadable_receipt`] of `fields`.
+    pub fn unreadable_receipt(
+        operator_id: &str,
+        smsc_message_id: Option<&str>,
+        fields: &[&[u8]],
+        reason: String,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            event_id: event_id::unreadable_receipt(operator_id, fields),
+            message_id: None,
+            operator_id: operator_id.to_string(),
+            smsc_message_id: smsc_message_id.map(|id| id.replace('\0', "")),
+            segment: None,
+            status: DeliveryStatus::Unknown,
+            is_final: DeliveryStatus::Unknown.is_final(),
+            message_status: None,
+            source: EventSource::Operator,
+            command_status: None,
+            reason: Some(reason),
+            stat: None,
+            err: None,
+            network_error_code: None,
+            submit_date: None,
+            done_date: None,
+            received_at,
+            metadata: BTreeMap::new(),
         }
     }
 

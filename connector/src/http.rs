@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::correlation::WriteProbe;
 use crate::metrics::Metrics;
 use crate::throttle::{Throttle, ThrottleState};
 
@@ -29,8 +30,8 @@ pub struct AppState {
     pub bound: watch::Receiver<bool>,
     /// NATS client.
     pub nats: Option<async_nats::Client>,
-    /// PostgreSQL pool.
-    pub postgres: Option<sqlx::PgPool>,
+    /// PostgreSQL, probed with a write.
+    pub postgres: Option<WriteProbe>,
     /// The TPS limiter.
     pub throttle: Option<Arc<Throttle>>,
 }
@@ -44,7 +45,7 @@ pub struct Readiness {
     pub bound: bool,
     /// `connected`, `disconnected`, `pending` or `unchecked`.
     pub nats: String,
-    /// `ok`, the error, or `unchecked`.
+    /// `ok` (a write was committed), the error, or `unchecked`.
     pub postgres: String,
     /// `shared`, `degraded`, `unlimited` or `unchecked`.
     pub throttle: String,
@@ -68,14 +69,10 @@ async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     };
     let (pg_ok, postgres) = match &s.postgres {
         None => (true, "unchecked".to_string()),
-        Some(pool) => {
-            let probe = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool);
-            match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
-                Ok(Ok(_)) => (true, "ok".into()),
-                Ok(Err(e)) => (false, format!("error: {e}")),
-                Err(_) => (false, "error: timed out".into()),
-            }
-        }
+        Some(probe) => match probe.check(PROBE_TIMEOUT).await {
+            Ok(()) => (true, "ok".into()),
+            Err(e) => (false, format!("error: {e}")),
+        },
     };
     let (tps_ok, throttle) = match &s.throttle {
         None => (true, "unchecked".to_string()),
@@ -139,7 +136,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{unique, NATS_URL, POSTGRES_URL};
+    use crate::test_support::{unique, TestDb, NATS_URL};
     use crate::throttle::ThrottleSettings;
 
     async fn start(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
@@ -162,7 +159,7 @@ mod tests {
         metrics.submit(0);
         let (bound_tx, bound_rx) = watch::channel(false);
         let nats = async_nats::connect(NATS_URL).await.unwrap();
-        let pool = sqlx::PgPool::connect(POSTGRES_URL).await.unwrap();
+        let db = TestDb::new().await;
         let shared = Arc::new(Throttle::new(
             redis::Client::open(crate::test_support::REDIS_URL).unwrap(),
             &unique("http"),
@@ -173,7 +170,7 @@ mod tests {
             metrics,
             bound: bound_rx,
             nats: Some(nats),
-            postgres: Some(pool),
+            postgres: Some(WriteProbe::new(db.pool.clone(), "op", "pod-1")),
             throttle: Some(shared),
         };
         let (base, stop) = start(state.clone()).await;
@@ -200,6 +197,13 @@ mod tests {
         let r = client.get(format!("{base}/ready")).send().await.unwrap();
         assert_eq!(r.status(), 200);
         assert!(r.json::<Readiness>().await.unwrap().ready);
+        let beat: String = sqlx::query_scalar(
+            "SELECT instance FROM smpp.connector_heartbeats WHERE operator_id = 'op'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(beat, "pod-1", "the probe is a committed write");
 
         let r = client.get(format!("{base}/metrics")).send().await.unwrap();
         assert_eq!(r.status(), 200);
@@ -209,6 +213,47 @@ mod tests {
             "{text}"
         );
         let _ = stop.send(());
+        db.drop_db().await;
+    }
+
+    #[tokio::test]
+    async fn a_database_that_answers_reads_but_refuses_writes_makes_it_unready() {
+        use sqlx::Executor;
+        let db = TestDb::new().await;
+        let read_only = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET default_transaction_read_only = on")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(&db.url())
+            .await
+            .unwrap();
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&read_only)
+            .await
+            .unwrap();
+        assert_eq!(one, 1, "reads are answered");
+        let (_bound_tx, bound_rx) = watch::channel(true);
+        let state = AppState {
+            metrics: Arc::new(Metrics::new()),
+            bound: bound_rx,
+            nats: None,
+            postgres: Some(WriteProbe::new(read_only.clone(), "op", "pod-1")),
+            throttle: None,
+        };
+        let (base, stop) = start(state).await;
+        let r = reqwest::get(format!("{base}/ready")).await.unwrap();
+        assert_eq!(r.status(), 503);
+        let body: Readiness = r.json().await.unwrap();
+        assert!(!body.ready);
+        assert!(body.postgres.contains("read-only"), "{}", body.postgres);
+        let _ = stop.send(());
+        read_only.close().await;
+        db.drop_db().await;
     }
 
     #[tokio::test(start_paused = false)]
@@ -228,7 +273,7 @@ mod tests {
             metrics: Arc::new(Metrics::new()),
             bound: bound_rx,
             nats: None,
-            postgres: Some(dead_pool),
+            postgres: Some(WriteProbe::new(dead_pool, "op", "pod-1")),
             throttle: Some(degraded),
         };
         let (base, stop) = start(state).await;

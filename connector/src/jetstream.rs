@@ -29,6 +29,10 @@ pub const HEALTH_STREAM: &str = "OPERATOR_HEALTH";
 /// Duplicate window of a created DLR stream: a receipt retried by the SMSC within it
 /// publishes no second event.
 pub const DLR_DUPLICATE_WINDOW: Duration = Duration::from_secs(300);
+/// The duplicate window of a dispatch stream the connector creates (JetStream's default is
+/// 2 minutes). The connector does not rely on it: every command is checked against
+/// PostgreSQL before it is sent.
+pub const DISPATCH_DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
 /// Retention of the created event streams.
 pub const EVENT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -69,6 +73,7 @@ pub fn dispatch_stream_config(name: &str) -> stream::Config {
         subjects: vec![DISPATCH_SUBJECTS.to_string()],
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::WorkQueue,
+        duplicate_window: DISPATCH_DUPLICATE_WINDOW,
         ..Default::default()
     }
 }
@@ -255,6 +260,29 @@ pub async fn nak_after(msg: &Message, delay: Duration) -> Result<(), AckError> {
 /// ack-wait timer.
 pub async fn in_progress(msg: &Message) -> Result<(), AckError> {
     send(msg, AckKind::Progress, "in-progress").await
+}
+
+/// Runs `work` while telling JetStream every `every` that `msg` is still being worked on, so
+/// that it is not redelivered however long the work waits (for the window, a TPS permit, a
+/// commit or a publish).
+pub async fn with_progress<F: std::future::Future>(
+    msg: &Message,
+    every: Duration,
+    work: F,
+) -> F::Output {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tick.tick() => {
+                if let Err(e) = in_progress(msg).await {
+                    tracing::debug!(error = %e, "in-progress acknowledgement failed");
+                }
+            }
+        }
+    }
 }
 
 /// Never redeliver (an invalid command, after its REJECTED event was published).

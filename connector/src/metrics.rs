@@ -8,7 +8,9 @@
 //! `smpp_correlation_misses_total`, `smpp_correlation_conflicts_total`,
 //! `smpp_rejected_commands_total{reason}`,
 //! `smpp_duplicate_window_total`, `smpp_mo_messages_total`,
-//! `smpp_idempotent_skips_total`.
+//! `smpp_idempotent_skips_total`, `smpp_duplicate_commands_total`, `smpp_pending_receipts`,
+//! `smpp_pending_receipts_overflow_total`, `smpp_pending_receipts_unreadable_total`,
+//! `smpp_unreadable_receipts_total`.
 
 use std::sync::Mutex;
 
@@ -104,8 +106,18 @@ pub struct Metrics {
     pub duplicate_window_total: Counter,
     /// deliver_sm that were not receipts (MO), answered and not processed.
     pub mo_messages_total: Counter,
-    /// Redelivered commands acknowledged without sending (already submitted).
+    /// Commands acknowledged without sending (every segment already settled).
     pub idempotent_skips_total: Counter,
+    /// Commands that came while a command of the same messageId was being sent.
+    pub duplicate_commands_total: Counter,
+    /// Receipts kept until their submit is known (as of the last sweep).
+    pub pending_receipts: Gauge,
+    /// Receipts published uncorrelated at once because `receipts.maxPending` were kept.
+    pub pending_receipts_overflow_total: Counter,
+    /// Kept receipts whose row could not be decoded (published from its key columns).
+    pub pending_receipts_unreadable_total: Counter,
+    /// Receipts without an id or a status, published as uncorrelated UNKNOWN events.
+    pub unreadable_receipts_total: Counter,
     /// Pull requests made to the dispatch consumer.
     pub dispatch_pulls_total: Counter,
     /// Dispatch commands received from those pulls.
@@ -143,6 +155,11 @@ impl Metrics {
             duplicate_window_total: Counter::default(),
             mo_messages_total: Counter::default(),
             idempotent_skips_total: Counter::default(),
+            duplicate_commands_total: Counter::default(),
+            pending_receipts: Gauge::default(),
+            pending_receipts_overflow_total: Counter::default(),
+            pending_receipts_unreadable_total: Counter::default(),
+            unreadable_receipts_total: Counter::default(),
             dispatch_pulls_total: Counter::default(),
             dispatch_pulled_total: Counter::default(),
             correlations_purged_total: Counter::default(),
@@ -223,8 +240,33 @@ impl Metrics {
         );
         registry.register(
             "smpp_idempotent_skips",
-            "Redelivered commands acknowledged without sending, already submitted",
+            "Commands acknowledged without sending: every segment was already settled",
             m.idempotent_skips_total.clone(),
+        );
+        registry.register(
+            "smpp_duplicate_commands",
+            "Commands that came while one of the same messageId was being sent (delayed, then skipped)",
+            m.duplicate_commands_total.clone(),
+        );
+        registry.register(
+            "smpp_pending_receipts",
+            "Receipts kept until their submit is known",
+            m.pending_receipts.clone(),
+        );
+        registry.register(
+            "smpp_pending_receipts_overflow",
+            "Receipts published uncorrelated at once because receipts.maxPending were kept",
+            m.pending_receipts_overflow_total.clone(),
+        );
+        registry.register(
+            "smpp_pending_receipts_unreadable",
+            "Kept receipts whose row could not be decoded, published from its key columns",
+            m.pending_receipts_unreadable_total.clone(),
+        );
+        registry.register(
+            "smpp_unreadable_receipts",
+            "Receipts without an id or a status, published as uncorrelated UNKNOWN events",
+            m.unreadable_receipts_total.clone(),
         );
         registry.register(
             "smpp_dispatch_pulls",

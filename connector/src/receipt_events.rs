@@ -8,6 +8,12 @@
 //! (`messageId: null`). A duplicate receipt publishes the same `eventId`, which JetStream drops.
 //! A receipt that contradicts the one its segment holds (another SMSC id, a second final
 //! status) is counted in `smpp_correlation_conflicts_total` and published uncorrelated.
+//!
+//! The kept receipts are bounded (`receipts.maxPending`): once that many are kept, a receipt
+//! that matches nothing is published uncorrelated at once (`smpp_pending_receipts_overflow_total`).
+//! The sweep applies all the kept receipts it reads in the same group commits and deletes the
+//! settled ones in one statement; a kept row that cannot be decoded is published from its key
+//! columns (`smpp_pending_receipts_unreadable_total`) instead of failing the sweep.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +23,8 @@ use sqlx::PgPool;
 use tokio::time::Instant;
 
 use crate::correlation::{
-    delete_pending, pending_receipts, store_pending, CorrelationError, CorrelationWriter,
-    PendingReceipt, ReceiptMatch, ReceiptUpdate,
+    delete_pending, pending_count, pending_receipts, store_pending, CorrelationError,
+    CorrelationWriter, PendingReceipt, PendingRow, ReceiptMatch, ReceiptUpdate,
 };
 use crate::events::{DlrEvent, EventPublisher, PublishEventError, ReceiptFacts};
 use crate::metrics::Metrics;
@@ -137,6 +143,11 @@ pub struct ReceiptEvents {
     wait: Duration,
     settle: Duration,
     id_forms: Arc<IdForms>,
+    max_pending: u64,
+    /// Receipts kept, as of the last sweep plus those kept since.
+    pending: std::sync::atomic::AtomicU64,
+    /// The bound was reached (logged once until the count is below it again).
+    overflowing: std::sync::atomic::AtomicBool,
 }
 
 /// How long after its arrival a kept receipt's unconfirmed match counts as evidence, unless
@@ -164,7 +175,21 @@ impl ReceiptEvents {
             wait,
             settle: DEFAULT_SETTLE,
             id_forms,
+            max_pending: crds::config::ReceiptConfig::default().max_pending,
+            pending: std::sync::atomic::AtomicU64::new(0),
+            overflowing: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The operator whose receipts these are.
+    pub fn operator_id(&self) -> &str {
+        &self.operator_id
+    }
+
+    /// Sets how many receipts are kept at most (`receipts.maxPending`).
+    pub fn with_max_pending(mut self, max: u64) -> Self {
+        self.max_pending = max;
+        self
     }
 
     /// Sets how long a kept receipt must have waited before a match of another id form than
@@ -210,19 +235,42 @@ impl ReceiptEvents {
         if self.wait.is_zero() {
             return self.publish_uncorrelated(&facts, received_at).await;
         }
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.pending.load(Relaxed) >= self.max_pending {
+            self.metrics.pending_receipts_overflow_total.inc();
+            if !self.overflowing.swap(true, Relaxed) {
+                tracing::warn!(max = self.max_pending, "kept receipts reached receipts.maxPending; receipts that match no submit are published uncorrelated at once");
+            }
+            return self.publish_uncorrelated(&facts, received_at).await;
+        }
         let wait = chrono::Duration::from_std(self.wait).unwrap_or(chrono::Duration::MAX);
-        store_pending(
-            &self.pool,
-            &PendingReceipt {
-                operator_id: self.operator_id.clone(),
-                key: lookup.key.as_str().to_string(),
-                candidate_keys: lookup.all_keys().map(|k| k.as_str().to_string()).collect(),
-                facts,
-                received_at,
-                expires_at: received_at + wait,
-            },
-        )
-        .await?;
+        let kept = PendingReceipt {
+            operator_id: self.operator_id.clone(),
+            key: lookup.key.as_str().to_string(),
+            candidate_keys: lookup.all_keys().map(|k| k.as_str().to_string()).collect(),
+            facts,
+            received_at,
+            expires_at: received_at + wait,
+        };
+        match store_pending(&self.pool, &kept).await {
+            Ok(()) => {
+                self.pending.fetch_add(1, Relaxed);
+                Ok(())
+            }
+            Err(e) if e.is_permanent() => {
+                tracing::warn!(error = %e, "a receipt cannot be kept; published uncorrelated");
+                self.publish_uncorrelated(&kept.facts, received_at).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Publishes a deliver_sm that is a receipt but cannot be read (no id, no status) as an
+    /// uncorrelated UNKNOWN event, so that it is seen rather than dropped.
+    pub async fn publish_unreadable(&self, event: &DlrEvent) -> Result<(), PublishEventError> {
+        self.publisher.publish_dlr(event).await?;
+        self.metrics.unreadable_receipts_total.inc();
+        self.metrics.receipt(event.status.as_str());
         Ok(())
     }
 
@@ -292,32 +340,89 @@ impl ReceiptEvents {
 
     /// One pass over the kept receipts (at most `limit`): each one now correlated, or past its
     /// waiting time, is published and forgotten. Each is looked up as the id form now says, so
-    /// a form learnt meanwhile applies. Returns how many were published.
+    /// a form learnt meanwhile applies. All are applied in the same group commits and the
+    /// settled ones deleted in one statement; a failure leaves the others' progress intact and
+    /// is returned after. Returns how many were published.
     pub async fn sweep_pending(&self, limit: i64) -> Result<usize, ReceiptError> {
         let now = Utc::now();
-        let mut published = 0;
-        for p in pending_receipts(&self.pool, &self.operator_id, limit).await? {
-            let lookup = self.id_forms.lookup(&p.facts.smsc_message_id);
-            let update = ReceiptUpdate {
-                operator_id: self.operator_id.clone(),
-                lookup: lookup.clone(),
-                facts: p.facts.clone(),
-                received_at: p.received_at,
-            };
-            let found = self.writer.apply_receipt(update).await.await?;
-            if !self
-                .settled(found, &lookup, &p.facts, p.received_at)
-                .await?
-            {
-                if p.expires_at > now {
-                    continue;
-                }
-                self.publish_uncorrelated(&p.facts, p.received_at).await?;
+        let rows = pending_receipts(&self.pool, &self.operator_id, limit).await?;
+        let mut applies = Vec::new();
+        for row in &rows {
+            if let PendingRow::Kept(p) = row {
+                let lookup = self.id_forms.lookup(&p.facts.smsc_message_id);
+                let update = ReceiptUpdate {
+                    operator_id: self.operator_id.clone(),
+                    lookup: lookup.clone(),
+                    facts: p.facts.clone(),
+                    received_at: p.received_at,
+                };
+                applies.push((row, p, lookup, self.writer.apply_receipt(update).await));
             }
-            delete_pending(&self.pool, &p).await?;
-            published += 1;
         }
-        Ok(published)
+        let mut done: Vec<&PendingRow> = Vec::new();
+        let mut failure: Option<ReceiptError> = None;
+        for row in &rows {
+            if let PendingRow::Unreadable {
+                key,
+                stat,
+                smsc_message_id,
+                error,
+                ..
+            } = row
+            {
+                self.metrics.pending_receipts_unreadable_total.inc();
+                tracing::warn!(key = %key, stat = %stat, error = %error, "a kept receipt cannot be decoded; published from its key");
+                let facts = ReceiptFacts::from_stat(smsc_message_id, stat);
+                match self.publish_uncorrelated(&facts, now).await {
+                    Ok(()) => done.push(row),
+                    Err(e) => failure = failure.or(Some(e)),
+                }
+            }
+        }
+        for (row, p, lookup, applied) in applies {
+            let settled = match applied.await {
+                Ok(found) => self.settled(found, &lookup, &p.facts, p.received_at).await,
+                Err(e) if e.is_permanent() => {
+                    tracing::warn!(error = %e, "a kept receipt cannot be applied; published uncorrelated");
+                    self.publish_uncorrelated(&p.facts, p.received_at)
+                        .await
+                        .map(|()| true)
+                }
+                Err(e) => Err(e.into()),
+            };
+            let published = match settled {
+                Ok(true) => Ok(true),
+                Ok(false) if p.expires_at <= now => self
+                    .publish_uncorrelated(&p.facts, p.received_at)
+                    .await
+                    .map(|()| true),
+                Ok(false) => Ok(false),
+                Err(e) => Err(e),
+            };
+            match published {
+                Ok(true) => done.push(row),
+                Ok(false) => {}
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        delete_pending(&self.pool, &self.operator_id, &done).await?;
+        let kept = pending_count(&self.pool, &self.operator_id).await?;
+        self.pending
+            .store(kept, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .pending_receipts
+            .set(i64::try_from(kept).unwrap_or(i64::MAX));
+        if kept < self.max_pending
+            && self
+                .overflowing
+                .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::info!(kept, "kept receipts are below receipts.maxPending again");
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(done.len()),
+        }
     }
 
     /// Sweeps every `interval` until `shutdown` resolves.

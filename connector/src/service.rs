@@ -25,7 +25,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::codec::{CommandStatus, DeliverSm};
-use crate::correlation::{self, CorrelationWriter, SegmentSubmit, SubmitOutcome as RowOutcome};
+use crate::correlation::{
+    self, CorrelationWriter, PriorSubmission, SegmentSubmit, SubmitOutcome as RowOutcome,
+};
 use crate::credentials::{CredentialsStore, RetryPolicy};
 use crate::events::{
     DeliveryStatus, DlrEvent, EventPublisher, OperatorHealth, ReceiptFacts, Segment,
@@ -120,10 +122,20 @@ struct Pipeline {
     segment_slots: Arc<Semaphore>,
     /// The receipt id form; notes the submit ids.
     id_forms: Arc<IdForms>,
-    /// A commit failed and none succeeded since: do not pull.
-    db_down: std::sync::atomic::AtomicBool,
-    /// The service is stopping.
+    /// A commit failed and neither a commit nor the write probe succeeded since: send and
+    /// pull nothing.
+    db_down: watch::Sender<bool>,
+    /// The service is stopping: no new segment is sent.
     stopping: watch::Receiver<bool>,
+}
+
+/// How committing a command's rows ended.
+enum Commit {
+    Done,
+    /// The service stops while PostgreSQL fails: the command is redelivered.
+    Stopped,
+    /// PostgreSQL refuses the rows themselves: retrying cannot help.
+    Refused(correlation::CorrelationError),
 }
 
 /// How one segment's submit ended.
@@ -144,10 +156,24 @@ impl Pipeline {
         seg: outbound::OutboundSegment,
         published: Option<chrono::DateTime<Utc>>,
     ) -> SegmentResult {
-        let Ok(_slot) = self.segment_slots.acquire().await else {
-            return SegmentResult::Failed(seg.segment, SubmitError::ShuttingDown);
+        let mut stopping = self.stopping.clone();
+        let mut db_down = self.db_down.subscribe();
+        // A segment waits while commits fail (its row could not be recorded), and is not sent
+        // once the service stops (the command is redelivered; what was sent is recorded).
+        let ready = async {
+            let slot = self.segment_slots.acquire().await.ok()?;
+            let _ = db_down.wait_for(|down| !*down).await;
+            self.permits.take().await;
+            Some(slot)
         };
-        self.permits.take().await;
+        let slot = tokio::select! {
+            biased;
+            _ = stopping.wait_for(|s| *s) => None,
+            slot = ready => slot,
+        };
+        if slot.is_none() || *self.stopping.borrow() {
+            return SegmentResult::Failed(seg.segment, SubmitError::ShuttingDown);
+        }
         match self.session.submit(seg.pdu).await {
             Ok(outcome) => {
                 self.metrics.submit(outcome.status.0);
@@ -183,17 +209,31 @@ impl Pipeline {
         }
     }
 
-    /// Sends a command, records it, publishes its connector events, and settles the JetStream
-    /// message. Never returns an error: every path acks, naks or terminates.
+    /// Handles a command ([`Self::send_and_settle`]) while keeping it from being redelivered:
+    /// in-progress acknowledgements cover its whole life (waiting for the window, a TPS permit
+    /// or a commit, publishing its events).
     async fn handle(self: Arc<Self>, accepted: Accepted) {
         let Accepted {
             message,
             command,
             prior,
+            in_flight: _in_flight,
         } = accepted;
+        let work = self.send_and_settle(&message, command, prior);
+        js::with_progress(&message, self.progress_every(), work).await;
+    }
+
+    /// Sends a command, records it, publishes its connector events, and settles the JetStream
+    /// message. Never returns an error: every path acks, naks or terminates.
+    async fn send_and_settle(
+        &self,
+        message: &Message,
+        command: crate::dispatch::ValidCommand,
+        prior: Option<PriorSubmission>,
+    ) {
         let reference = prior
             .as_ref()
-            .and_then(|p| p.submitted.iter().find_map(|s| s.concat_ref))
+            .and_then(PriorSubmission::concat_ref)
             .unwrap_or_else(rand::random::<u16>);
         let built: OutboundMessage =
             match outbound::build(&command, &self.config.encoding, reference) {
@@ -208,7 +248,7 @@ impl Pipeline {
                     );
                     self.metrics.rejected("unsendable");
                     // Boxed: a rare path kept out of every command's future.
-                    Box::pin(crate::intake::reject(&self.publisher, &message, &event)).await;
+                    Box::pin(crate::intake::reject(&self.publisher, message, &event)).await;
                     return;
                 }
             };
@@ -218,29 +258,24 @@ impl Pipeline {
             .filter(|s| !prior.as_ref().is_some_and(|p| p.has(s.segment.index)))
             .collect();
 
-        // Keep the command from being redelivered while it waits for slots and permits.
-        let progress_every = self.progress_every();
         let published = message.info().ok().and_then(|i| {
             chrono::DateTime::from_timestamp(i.published.unix_timestamp(), i.published.nanosecond())
         });
-        let sends =
-            futures::future::join_all(to_send.into_iter().map(|s| self.send_segment(s, published)));
-        tokio::pin!(sends);
-        let progress = tokio::time::sleep(progress_every);
-        tokio::pin!(progress);
-        let results = loop {
-            tokio::select! {
-                r = &mut sends => break r,
-                _ = &mut progress => {
-                    let _ = js::in_progress(&message).await;
-                    progress.as_mut().reset(Instant::now() + progress_every);
-                }
-            }
-        };
+        let results =
+            futures::future::join_all(to_send.into_iter().map(|s| self.send_segment(s, published)))
+                .await;
 
         let now = Utc::now();
         let mut rows = Vec::new();
-        let mut events = Vec::new();
+        // The events of segments settled earlier go again: one may have been lost.
+        let mut events = prior.as_ref().map_or_else(Vec::new, |p| {
+            crate::intake::prior_events(
+                self.op(),
+                &command,
+                p,
+                self.config.receipts.publish_accepted,
+            )
+        });
         let mut retry_later = false;
         for r in results {
             match r {
@@ -308,23 +343,76 @@ impl Pipeline {
             }
         }
 
-        if !rows.is_empty() && !self.commit(&message, rows).await {
-            let _ = js::nak_after(&message, crate::intake::RETRY_DELAY).await;
-            return;
+        if !rows.is_empty() {
+            match self.commit(rows.clone()).await {
+                Commit::Done => {}
+                Commit::Stopped => {
+                    let _ = js::nak_after(message, crate::intake::RETRY_DELAY).await;
+                    return;
+                }
+                Commit::Refused(e) => {
+                    Box::pin(self.unrecordable(message, &command, &rows, &e)).await;
+                    return;
+                }
+            }
         }
-        if !events.is_empty() && !Box::pin(self.publish_outcomes(&message, &events)).await {
+        if !events.is_empty() && !Box::pin(self.publish_outcomes(message, &events)).await {
             return;
         }
         if retry_later {
             Box::pin(self.retry_or_expire(
-                &message,
+                message,
                 &command.message_id,
                 &command.metadata,
                 command.validity_period_seconds,
             ))
             .await;
-        } else if let Err(e) = js::ack(&message).await {
+        } else if let Err(e) = js::ack(message).await {
             tracing::warn!(error = %e, "cannot acknowledge a sent command");
+        }
+    }
+
+    /// PostgreSQL refuses a command's rows (a value it cannot store): the command is not sent
+    /// again (it is terminated), and each of its segments gets a REJECTED event saying why.
+    /// Its sent segments are counted in `smpp_rejected_commands_total{reason="unrecordable"}`.
+    async fn unrecordable(
+        &self,
+        message: &Message,
+        command: &crate::dispatch::ValidCommand,
+        rows: &[SegmentSubmit],
+        e: &correlation::CorrelationError,
+    ) {
+        tracing::error!(message_id = %command.message_id, error = %e, "PostgreSQL refuses the rows of a command; it gets REJECTED events and is not sent again");
+        self.metrics.rejected("unrecordable");
+        let now = Utc::now();
+        let events: Vec<DlrEvent> = rows
+            .iter()
+            .map(|r| {
+                DlrEvent::segment_outcome(
+                    self.op(),
+                    &command.message_id,
+                    r.segment,
+                    DeliveryStatus::Rejected,
+                    match &r.outcome {
+                        RowOutcome::Submitted { smsc_message_id } => Some(smsc_message_id.as_str()),
+                        RowOutcome::Failed { .. } => None,
+                    },
+                    None,
+                    Some(format!("the outcome cannot be recorded: {e}")),
+                    &command.metadata,
+                    now,
+                )
+            })
+            .collect();
+        for event in &events {
+            if let Err(e) = self.publisher.publish_dlr(event).await {
+                tracing::warn!(error = %e, "cannot publish a REJECTED event; the command will come back");
+                let _ = js::nak_after(message, crate::intake::RETRY_DELAY).await;
+                return;
+            }
+        }
+        if let Err(e) = js::terminate(message).await {
+            tracing::warn!(error = %e, "cannot terminate an unrecordable command");
         }
     }
 
@@ -342,30 +430,26 @@ impl Pipeline {
     }
 
     /// Commits rows; while PostgreSQL fails, keeps trying (the correlation of a sent segment
-    /// must not be lost, and resending would duplicate it), keeps the command from being
-    /// redelivered with in-progress acks, and marks the database down so that nothing more is
-    /// pulled. Gives up only when the service stops (the command is then redelivered).
-    async fn commit(&self, message: &Message, rows: Vec<SegmentSubmit>) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
+    /// must not be lost, and resending would duplicate it) and marks the database down, so
+    /// that nothing more is sent or pulled. Gives up when the service stops (the command is
+    /// then redelivered) or when PostgreSQL refuses the rows themselves.
+    async fn commit(&self, rows: Vec<SegmentSubmit>) -> Commit {
         let rows: Arc<[SegmentSubmit]> = rows.into();
         let mut delay = Duration::from_millis(250);
-        let mut last_progress = Instant::now();
         loop {
             match self.writer.record_submits(rows.clone()).await.await {
                 Ok(()) => {
-                    self.db_down.store(false, Relaxed);
-                    return true;
+                    self.db_down
+                        .send_if_modified(|down| std::mem::replace(down, false));
+                    return Commit::Done;
                 }
+                Err(e) if e.is_permanent() => return Commit::Refused(e),
                 Err(e) => {
-                    if !self.db_down.swap(true, Relaxed) {
-                        tracing::warn!(error = %e, "cannot commit submit outcomes; pulling stops until PostgreSQL answers");
+                    if !self.db_down.send_replace(true) {
+                        tracing::warn!(error = %e, "cannot commit submit outcomes; sending and pulling stop until PostgreSQL takes writes");
                     }
                     if *self.stopping.borrow() {
-                        return false;
-                    }
-                    if last_progress.elapsed() >= self.progress_every() {
-                        let _ = js::in_progress(message).await;
-                        last_progress = Instant::now();
+                        return Commit::Stopped;
                     }
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
@@ -450,9 +534,9 @@ fn receipt_input(sm: &DeliverSm) -> ReceiptInput<'_> {
 
 async fn handle_inbound(inbound: Inbound, receipts: Arc<ReceiptEvents>, metrics: Arc<Metrics>) {
     let received = Instant::now();
-    let parsed = match &inbound {
-        Inbound::DeliverSm { sm, .. } => parse_receipt(&receipt_input(sm)),
-        Inbound::DataSm { sm, .. } => parse_receipt(&ReceiptInput {
+    let input = match &inbound {
+        Inbound::DeliverSm { sm, .. } => receipt_input(sm),
+        Inbound::DataSm { sm, .. } => ReceiptInput {
             esm_class: sm.esm_class,
             data_coding: sm.data_coding,
             short_message: sm.tlvs.message_payload().map(|b| &b[..]).unwrap_or(&[]),
@@ -462,13 +546,13 @@ async fn handle_inbound(inbound: Inbound, receipts: Arc<ReceiptEvents>, metrics:
                 let [hi, lo] = n.error_code.to_be_bytes();
                 [n.network_type, hi, lo]
             }),
-        }),
+        },
         Inbound::AlertNotification { .. } => {
             tracing::debug!("alert_notification ignored");
             return;
         }
     };
-    let answer = match parsed {
+    let answer = match parse_receipt(&input) {
         Err(ReceiptError::NotAReceipt(esm)) => {
             metrics.mo_messages_total.inc();
             tracing::debug!(
@@ -478,9 +562,29 @@ async fn handle_inbound(inbound: Inbound, receipts: Arc<ReceiptEvents>, metrics:
             ReceiptAnswer::Ok
         }
         Err(e) => {
-            metrics.mo_messages_total.inc();
-            tracing::warn!(error = %e, "unreadable receipt answered and not processed");
-            ReceiptAnswer::Ok
+            tracing::warn!(error = %e, "unreadable receipt; published as an uncorrelated UNKNOWN event");
+            let state = input.message_state.map(|m| [m]);
+            let fields: [&[u8]; 5] = [
+                &[input.esm_class, input.data_coding],
+                input.short_message,
+                input.receipted_message_id.map_or(&[], str::as_bytes),
+                state.as_ref().map_or(&[], |s| &s[..]),
+                input.network_error_code.as_ref().map_or(&[], |n| &n[..]),
+            ];
+            let event = DlrEvent::unreadable_receipt(
+                receipts.operator_id(),
+                e.message_id(),
+                &fields,
+                format!("unreadable receipt: {e}"),
+                Utc::now(),
+            );
+            match receipts.publish_unreadable(&event).await {
+                Ok(()) => ReceiptAnswer::Ok,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot publish an unreadable receipt; answering ESME_RX_T_APPN");
+                    ReceiptAnswer::TemporaryError
+                }
+            }
         }
         Ok(r) => {
             receipts
@@ -497,6 +601,9 @@ async fn handle_inbound(inbound: Inbound, receipts: Arc<ReceiptEvents>, metrics:
         ReceiptAnswer::TemporaryError => responder.respond(CommandStatus::ESME_RX_T_APPN),
     };
 }
+
+/// How long the stop waits for the window after the commands in flight were settled.
+const UNBIND_AFTER_DRAIN: Duration = Duration::from_secs(2);
 
 /// How often rows past `postgres.retentionDays` are deleted (the first time at start).
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
@@ -547,6 +654,7 @@ pub async fn run(
             .await
             .map_err(|e| ServiceError::Postgres(e.to_string()))?;
     }
+    let probe = correlation::WriteProbe::new(pool.clone(), &op, &instance);
     let (writer, writer_task) = CorrelationWriter::spawn(
         pool.clone(),
         config.postgres.batch_size as usize,
@@ -601,7 +709,7 @@ pub async fn run(
         metrics: metrics.clone(),
         bound: session.watch_bound(),
         nats: Some(nats.clone()),
-        postgres: Some(pool.clone()),
+        postgres: Some(probe.clone()),
         throttle: Some(throttle.clone()),
     };
     let (http_stop_tx, mut http_stop) = watch::channel(false);
@@ -702,7 +810,8 @@ pub async fn run(
             Duration::from_millis(config.session.response_timeout_ms)
                 + Duration::from_millis(config.postgres.batch_delay_ms)
                 + Duration::from_secs(5),
-        ),
+        )
+        .with_max_pending(config.receipts.max_pending),
     );
     {
         let receipts = receipts.clone();
@@ -797,6 +906,26 @@ pub async fn run(
 
     // Dispatch.
     let window = session.window_size().max(1);
+    let db_down = watch::Sender::new(false);
+    {
+        // While commits fail, a write probe every second tells when sending may resume.
+        let (db_down, probe) = (db_down.clone(), probe.clone());
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let mut down = db_down.subscribe();
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return,
+                    _ = down.wait_for(|d| *d) => {}
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if *down.borrow() && probe.check(Duration::from_secs(2)).await.is_ok() {
+                    db_down.send_replace(false);
+                    tracing::info!("PostgreSQL takes writes again; sending and pulling resume");
+                }
+            }
+        });
+    }
     let pipeline = Arc::new(Pipeline {
         config: (*config).clone(),
         session: session.clone(),
@@ -806,10 +935,16 @@ pub async fn run(
         permits: PermitPool::new(throttle.clone()),
         segment_slots: Arc::new(Semaphore::new(window)),
         id_forms: id_forms.clone(),
-        db_down: std::sync::atomic::AtomicBool::new(false),
+        db_down,
         stopping: stop_rx.clone(),
     });
-    let intake = Intake::new(&op, publisher.clone(), pool.clone(), metrics.clone());
+    let intake = Intake::new(
+        &op,
+        publisher.clone(),
+        pool.clone(),
+        metrics.clone(),
+        config.receipts.publish_accepted,
+    );
     // Commands in flight (pulled, not yet acknowledged): the window's worth being sent plus
     // those waiting for their commit, within maxAckPending.
     let in_flight_limit = usize::try_from(config.nats.max_ack_pending)
@@ -837,23 +972,12 @@ pub async fn run(
                 Err(_) => break,
             },
         };
-        if pipeline.db_down.load(std::sync::atomic::Ordering::Relaxed) {
-            // PostgreSQL failed: pull nothing until it answers again.
-            let probe = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&pool);
-            let up = matches!(
-                tokio::time::timeout(Duration::from_secs(2), probe).await,
-                Ok(Ok(_))
-            );
-            if up {
-                pipeline
-                    .db_down
-                    .store(false, std::sync::atomic::Ordering::Relaxed);
-                tracing::info!("PostgreSQL answers again; pulling resumes");
-            } else {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                }
+        if *pipeline.db_down.borrow() {
+            // Commits failed: pull nothing until PostgreSQL takes a write again.
+            let mut db_down = pipeline.db_down.subscribe();
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = db_down.wait_for(|down| !*down) => {}
             }
         }
         let batch = tokio::select! {
@@ -913,7 +1037,9 @@ pub async fn run(
         );
         inflight.abort_all();
     }
-    session.shutdown(drain).await;
+    // No segment is sent any more and those sent were answered (or their commands were
+    // aborted): the window is empty, only the unbind is left.
+    session.shutdown(UNBIND_AFTER_DRAIN).await;
     let _ = stop_tx.send(true);
     drop(pipeline);
     drop(receipts);

@@ -344,7 +344,7 @@ fn deployment(
     let (volumes, volume_mounts) = volumes(mno);
     let grace = i64::try_from(config.session.drain_timeout_seconds)
         .unwrap_or(i64::MAX / 2)
-        .saturating_add(15);
+        .saturating_add(30);
     let container = Container {
         name: CONTAINER.into(),
         image: Some(

@@ -382,6 +382,10 @@ pub struct ReceiptConfig {
     /// Publish an ACCEPTED event when the operator accepts a submit.
     #[serde(default)]
     pub publish_accepted: bool,
+    /// How many receipts that match no submit yet are kept at most; past it, such receipts
+    /// are published uncorrelated at once.
+    #[serde(default = "defaults::max_pending")]
+    pub max_pending: u64,
 }
 
 impl Default for ReceiptConfig {
@@ -390,6 +394,7 @@ impl Default for ReceiptConfig {
             id_form: ReceiptIdForm::Auto,
             correlation_wait_seconds: defaults::correlation_wait_seconds(),
             publish_accepted: false,
+            max_pending: defaults::max_pending(),
         }
     }
 }
@@ -854,6 +859,10 @@ pub mod defaults {
     pub fn reference_bits() -> u8 {
         8
     }
+    pub fn max_pending() -> u64 {
+        100_000
+    }
+
     pub fn correlation_wait_seconds() -> u64 {
         300
     }

@@ -111,27 +111,59 @@ async fn dropping_the_writer_flushes_queued_rows() {
     drop(w);
     handle.await.unwrap();
     pending.await.unwrap();
-    assert!(already_submitted(&db.pool, &op, "last").await.unwrap());
+    assert!(already_settled(&db.pool, &op, "last").await.unwrap());
     db.drop_db().await;
 }
 
 #[tokio::test]
-async fn a_failed_batch_fails_its_callers_and_the_writer_goes_on() {
+async fn a_refused_row_fails_only_its_caller_and_the_rest_of_its_batch_commits() {
     let db = TestDb::new().await;
     let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 10, Duration::from_millis(50));
     let op = unique("op");
     let good = w.record_submit(submit(&op, "ok", 1, 1, "A1")).await;
-    // segment_index 0 breaks a CHECK: the whole transaction rolls back.
+    // segment_index 0 breaks a CHECK, a NUL is refused in jsonb: PostgreSQL refuses the rows.
     let bad = w.record_submit(submit(&op, "bad", 0, 1, "A2")).await;
-    assert!(matches!(good.await, Err(CorrelationError::Database(_))));
-    assert!(bad.await.is_err());
-    assert!(!already_submitted(&db.pool, &op, "ok").await.unwrap());
-    w.record_submit(submit(&op, "ok", 1, 1, "A1"))
+    let mut nul = submit(&op, "nul", 1, 1, "A3");
+    nul.metadata.insert("k".into(), "a\0b".into());
+    let nul = w.record_submit(nul).await;
+    let receipt = w.apply_receipt(receipt(&op, "A1", "DELIVRD")).await;
+    good.await.unwrap();
+    let bad = bad.await.unwrap_err();
+    assert!(bad.is_permanent(), "{bad}");
+    let nul = nul.await.unwrap_err();
+    assert!(nul.is_permanent(), "{nul}");
+    assert!(matches!(
+        receipt.await.unwrap(),
+        ReceiptMatch::Correlated { .. }
+    ));
+    assert!(already_settled(&db.pool, &op, "ok").await.unwrap());
+    assert!(!already_settled(&db.pool, &op, "nul").await.unwrap());
+    assert_eq!(w.stats().failures.load(Relaxed), 3);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_for_want_of_the_database_fails_every_caller_and_is_not_permanent() {
+    let db = TestDb::new().await;
+    let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 10, Duration::from_millis(50));
+    let op = unique("op");
+    sqlx::query("ALTER TABLE smpp.message_correlations RENAME TO mc_away")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let a = w.record_submit(submit(&op, "a", 1, 1, "A1")).await;
+    let b = w.record_submit(submit(&op, "b", 1, 1, "B1")).await;
+    let (a, b) = (a.await.unwrap_err(), b.await.unwrap_err());
+    assert!(!a.is_permanent() && !b.is_permanent(), "{a} / {b}");
+    sqlx::query("ALTER TABLE smpp.mc_away RENAME TO message_correlations")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    w.record_submit(submit(&op, "a", 1, 1, "A1"))
         .await
         .await
         .unwrap();
-    assert!(already_submitted(&db.pool, &op, "ok").await.unwrap());
-    assert_eq!(w.stats().failures.load(Relaxed), 1);
+    assert!(already_settled(&db.pool, &op, "a").await.unwrap());
     db.drop_db().await;
 }
 
@@ -160,7 +192,7 @@ async fn a_commands_segments_commit_together_and_can_be_queued_again() {
     );
     // The same shared rows queued again (a retry after a failed commit) change nothing.
     w.record_submits(rows).await.await.unwrap();
-    assert!(already_submitted(&db.pool, &op, "long").await.unwrap());
+    assert!(already_settled(&db.pool, &op, "long").await.unwrap());
     // One bad segment: neither of the command's rows is committed.
     let bad: Arc<[SegmentSubmit]> = vec![
         submit(&op, "half-bad", 1, 2, "C1"),
@@ -310,25 +342,37 @@ async fn idempotency_records() {
     };
     w.record_submit(failed.clone()).await.await.unwrap();
 
-    assert!(already_submitted(&db.pool, &op, "full").await.unwrap());
-    assert!(!already_submitted(&db.pool, &op, "half").await.unwrap());
-    assert!(!already_submitted(&db.pool, &op, "failed").await.unwrap());
-    assert!(!already_submitted(&db.pool, &op, "never").await.unwrap());
-    let prior = prior_submissions(&db.pool, &op, &["half", "full", "never"])
+    assert!(already_settled(&db.pool, &op, "full").await.unwrap());
+    assert!(!already_settled(&db.pool, &op, "half").await.unwrap());
+    // A permanent refusal settles its segment too: it is not sent again.
+    assert!(already_settled(&db.pool, &op, "failed").await.unwrap());
+    assert!(!already_settled(&db.pool, &op, "never").await.unwrap());
+    let prior = prior_submissions(&db.pool, &op, &["half", "full", "failed", "never"])
         .await
         .unwrap();
-    assert_eq!(prior.len(), 2);
+    assert_eq!(prior.len(), 3);
     let half = &prior["half"];
     assert!(!half.is_complete() && half.has(1) && !half.has(2));
-    assert_eq!(half.submitted[0].concat_ref, Some(42));
-    assert_eq!(half.submitted[0].smsc_message_id.as_deref(), Some("D1"));
+    assert_eq!(half.concat_ref(), Some(42));
+    assert_eq!(
+        half.settled[0].outcome,
+        SubmitOutcome::Submitted {
+            smsc_message_id: "D1".into()
+        }
+    );
+    assert_eq!(
+        prior["failed"].settled[0].outcome,
+        SubmitOutcome::Failed {
+            command_status: 0x0B
+        }
+    );
 
     // A success after a failure replaces it; a failure never replaces a success.
     let mut ok = failed.clone();
     ok.outcome = submit(&op, "failed", 1, 1, "D4").outcome;
     w.record_submit(ok).await.await.unwrap();
     w.record_submit(failed).await.await.unwrap();
-    assert!(already_submitted(&db.pool, &op, "failed").await.unwrap());
+    assert!(already_settled(&db.pool, &op, "failed").await.unwrap());
     let attempts: i32 = sqlx::query_scalar(
         "SELECT attempts FROM smpp.message_correlations WHERE operator_id = $1 AND message_id = 'failed'",
     )
@@ -356,10 +400,20 @@ async fn pending_receipts_are_kept_once_listed_and_deleted() {
     store_pending(&db.pool, &p).await.unwrap();
     store_pending(&db.pool, &p).await.unwrap();
     let listed = pending_receipts(&db.pool, &op, 10).await.unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].facts, p.facts);
-    assert_eq!(listed[0].candidate_keys, p.candidate_keys);
-    delete_pending(&db.pool, &listed[0]).await.unwrap();
+    let [PendingRow::Kept(kept)] = &listed[..] else {
+        panic!("{listed:?}");
+    };
+    assert_eq!(
+        (&kept.facts, &kept.candidate_keys),
+        (&p.facts, &p.candidate_keys)
+    );
+    let mut other = p.clone();
+    other.key = "e2".into();
+    store_pending(&db.pool, &other).await.unwrap();
+    let listed = pending_receipts(&db.pool, &op, 10).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let all: Vec<&PendingRow> = listed.iter().collect();
+    delete_pending(&db.pool, &op, &all).await.unwrap();
     assert!(pending_receipts(&db.pool, &op, 10)
         .await
         .unwrap()
@@ -432,7 +486,7 @@ async fn a_connection_that_died_fails_one_batch_and_the_next_one_commits() {
         }
     }
     assert!(committed, "a fresh connection took over");
-    assert!(already_submitted(&db.pool, &op, "after").await.unwrap());
+    assert!(already_settled(&db.pool, &op, "after").await.unwrap());
     drop(w);
     pool.close().await;
     db.drop_db().await;
@@ -598,6 +652,7 @@ async fn identifier_columns_compare_as_bytes() {
     assert_eq!(
         columns,
         [
+            c("connector_heartbeats", "operator_id"),
             c("message_correlations", "message_id"),
             c("message_correlations", "operator_id"),
             c("message_correlations", "smsc_id_key"),
@@ -662,5 +717,50 @@ async fn an_accepted_submit_without_an_id_is_named_by_no_receipt() {
     .await
     .unwrap();
     assert_eq!(keys, [None, None]);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_commit_blocked_by_a_lock_fails_in_seconds_and_is_retried_after() {
+    use sqlx::Connection;
+    let db = TestDb::new().await;
+    let config: crds::config::PostgresConfig =
+        serde_json::from_value(serde_json::json!({"url": db.url()})).unwrap();
+    let pool = connect(&config).await.unwrap();
+    let timeouts: (String, String) = sqlx::query_as(
+        "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(timeouts, ("15s".to_string(), "5s".to_string()));
+    let (w, _h) = CorrelationWriter::spawn(pool.clone(), 10, Duration::from_millis(1));
+    let op = unique("op");
+    // Another session holds the table (a migration, a stuck transaction).
+    let mut blocker = sqlx::PgConnection::connect(&db.url()).await.unwrap();
+    let mut tx = blocker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE smpp.message_correlations IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let e = w
+        .record_submit(submit(&op, "m", 1, 1, "A1"))
+        .await
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(!e.is_permanent(), "{e}");
+    assert!(
+        waited < Duration::from_secs(12),
+        "gave up after {waited:?}, not stuck"
+    );
+    tx.rollback().await.unwrap();
+    w.record_submit(submit(&op, "m", 1, 1, "A1"))
+        .await
+        .await
+        .unwrap();
+    assert!(already_settled(&pool, &op, "m").await.unwrap());
+    pool.close().await;
     db.drop_db().await;
 }

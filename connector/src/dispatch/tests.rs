@@ -312,6 +312,20 @@ fn cases() -> Vec<Case> {
             "encoding_mismatch",
         ),
         contract_bad(
+            "metadata value with a NUL",
+            with(json!({"metadata": {"k": "a\u{0}b"}})),
+            "nul_character",
+        ),
+        contract_bad(
+            "metadata key with a NUL",
+            with(json!({"metadata": {"k\u{0}": "v"}})),
+            "nul_character",
+        ),
+        ok(
+            "metadata with other control characters",
+            with(json!({"metadata": {"k": "tab\tnew\nline\u{1}"}})),
+        ),
+        contract_bad(
             "binary with text encoding",
             with(json!({"text": null, "binary": "AA==", "dataCoding": 4, "encoding": "ucs2"})),
             "encoding_mismatch",
@@ -452,6 +466,10 @@ fn reasons_read_well() {
     assert_eq!(
         reason(with(json!({"metadata": {"k": 1}}))),
         "\"metadata.k\" must be a string"
+    );
+    assert_eq!(
+        reason(with(json!({"metadata": {"k\u{0}": "v"}}))),
+        "\"metadata.k\\0\" holds a NUL character (U+0000), which cannot be recorded"
     );
 }
 

@@ -331,3 +331,28 @@ fn facts_from_a_parsed_receipt() {
         DeliveryStatus::Unknown
     );
 }
+
+#[test]
+fn receipt_facts_hold_no_nul_characters() {
+    let text = b"id:AB\0CD sub:001 dlvrd:001 submit date:2611251000 done date:2611251000 stat:DELIV\0RD err:0\x0000 text:";
+    let r = crate::receipt::parse_receipt(&crate::receipt::ReceiptInput {
+        esm_class: 0x04,
+        data_coding: 0,
+        short_message: text,
+        receipted_message_id: None,
+        message_state: None,
+        network_error_code: None,
+    })
+    .unwrap();
+    let f = ReceiptFacts::from_receipt(&r);
+    for field in [&f.smsc_message_id, &f.stat] {
+        assert!(!field.contains('\0'), "{field:?}");
+    }
+    assert!(!f.err.as_deref().unwrap_or("").contains('\0'));
+    assert!(f.smsc_message_id.starts_with("AB"), "{f:?}");
+    let f = ReceiptFacts::from_stat("1\x002", "DELIVRD\0");
+    assert_eq!(
+        (f.smsc_message_id.as_str(), f.stat.as_str()),
+        ("12", "DELIVRD")
+    );
+}

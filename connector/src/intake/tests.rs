@@ -1,7 +1,7 @@
 use super::*;
 use crate::correlation::{CorrelationWriter, SegmentSubmit, SubmitOutcome};
 use crate::events::{DeliveryStatus, EventSource, Segment};
-use crate::jetstream::{dispatch_consumer, ensure_dispatch_stream, DispatchPuller};
+use crate::jetstream::{delivery_count, dispatch_consumer, ensure_dispatch_stream, DispatchPuller};
 use crate::test_support::{
     config, event_publisher, event_stream, jetstream as js_context, unique, TestDb,
 };
@@ -25,7 +25,7 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
     let (events_name, prefix) = event_stream(&js, "intake").await;
     let publisher = event_publisher(&js, &prefix);
     let metrics = Arc::new(Metrics::new());
-    let intake = Intake::new(&op, publisher, db.pool.clone(), metrics.clone());
+    let intake = Intake::new(&op, publisher, db.pool.clone(), metrics.clone(), false);
 
     let good = format!(
         r#"{{"messageId":"ok-1","operatorId":"{op}","from":"GHASI","to":"233241234567","text":"hi","metadata":{{"t":"1"}}}}"#
@@ -116,9 +116,10 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
         .await
         .await
         .unwrap();
-    nak_after(&accepted[0].message, Duration::ZERO)
-        .await
-        .unwrap();
+    // Its handling ends (the claim on its messageId with it) without an ack.
+    let first = accepted.into_iter().next().unwrap();
+    nak_after(&first.message, Duration::ZERO).await.unwrap();
+    drop(first);
     let again = pull_all(&mut puller, 10).await;
     assert_eq!(again.len(), 1);
     assert_eq!(delivery_count(&again[0]), 2);
@@ -139,6 +140,136 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
     assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
 
     dispatch.delete_consumer(&cfg.durable_name()).await.unwrap();
+    js.delete_stream(&events_name).await.unwrap();
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn every_command_is_checked_settled_ones_republish_their_events_and_copies_wait() {
+    let js = js_context().await;
+    let db = TestDb::new().await;
+    let cfg = config(&unique("intake"));
+    let op = cfg.operator_id.clone();
+    let dispatch = ensure_dispatch_stream(&js, "SMPP_DISPATCH").await.unwrap();
+    let consumer = dispatch_consumer(&dispatch, &cfg).await.unwrap();
+    let (events_name, prefix) = event_stream(&js, "intake").await;
+    let publisher = event_publisher(&js, &prefix);
+    let metrics = Arc::new(Metrics::new());
+    let intake = Intake::new(&op, publisher, db.pool.clone(), metrics.clone(), true);
+
+    // Settled by an earlier copy: one accepted segment; one accepted and one refused.
+    let (writer, _h) = CorrelationWriter::spawn(db.pool.clone(), 16, Duration::from_millis(1));
+    let row = |mid: &str, index: u16, count: u16, outcome: SubmitOutcome| SegmentSubmit {
+        operator_id: op.clone(),
+        message_id: mid.into(),
+        segment: Segment { index, count },
+        outcome,
+        attempts: 1,
+        concat_ref: (count > 1).then_some(9),
+        submitted_at: Utc::now(),
+        metadata: BTreeMap::new(),
+    };
+    let ok = |id: &str| SubmitOutcome::Submitted {
+        smsc_message_id: id.into(),
+    };
+    writer
+        .record_submits(Arc::from([
+            row("done-1", 1, 1, ok("A1")),
+            row("done-2", 1, 2, ok("B1")),
+            row(
+                "done-2",
+                2,
+                2,
+                SubmitOutcome::Failed {
+                    command_status: 0x0B,
+                },
+            ),
+        ]))
+        .await
+        .await
+        .unwrap();
+
+    let cmd = |mid: &str| {
+        format!(
+            r#"{{"messageId":"{mid}","operatorId":"{op}","from":"GHASI","to":"233241234567","text":"hi","metadata":{{"t":"{mid}"}}}}"#
+        )
+    };
+    // First deliveries all: the settled ones were published again by the orchestrator.
+    for mid in ["done-1", "done-2", "new-1", "new-1"] {
+        js.publish(cfg.dispatch_subject(), cmd(mid).into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let (_bound, rx) = watch::channel(true);
+    let mut puller = DispatchPuller::new(consumer, rx, Duration::from_millis(300));
+    let pulled = pull_all(&mut puller, 10).await;
+    assert_eq!(pulled.len(), 4);
+    assert!(pulled.iter().all(|m| delivery_count(m) == 1));
+    let accepted = intake.process(pulled).await;
+    assert_eq!(accepted.len(), 1, "only the new command, once");
+    assert_eq!(accepted[0].command.message_id, "new-1");
+    assert!(accepted[0].prior.is_none());
+    let text = metrics.encode();
+    assert!(text.contains("smpp_idempotent_skips_total 2"), "{text}");
+    assert!(text.contains("smpp_duplicate_commands_total 1"), "{text}");
+
+    // The settled segments' events, again, with their deterministic ids.
+    let mut events_stream = js.get_stream(&events_name).await.unwrap();
+    assert_eq!(events_stream.info().await.unwrap().state.messages, 3);
+    let mut events = Vec::new();
+    for seq in 1..=3 {
+        let raw = events_stream.get_raw_message(seq).await.unwrap();
+        events.push(serde_json::from_slice::<DlrEvent>(&raw.payload).unwrap());
+    }
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            format!("{op}:done-1:1:ACCEPTED"),
+            format!("{op}:done-2:1:ACCEPTED"),
+            format!("{op}:done-2:2:REJECTED"),
+        ]
+    );
+    assert_eq!(events[0].smsc_message_id.as_deref(), Some("A1"));
+    assert_eq!(events[2].command_status, Some(0x0B));
+    assert_eq!(events[2].segment, Some(Segment { index: 2, count: 2 }));
+    assert_eq!(
+        events[1].metadata.get("t").map(String::as_str),
+        Some("done-2")
+    );
+
+    // The copy of new-1 waits while the first is in flight, and is taken once it is done.
+    js.publish(cfg.dispatch_subject(), cmd("new-1").into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let copy = pull_all(&mut puller, 10).await;
+    assert!(!copy.is_empty());
+    assert!(
+        intake.process(copy).await.is_empty(),
+        "first still in flight"
+    );
+    let first = accepted.into_iter().next().unwrap();
+    ack(&first.message).await.unwrap();
+    drop(first);
+    js.publish(cfg.dispatch_subject(), cmd("new-1").into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let copy = pull_all(&mut puller, 1).await;
+    assert_eq!(copy.len(), 1);
+    assert_eq!(intake.process(copy).await.len(), 1, "claim released");
+
+    dispatch.delete_consumer(&cfg.durable_name()).await.unwrap();
+    dispatch
+        .purge()
+        .filter(cfg.dispatch_subject())
+        .await
+        .unwrap();
     js.delete_stream(&events_name).await.unwrap();
     db.drop_db().await;
 }

@@ -53,6 +53,45 @@ async fn dispatch_stream_has_the_contract_settings() {
         .contains(&DISPATCH_SUBJECTS.to_string()));
 }
 
+#[test]
+fn a_created_dispatch_stream_keeps_ids_for_ten_minutes() {
+    let c = dispatch_stream_config("SMPP_DISPATCH");
+    assert_eq!(c.duplicate_window, Duration::from_secs(600));
+}
+
+#[tokio::test]
+async fn progress_keeps_a_message_from_being_redelivered_while_work_waits() {
+    let (js, stream, _consumer, mut cfg) = setup(10).await;
+    // A consumer that redelivers after one second without an acknowledgement.
+    stream.delete_consumer(&cfg.durable_name()).await.unwrap();
+    cfg.nats.ack_wait_seconds = 1;
+    let consumer = dispatch_consumer(&stream, &cfg).await.unwrap();
+    publish(&js, &cfg, 2).await;
+    let (_bound, rx) = watch::channel(true);
+    let mut puller = DispatchPuller::new(consumer, rx, Duration::from_millis(300));
+    let pulled = collect(puller.pull(2).await.unwrap().unwrap()).await;
+    assert_eq!(pulled.len(), 2);
+    let (kept, left) = (&pulled[0], &pulled[1]);
+    let out = with_progress(kept, Duration::from_millis(300), async {
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        7
+    })
+    .await;
+    assert_eq!(out, 7);
+    ack_confirmed(kept).await.unwrap();
+    // The message left alone was redelivered meanwhile, the one in progress never.
+    let again = collect(puller.pull(10).await.unwrap().unwrap()).await;
+    assert_eq!(
+        again.len(),
+        1,
+        "only the message without progress came back"
+    );
+    assert_eq!(again[0].payload, left.payload);
+    assert!(delivery_count(&again[0]) > 1);
+    ack_confirmed(&again[0]).await.unwrap();
+    cleanup(&stream, &cfg).await;
+}
+
 #[tokio::test]
 async fn consumer_is_durable_filtered_and_bounded() {
     let (_js, stream, mut consumer, cfg) = setup(7).await;

@@ -140,11 +140,31 @@ pub enum ReceiptError {
     #[error("the receipt carries no message id")]
     MissingMessageId,
     /// Neither a valid message_state nor a `stat` field.
-    #[error("the receipt carries no status")]
-    MissingStatus,
+    #[error("the receipt of {message_id:?} carries no status")]
+    MissingStatus {
+        /// The receipt's message id.
+        message_id: String,
+    },
     /// message_state outside 1..=8 and no `stat` field.
-    #[error("message_state {0} is not an SMPP 3.4 state and the text has no stat")]
-    InvalidMessageState(u8),
+    #[error("message_state {state} is not an SMPP 3.4 state and the text has no stat")]
+    InvalidMessageState {
+        /// The message_state value.
+        state: u8,
+        /// The receipt's message id.
+        message_id: String,
+    },
+}
+
+impl ReceiptError {
+    /// The message id the unreadable receipt carries, if it carries one.
+    pub fn message_id(&self) -> Option<&str> {
+        match self {
+            Self::MissingStatus { message_id } | Self::InvalidMessageState { message_id, .. } => {
+                Some(message_id)
+            }
+            Self::NotAReceipt(_) | Self::MissingMessageId => None,
+        }
+    }
 }
 
 /// The text of the receipt PDU.
@@ -194,8 +214,8 @@ pub fn parse_receipt(input: &ReceiptInput) -> Result<Receipt, ReceiptError> {
         ),
         (None, None) => {
             return Err(match input.message_state {
-                Some(state) => ReceiptError::InvalidMessageState(state),
-                None => ReceiptError::MissingStatus,
+                Some(state) => ReceiptError::InvalidMessageState { state, message_id },
+                None => ReceiptError::MissingStatus { message_id },
             })
         }
     };

@@ -376,14 +376,19 @@ fn errors_are_typed() {
     );
     assert_eq!(
         parse_receipt(&receipt("id:1 err:000")),
-        Err(ReceiptError::MissingStatus)
+        Err(ReceiptError::MissingStatus {
+            message_id: "1".into()
+        })
     );
     assert_eq!(
         parse_receipt(&ReceiptInput {
             message_state: Some(9),
             ..receipt("id:1")
         }),
-        Err(ReceiptError::InvalidMessageState(9))
+        Err(ReceiptError::InvalidMessageState {
+            state: 9,
+            message_id: "1".into()
+        })
     );
     let r = parse_receipt(&ReceiptInput {
         message_state: Some(0),

@@ -466,3 +466,88 @@ async fn a_contradicting_receipt_is_counted_and_published_uncorrelated() {
 }
 
 mod model;
+
+#[tokio::test]
+async fn kept_receipts_are_bounded_and_past_the_bound_published_at_once() {
+    let env = Env::new().await;
+    let (r, metrics) = env.events(Duration::from_secs(300));
+    let r = r.with_max_pending(2);
+    for id in ["K1", "K2"] {
+        assert_eq!(
+            r.handle(facts(id, "DELIVRD"), Instant::now()).await,
+            ReceiptAnswer::Ok
+        );
+    }
+    assert!(env.stored().await.is_empty(), "two kept");
+    // The bound is reached: the third and fourth are published uncorrelated at once.
+    for id in ["K3", "K4"] {
+        assert_eq!(
+            r.handle(facts(id, "DELIVRD"), Instant::now()).await,
+            ReceiptAnswer::Ok
+        );
+    }
+    let events = env.stored().await;
+    let published: Vec<_> = events
+        .iter()
+        .map(|e| (e.smsc_message_id.as_deref(), e.message_id.as_deref()))
+        .collect();
+    assert_eq!(published, [(Some("K3"), None), (Some("K4"), None)]);
+    let text = metrics.encode();
+    assert!(
+        text.contains("smpp_pending_receipts_overflow_total 2"),
+        "{text}"
+    );
+    // A sweep counts what is kept; once one is settled there is room again.
+    env.submit("m-k1", "K1").await;
+    assert_eq!(r.sweep_pending(100).await.unwrap(), 1);
+    assert!(metrics.encode().contains("smpp_pending_receipts 1"));
+    assert_eq!(
+        r.handle(facts("K5", "DELIVRD"), Instant::now()).await,
+        ReceiptAnswer::Ok
+    );
+    assert_eq!(env.stored().await.len(), 3, "K5 kept, not published");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn an_undecodable_kept_row_is_published_from_its_key_and_fails_nothing() {
+    let env = Env::new().await;
+    let (r, metrics) = env.events(Duration::from_secs(300));
+    for id in ["G1", "G2"] {
+        r.handle(facts(id, "DELIVRD"), Instant::now()).await;
+    }
+    // A row written by something else, or by an older version: its receipt is not one.
+    sqlx::query(
+        r#"INSERT INTO smpp.pending_receipts (operator_id, smsc_id_key, stat, smsc_message_id,
+             candidate_keys, receipt, received_at, expires_at)
+           VALUES ($1, 's:BAD', 'UNDELIV', 'BAD', '{s:BAD}', '{"nonsense": true}', now(),
+                   now() + interval '1 hour')"#,
+    )
+    .bind(&env.op)
+    .execute(&env.db.pool)
+    .await
+    .unwrap();
+    env.submit("m-g1", "G1").await;
+    env.submit("m-g2", "G2").await;
+    assert_eq!(r.sweep_pending(100).await.unwrap(), 3, "all three settled");
+    let events = env.stored().await;
+    assert_eq!(events.len(), 3);
+    let bad = events
+        .iter()
+        .find(|e| e.smsc_message_id.as_deref() == Some("BAD"))
+        .unwrap();
+    assert_eq!(bad.message_id, None);
+    assert_eq!(bad.status, DeliveryStatus::Undelivered);
+    for mid in ["m-g1", "m-g2"] {
+        assert!(events.iter().any(|e| e.message_id.as_deref() == Some(mid)));
+    }
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM smpp.pending_receipts")
+        .fetch_one(&env.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "all forgotten");
+    assert!(metrics
+        .encode()
+        .contains("smpp_pending_receipts_unreadable_total 1"));
+    env.finish().await;
+}
