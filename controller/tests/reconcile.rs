@@ -723,3 +723,54 @@ async fn a_running_duplicate_is_scaled_to_zero_and_resumes_when_the_older_goes()
         1
     );
 }
+
+const NETPOL: &str = "/apis/networking.k8s.io/v1/namespaces/sms/networkpolicies/mtn-gh-connector";
+
+#[tokio::test]
+async fn network_policies_are_applied_before_the_deployment_when_enabled() {
+    let settings = controller::network_policy::Settings::parse("{}").expect("settings");
+    let h = Harness::with(|ctx| ctx.with_network_policy(settings));
+    // smsc1 and smsc2 are names: the policy cannot allow them without CIDRs.
+    h.reconcile(&mno(1)).await.expect("reconciles");
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "NetworkPolicyNeedsCIDRs".into())
+    );
+    assert!(CHILDREN.iter().all(|p| h.fake.get(p).is_none()));
+    assert!(h.fake.get(NETPOL).is_none());
+
+    let mut m = mno(2);
+    m.spec.primary.egress_cidrs = vec!["192.0.2.1/32".into()];
+    if let Some(b) = m.spec.backup.as_mut() {
+        b.egress_cidrs = vec!["192.0.2.2/32".into()];
+    }
+    h.fake.clear_seen();
+    h.reconcile(&m).await.expect("reconciles");
+    assert_eq!(h.condition("Stalled").0, "False");
+    let order: Vec<String> = h
+        .fake
+        .writes()
+        .into_iter()
+        .map(|s| s.path)
+        .filter(|p| p == NETPOL || p == DEPLOY)
+        .collect();
+    assert_eq!(order, [NETPOL.to_string(), DEPLOY.to_string()]);
+    let policy = h.fake.get(NETPOL).expect("network policy");
+    assert_eq!(
+        policy["spec"]["egress"][1]["to"][0]["ipBlock"]["cidr"],
+        "192.0.2.1/32"
+    );
+    assert_eq!(policy["metadata"]["ownerReferences"][0]["uid"], "uid-1");
+}
+
+#[tokio::test]
+async fn no_network_policy_without_the_setting() {
+    let h = Harness::new();
+    h.reconcile(&mno(1)).await.expect("reconciles");
+    assert!(h.fake.get(DEPLOY).is_some());
+    assert!(h
+        .fake
+        .seen()
+        .iter()
+        .all(|s| !s.path.contains("networkpolicies")));
+}
