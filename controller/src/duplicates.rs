@@ -110,6 +110,20 @@ fn age_key(mno: &MnoConnection) -> (bool, Option<Timestamp>, String, String) {
     )
 }
 
+/// The resources of `others` (not `mno` itself) that would share a consumer with `mno`, older
+/// or newer: a change of `mno` may stall or release them.
+pub fn clashing<'a>(
+    mno: &MnoConnection,
+    others: impl IntoIterator<Item = &'a MnoConnection>,
+) -> Vec<&'a MnoConnection> {
+    let mine = Consumer::of(mno);
+    others
+        .into_iter()
+        .filter(|o| !(o.namespace() == mno.namespace() && o.name_any() == mno.name_any()))
+        .filter(|o| mine.clash(&Consumer::of(o)).is_some())
+        .collect()
+}
+
 /// The Stalled reason of `mno` when an older resource of `others` (not being deleted) would
 /// share its consumer; `others` may include `mno` itself.
 pub fn check<'a>(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use controller::context::Context;
+use controller::duplicates;
 use controller::http::{router, HttpState};
 use controller::image_policy::ImagePolicy;
 use controller::leader::LeaseLock;
@@ -22,6 +23,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::ListParams;
 use kube::runtime::events::Reporter;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -150,6 +152,20 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => controller,
     };
+    // A change of one MnoConnection (created, its NATS settings edited, deleted) may stall or
+    // release the others that share its consumer: reconcile them too.
+    let store = controller.store();
+    let controller = controller.watches(
+        api::<MnoConnection>(&client, &settings.watch_namespace),
+        watcher::Config::default(),
+        move |changed: MnoConnection| {
+            let peers = store.state();
+            duplicates::clashing(&changed, peers.iter().map(|p| p.as_ref()))
+                .into_iter()
+                .map(ObjectRef::from_obj)
+                .collect::<Vec<_>>()
+        },
+    );
     let ctx = Arc::new(ctx.with_peers(controller.store()));
     let running = controller
         .shutdown_on_signal()

@@ -1,6 +1,8 @@
 //! Which MnoConnections would share a JetStream consumer, and which of them may run.
 
-use controller::duplicates::{check, nats_servers, DUPLICATE_CONSUMER, DUPLICATE_OPERATOR_ID};
+use controller::duplicates::{
+    check, clashing, nats_servers, DUPLICATE_CONSUMER, DUPLICATE_OPERATOR_ID,
+};
 use crds::MnoConnection;
 use serde_json::json;
 
@@ -176,4 +178,20 @@ fn the_oldest_clashing_resource_is_named() {
     let stall = check(&third, [&second, &first, &third]).expect("stalled");
     assert!(stall.message.contains("sms/first "), "{}", stall.message);
     assert!(check(&second, [&first, &second, &third]).is_some());
+}
+
+#[test]
+fn a_change_reconciles_the_resources_it_clashes_with_in_both_directions() {
+    let older = mno("sms", "mtn-gh", "mtn-gh", T1);
+    let newer = mno("sms", "mtn-gh-new", "mtn-gh", T2);
+    let unrelated = mno("sms", "vodafone-gh", "vodafone-gh", T1);
+    let all = [older.clone(), newer.clone(), unrelated.clone()];
+    let names = |list: Vec<&MnoConnection>| {
+        list.into_iter()
+            .map(|m| m.metadata.name.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(clashing(&older, &all)), ["mtn-gh-new"]);
+    assert_eq!(names(clashing(&newer, &all)), ["mtn-gh"]);
+    assert!(clashing(&unrelated, &all).is_empty());
 }
