@@ -104,6 +104,28 @@ fn is_digest(s: &str) -> bool {
     algorithm_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// Whether the first component of a name is a registry rather than a Docker Hub path.
+fn looks_like_registry(first: &str) -> bool {
+    first.contains(['.', ':'])
+        || first == "localhost"
+        || first.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// Whether `s` alone names a registry (`ghcr.io`, `localhost:5000`).
+fn is_registry(s: &str) -> bool {
+    !s.contains('/') && looks_like_registry(s) && is_domain(s)
+}
+
+/// The registry lowercased, `index.docker.io` as `docker.io`.
+fn normalise_domain(domain: &str) -> String {
+    let domain = domain.to_ascii_lowercase();
+    if domain == "index.docker.io" {
+        DOCKER_HUB.to_string()
+    } else {
+        domain
+    }
+}
+
 impl ImageRef {
     /// Parses `[registry[:port]/]path[:tag][@digest]`.
     pub fn parse(text: &str) -> Result<Self, BadReference> {
@@ -122,21 +144,11 @@ impl ImageRef {
             None => (rest, None),
         };
         let (domain, path) = match name.split_once('/') {
-            Some((first, path))
-                if first.contains(['.', ':'])
-                    || first == "localhost"
-                    || first.bytes().any(|b| b.is_ascii_uppercase()) =>
-            {
+            Some((first, path)) if looks_like_registry(first) => {
                 if !is_domain(first) {
                     return Err(bad("invalid registry"));
                 }
-                let domain = first.to_ascii_lowercase();
-                let domain = if domain == "index.docker.io" {
-                    DOCKER_HUB.to_string()
-                } else {
-                    domain
-                };
-                (domain, path.to_string())
+                (normalise_domain(first), path.to_string())
             }
             _ => (DOCKER_HUB.to_string(), name.to_string()),
         };
@@ -215,6 +227,9 @@ impl ImagePolicy {
                     Some(prefix) => (prefix, true),
                     None => (entry, false),
                 };
+                if under && is_registry(text) {
+                    return Ok(Rule::Under(normalise_domain(text)));
+                }
                 let parsed =
                     ImageRef::parse(text).map_err(|e| BadRule::Reference(entry.to_string(), e))?;
                 if parsed.tag.is_some() || parsed.digest.is_some() {

@@ -126,6 +126,23 @@ fn a_path_entry_allows_repositories_below_it_only() {
 }
 
 #[test]
+fn a_registry_entry_allows_every_repository_of_that_registry_only() {
+    let p = policy(&["registry.example.com/*", "localhost:5000/*"]);
+    assert_eq!(p.check("registry.example.com/any/path/conn:1"), Ok(()));
+    assert_eq!(p.check("localhost:5000/conn"), Ok(()));
+    for refused in [
+        "registry.example.com.evil/conn:1",
+        "registry.example.com:5000/conn:1",
+        "docker.io/library/registry.example.com",
+        "localhost/conn",
+        "conn",
+    ] {
+        assert!(p.check(refused).is_err(), "{refused} allowed");
+    }
+    assert_eq!(p.describe(), "registry.example.com/*, localhost:5000/*");
+}
+
+#[test]
 fn docker_hub_names_match_in_either_spelling() {
     let p = policy(&["busybox", "docker.io/someone/tool"]);
     assert_eq!(p.check("docker.io/library/busybox:1.36"), Ok(()));
