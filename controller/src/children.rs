@@ -71,7 +71,8 @@ pub fn labels(mno: &MnoConnection) -> BTreeMap<String, String> {
     l
 }
 
-fn selector_labels(mno: &MnoConnection) -> BTreeMap<String, String> {
+/// Labels that select the connector pod.
+pub fn selector_labels(mno: &MnoConnection) -> BTreeMap<String, String> {
     BTreeMap::from([
         (
             "app.kubernetes.io/name".to_string(),
@@ -89,7 +90,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn meta(mno: &MnoConnection) -> ObjectMeta {
+/// Name, namespace, labels and owner reference of a child.
+pub fn meta(mno: &MnoConnection) -> ObjectMeta {
     ObjectMeta {
         name: Some(child_name(mno)),
         namespace: mno.namespace(),

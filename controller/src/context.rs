@@ -4,11 +4,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crds::MnoConnection;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::Client;
 
+use crate::image_policy::ImagePolicy;
 use crate::metrics::Metrics;
+use crate::network_policy;
 
 /// Clock used for condition transition times (replaceable in tests).
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -19,6 +23,13 @@ pub struct Context {
     pub client: Client,
     /// Image of connectors that do not name one.
     pub default_image: String,
+    /// The images connectors may run.
+    pub image_policy: ImagePolicy,
+    /// Settings of the connectors' NetworkPolicies; none created when absent.
+    pub network_policy: Option<network_policy::Settings>,
+    /// Every watched MnoConnection (the controller's reflector), to find duplicates; no
+    /// duplicate check without it.
+    pub peers: Option<Store<MnoConnection>>,
     /// Publishes events on MnoConnections.
     pub recorder: Recorder,
     /// Controller metrics.
@@ -63,10 +74,32 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             default_image: default_image.to_string(),
+            image_policy: ImagePolicy::or_default_image::<&str>(&[], default_image)
+                .unwrap_or_else(|_| ImagePolicy::deny_all()),
+            peers: None,
+            network_policy: None,
             metrics,
             failures: Mutex::new(HashMap::new()),
             clock,
         }
+    }
+
+    /// The context with another image allow-list (the default image's repository otherwise).
+    pub fn with_image_policy(mut self, policy: ImagePolicy) -> Self {
+        self.image_policy = policy;
+        self
+    }
+
+    /// The context creating a NetworkPolicy for each connector.
+    pub fn with_network_policy(mut self, settings: network_policy::Settings) -> Self {
+        self.network_policy = Some(settings);
+        self
+    }
+
+    /// The context with the store of every watched MnoConnection.
+    pub fn with_peers(mut self, store: Store<MnoConnection>) -> Self {
+        self.peers = Some(store);
+        self
     }
 
     /// Records a failure of `key` and returns the delay before its retry (doubling, capped).

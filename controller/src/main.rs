@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use controller::context::Context;
+use controller::duplicates;
 use controller::http::{router, HttpState};
+use controller::image_policy::ImagePolicy;
 use controller::leader::LeaseLock;
 use controller::metrics::Metrics;
 use controller::reconcile::{error_policy, reconcile};
@@ -17,9 +19,11 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::ListParams;
 use kube::runtime::events::Reporter;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -72,6 +76,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let policy =
+        ImagePolicy::or_default_image(&settings.allowed_images, &settings.connector_image)?;
+    tracing::info!(allowed = %policy.describe(), "connector image allow-list");
     let client = Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
@@ -124,12 +131,6 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         controller: controller::FIELD_MANAGER.into(),
         instance: (!settings.pod_name.is_empty()).then(|| settings.pod_name.clone()),
     };
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        &settings.connector_image,
-        reporter,
-        metrics,
-    ));
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=mno-controller");
     let controller = owns::<ConfigMap>(
         Controller::new(mnos, watcher::Config::default()),
@@ -142,6 +143,30 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let controller = owns::<RoleBinding>(controller, &client, &settings, &owned);
     let controller = owns::<Service>(controller, &client, &settings, &owned);
     let controller = owns::<Deployment>(controller, &client, &settings, &owned);
+    let mut ctx = Context::new(client.clone(), &settings.connector_image, reporter, metrics)
+        .with_image_policy(policy);
+    let controller = match settings.connector_network_policy.clone() {
+        Some(network_policy) => {
+            ctx = ctx.with_network_policy(network_policy);
+            owns::<NetworkPolicy>(controller, &client, &settings, &owned)
+        }
+        None => controller,
+    };
+    // A change of one MnoConnection (created, its NATS settings edited, deleted) may stall or
+    // release the others that share its consumer: reconcile them too.
+    let store = controller.store();
+    let controller = controller.watches(
+        api::<MnoConnection>(&client, &settings.watch_namespace),
+        watcher::Config::default(),
+        move |changed: MnoConnection| {
+            let peers = store.state();
+            duplicates::clashing(&changed, peers.iter().map(|p| p.as_ref()))
+                .into_iter()
+                .map(ObjectRef::from_obj)
+                .collect::<Vec<_>>()
+        },
+    );
+    let ctx = Arc::new(ctx.with_peers(controller.store()));
     let running = controller
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)

@@ -8,6 +8,7 @@ use crds::mno::EndpointTlsSpec;
 use crds::{MnoConnection, MnoConnectionStatus};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
@@ -22,8 +23,10 @@ use crate::apply::{self, Outcome};
 use crate::children::{self, Children};
 use crate::conditions::{self, Phase, Rollout};
 use crate::context::Context;
+use crate::duplicates;
 use crate::error::{Error, Result};
 use crate::events;
+use crate::network_policy;
 use crate::spec_check::{check_spec, Stall};
 use crate::FIELD_MANAGER;
 
@@ -63,10 +66,14 @@ async fn reconcile_inner(mno: &MnoConnection, ctx: &Context) -> Result<Action> {
     let namespace = mno.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let (phase, deployment) = match check_spec(mno) {
         Err(stall) => (Phase::Stalled(stall), None),
-        Ok(config) => match check_secrets(ctx, &namespace, mno).await? {
-            Some(stall) => (Phase::Stalled(stall), None),
-            None => {
-                let deployment = apply_children(ctx, mno, &config).await?;
+        Ok(config) => match admit(ctx, &namespace, mno, &config).await? {
+            Admission::Refused(stall) => (Phase::Stalled(stall), None),
+            Admission::Duplicate(stall) => {
+                scale_down(ctx, mno, &config).await?;
+                (Phase::Stalled(stall), None)
+            }
+            Admission::Run(network_policy) => {
+                let deployment = apply_children(ctx, mno, &config, network_policy).await?;
                 let phase = if mno.spec.suspend {
                     Phase::Suspended
                 } else {
@@ -83,6 +90,77 @@ async fn reconcile_inner(mno: &MnoConnection, ctx: &Context) -> Result<Action> {
     } else {
         RESYNC
     }))
+}
+
+/// Whether the connector of a valid spec may run.
+enum Admission {
+    /// Apply the children, and this NetworkPolicy when the controller creates them.
+    Run(Option<Box<NetworkPolicy>>),
+    /// Create or update no child; existing children are left as they are.
+    Refused(Stall),
+    /// An older resource has the same consumer: no child created, an existing connector is
+    /// scaled to zero.
+    Duplicate(Stall),
+}
+
+/// Checks, in order: the image allow-list, duplicates, the referenced Secrets, the
+/// NetworkPolicy.
+async fn admit(
+    ctx: &Context,
+    namespace: &str,
+    mno: &MnoConnection,
+    config: &ConnectorConfig,
+) -> Result<Admission> {
+    let image = mno
+        .spec
+        .connector
+        .image
+        .as_deref()
+        .unwrap_or(&ctx.default_image);
+    if let Err(stall) = ctx.image_policy.check(image) {
+        return Ok(Admission::Refused(stall));
+    }
+    if let Some(store) = &ctx.peers {
+        let peers = store.state();
+        if let Some(stall) = duplicates::check(mno, peers.iter().map(|p| p.as_ref())) {
+            return Ok(Admission::Duplicate(stall));
+        }
+    }
+    if let Some(stall) = check_secrets(ctx, namespace, mno).await? {
+        return Ok(Admission::Refused(stall));
+    }
+    let network_policy = match &ctx.network_policy {
+        None => None,
+        Some(settings) => match network_policy::build(mno, config, settings) {
+            Ok(policy) => Some(Box::new(policy)),
+            Err(stall) => return Ok(Admission::Refused(stall)),
+        },
+    };
+    Ok(Admission::Run(network_policy))
+}
+
+/// Scales an existing connector Deployment to zero; creates nothing.
+async fn scale_down(ctx: &Context, mno: &MnoConnection, config: &ConnectorConfig) -> Result<()> {
+    let namespace = mno.namespace().ok_or(Error::MissingMetadata("namespace"))?;
+    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &namespace);
+    if api.get_opt(&children::child_name(mno)).await?.is_none() {
+        return Ok(());
+    }
+    let mut deployment = build_children(ctx, mno, config)?.deployment;
+    deployment.spec.replicas = Some(0);
+    ensure_child::<Deployment>(ctx, mno, &namespace, deployment).await?;
+    Ok(())
+}
+
+fn build_children(
+    ctx: &Context,
+    mno: &MnoConnection,
+    config: &ConnectorConfig,
+) -> Result<Children> {
+    children::build(mno, config, &ctx.default_image).map_err(|e| Error::Serialize {
+        what: "connector configuration",
+        reason: e.to_string(),
+    })
 }
 
 /// The Stalled reason when a Secret the pod would mount is missing or lacks a key.
@@ -196,6 +274,7 @@ async fn apply_children(
     ctx: &Context,
     mno: &MnoConnection,
     config: &ConnectorConfig,
+    network_policy: Option<Box<NetworkPolicy>>,
 ) -> Result<Deployment> {
     let namespace = mno.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let Children {
@@ -205,15 +284,15 @@ async fn apply_children(
         role_binding,
         deployment,
         service,
-    } = children::build(mno, config, &ctx.default_image).map_err(|e| Error::Serialize {
-        what: "connector configuration",
-        reason: e.to_string(),
-    })?;
+    } = build_children(ctx, mno, config)?;
     ensure_child::<ConfigMap>(ctx, mno, &namespace, config_map).await?;
     ensure_child::<ServiceAccount>(ctx, mno, &namespace, service_account).await?;
     ensure_child::<Role>(ctx, mno, &namespace, role).await?;
     ensure_child::<RoleBinding>(ctx, mno, &namespace, role_binding).await?;
     ensure_child::<Service>(ctx, mno, &namespace, service).await?;
+    if let Some(policy) = network_policy {
+        ensure_child::<NetworkPolicy>(ctx, mno, &namespace, *policy).await?;
+    }
     ensure_child::<Deployment>(ctx, mno, &namespace, deployment).await
 }
 

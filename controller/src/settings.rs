@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use clap::{ArgAction, Parser, ValueEnum};
 
+use crate::network_policy;
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -28,6 +30,20 @@ pub struct Settings {
         default_value = "ghcr.io/ghasi/smpp-connector:0.1.0"
     )]
     pub connector_image: String,
+    /// Images connectors may run, comma-separated: repositories (`ghcr.io/ghasi/smpp-connector`),
+    /// paths ending in `/*` (every repository below), or `*` (any). The repository of
+    /// `--connector-image` only when empty.
+    #[arg(
+        long,
+        env = "ALLOWED_IMAGES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub allowed_images: Vec<String>,
+    /// NetworkPolicy of each connector pod, as JSON (`platformPeers`, `metricsPeers`,
+    /// `apiServerCIDRs`, `apiServerPort`); no NetworkPolicy when absent.
+    #[arg(long, env = "CONNECTOR_NETWORK_POLICY", value_parser = network_policy::Settings::parse)]
+    pub connector_network_policy: Option<network_policy::Settings>,
     /// Listen address of `/health`, `/ready` and `/metrics`.
     #[arg(long, env = "HTTP_ADDRESS", default_value = "0.0.0.0:8080")]
     pub http_address: SocketAddr,
@@ -56,6 +72,8 @@ impl Settings {
     pub fn with_image(image: &str) -> Self {
         Self {
             connector_image: image.to_string(),
+            allowed_images: Vec::new(),
+            connector_network_policy: None,
             http_address: SocketAddr::from(([0, 0, 0, 0], 8080)),
             leader_election: false,
             lease_namespace: String::new(),

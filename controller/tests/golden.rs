@@ -57,6 +57,23 @@ fn check_golden(file: &str, actual: &str) {
 }
 
 #[test]
+fn full_example_network_policy() {
+    let mno = example("mno-full.yaml");
+    let config = controller::spec_check::check_spec(&mno).expect("valid example");
+    let settings = controller::network_policy::Settings::parse(
+        r#"{"platformPeers": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "platform"}}}],
+            "metricsPeers": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            "apiServerCIDRs": ["10.96.0.1/32"], "apiServerPort": 6443}"#,
+    )
+    .expect("valid settings");
+    let policy = controller::network_policy::build(&mno, &config, &settings).expect("builds");
+    check_golden(
+        "mno-full-networkpolicy.yaml",
+        &serde_yaml::to_string(&policy).expect("serialises"),
+    );
+}
+
+#[test]
 fn minimal_example_children() {
     check_golden(
         "mno-minimal.yaml",

@@ -359,6 +359,15 @@ fn probes_and_environment_match_the_controller() {
         connector.starts_with("ghcr.io/ghasi/smpp-connector:"),
         "CONNECTOR_IMAGE is {connector}"
     );
+    assert_eq!(
+        env_value(&env, "ALLOWED_IMAGES"),
+        "ghcr.io/ghasi/smpp-connector",
+        "by default only the chart's connector repository"
+    );
+    assert!(
+        !env.contains_key("CONNECTOR_NETWORK_POLICY"),
+        "no connector NetworkPolicies by default"
+    );
     // One controller without leader election: never two at once during a rollout.
     assert_eq!(deploy["spec"]["replicas"], 1);
     assert_eq!(deploy["spec"]["strategy"]["type"], "Recreate");
@@ -407,7 +416,16 @@ fn all_options_render_scopes_rbac_and_adds_the_optional_objects() {
         .iter()
         .find(|r| r["metadata"]["namespace"] == "sms")
         .expect("Role in the watched namespace");
-    assert_eq!(permissions(main), expected_controller_permissions());
+    let mut expected = expected_controller_permissions();
+    expected.insert(
+        ("networking.k8s.io".into(), "networkpolicies".into()),
+        verbs(&["get", "list", "watch", "create", "patch"]),
+    );
+    assert_eq!(
+        permissions(main),
+        expected,
+        "connector.networkPolicy.enabled adds networkpolicies"
+    );
     assert_no_dangerous_verbs(main);
     let lease = roles
         .iter()
@@ -701,4 +719,103 @@ fn controller_accepts_the_environment_the_chart_renders() {
         let parsed = controller::settings::Settings::try_parse_from(&cli);
         assert!(parsed.is_ok(), "mno-controller refuses {cli:?}: {parsed:?}");
     }
+}
+
+/// The allow-list the chart renders is the one the controller enforces: the default connector
+/// image passes it, look-alike repositories do not.
+#[test]
+fn image_allow_list_reaches_the_controller() {
+    use controller::image_policy::ImagePolicy;
+
+    let Some(helm) = helm() else { return };
+    let policy_of = |docs: &[Value]| {
+        let env = env_of(&one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]);
+        let entries: Vec<String> = env_value(&env, "ALLOWED_IMAGES")
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        let image = env_value(&env, "CONNECTOR_IMAGE");
+        let policy = ImagePolicy::or_default_image(&entries, &image).expect("valid allow-list");
+        (policy, image)
+    };
+
+    let (policy, image) = policy_of(&render(&helm, &[]));
+    assert_eq!(policy.check(&image), Ok(()), "the default image is allowed");
+    assert!(policy.check("ghcr.io/ghasi/smpp-connector-evil:1").is_err());
+    assert!(policy.check("docker.io/library/busybox").is_err());
+
+    let (policy, image) = policy_of(&render(&helm, &["-f", &all_options()]));
+    assert_eq!(policy.check(&image), Ok(()));
+    assert_eq!(policy.check("registry.example.com/sms-team/conn:2"), Ok(()));
+    assert!(policy.check("ghcr.io/ghasi/smpp-connector:0.1.0").is_err());
+
+    let docs = render(&helm, &["--set-json", r#"connector.allowedImages=["*"]"#]);
+    let (policy, _) = policy_of(&docs);
+    assert_eq!(policy.check("anything.example/x:1"), Ok(()));
+
+    for bad in [
+        r#"connector.allowedImages=["ghcr.io/x@sha256:00"]"#,
+        r#"connector.allowedImages=["a,b"]"#,
+        r#"connector.allowedImages=[""]"#,
+    ] {
+        assert!(
+            template(&helm, &["--set-json", bad]).is_err(),
+            "helm accepted {bad}"
+        );
+    }
+}
+
+/// connector.networkPolicy reaches the controller as settings it parses, with the RBAC the
+/// controller then needs; off by default.
+#[test]
+fn connector_network_policy_reaches_the_controller_with_its_rbac() {
+    use controller::network_policy::Settings;
+
+    let Some(helm) = helm() else { return };
+    let networkpolicies = (
+        "networking.k8s.io".to_string(),
+        "networkpolicies".to_string(),
+    );
+    let docs = render(&helm, &[]);
+    assert!(!permissions(one(&docs, "ClusterRole")).contains_key(&networkpolicies));
+
+    let docs = render(
+        &helm,
+        &[
+            "--set",
+            "connector.networkPolicy.enabled=true",
+            "--set-json",
+            r#"connector.networkPolicy.platformPeers=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"platform"}}}]"#,
+            "--set-json",
+            r#"networkPolicy.apiServerCIDRs=["10.96.0.1/32"]"#,
+        ],
+    );
+    let held = permissions(one(&docs, "ClusterRole"));
+    assert_eq!(
+        held.get(&networkpolicies),
+        Some(&verbs(&["get", "list", "watch", "create", "patch"]))
+    );
+    let env = env_of(&one(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]);
+    let settings = Settings::parse(&env_value(&env, "CONNECTOR_NETWORK_POLICY"))
+        .expect("the controller parses the rendered settings");
+    assert_eq!(settings.api_server_cidrs, ["10.96.0.1/32"]);
+    assert_eq!(settings.api_server_port, 6443);
+    assert_eq!(settings.platform_peers.len(), 1);
+    assert!(settings.metrics_peers.is_empty());
+    assert!(
+        find(&docs, "NetworkPolicy").is_empty(),
+        "the connectors' policies are made by the controller, not the chart"
+    );
+
+    assert!(
+        template(
+            &helm,
+            &[
+                "--set-json",
+                r#"connector.networkPolicy.platformPeers=[{"service":"nats"}]"#
+            ]
+        )
+        .is_err(),
+        "a peer is a NetworkPolicyPeer"
+    );
 }

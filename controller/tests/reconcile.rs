@@ -4,7 +4,7 @@
 mod session_fixture;
 mod support;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use controller::context::Context;
@@ -16,6 +16,9 @@ use http::Method;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Reporter;
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::watcher;
+use kube::ResourceExt;
 use serde_json::{json, Value};
 use session_fixture::session;
 use support::FakeApi;
@@ -46,12 +49,28 @@ fn mno(generation: i64) -> MnoConnection {
 struct Harness {
     fake: FakeApi,
     ctx: Arc<Context>,
+    /// Feeds the controller's MnoConnection store, as the reflector would.
+    peers: Mutex<Writer<MnoConnection>>,
+}
+
+fn path_of(m: &MnoConnection) -> String {
+    format!(
+        "/apis/smpp.ghasi.io/v1alpha1/namespaces/{}/mnoconnections/{}",
+        m.namespace().unwrap_or_default(),
+        m.name_any()
+    )
 }
 
 impl Harness {
     fn new() -> Self {
+        Self::with(|ctx| ctx)
+    }
+
+    /// A harness whose context is changed by `configure`.
+    fn with(configure: impl FnOnce(Context) -> Context) -> Self {
         let fake = FakeApi::default();
         let client = fake.client();
+        let (store, writer) = reflector::store::<MnoConnection>();
         let ctx = Context::with_clock(
             client,
             "ghcr.io/ghasi/smpp-connector:0.1.0",
@@ -64,26 +83,41 @@ impl Harness {
         );
         Self {
             fake,
-            ctx: Arc::new(ctx),
+            ctx: Arc::new(configure(ctx.with_peers(store))),
+            peers: Mutex::new(writer),
         }
     }
 
-    /// Stores `m` as the API server's copy and reconciles it.
+    /// Stores `m` as the API server's copy (and in the controller's store) and reconciles it.
     async fn reconcile(&self, m: &MnoConnection) -> Result<Action, controller::error::Error> {
+        let path = path_of(m);
         let mut stored = serde_json::to_value(m).expect("serialises");
-        if let Some(live) = self.fake.get(MNO_PATH) {
+        if let Some(live) = self.fake.get(&path) {
             if let Some(status) = live.get("status") {
                 stored["status"] = status.clone();
             }
         }
-        self.fake.put(MNO_PATH, stored.clone());
+        self.fake.put(&path, stored.clone());
         let current: MnoConnection = serde_json::from_value(stored).expect("deserialises");
+        self.watched(watcher::Event::Apply(current.clone()));
         reconcile(Arc::new(current), self.ctx.clone()).await
+    }
+
+    /// Passes a watch event to the controller's MnoConnection store.
+    fn watched(&self, event: watcher::Event<MnoConnection>) {
+        self.peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .apply_watcher_event(&event);
     }
 
     /// The MnoConnection as stored, with the status the controller wrote.
     fn live(&self) -> MnoConnection {
-        serde_json::from_value(self.fake.get(MNO_PATH).expect("stored")).expect("deserialises")
+        self.live_at(MNO_PATH)
+    }
+
+    fn live_at(&self, path: &str) -> MnoConnection {
+        serde_json::from_value(self.fake.get(path).expect("stored")).expect("deserialises")
     }
 
     fn writes_to(&self, path: &str) -> Vec<Value> {
@@ -102,8 +136,23 @@ impl Harness {
             .collect()
     }
 
+    fn message(&self, type_: &str) -> String {
+        self.message_of(MNO_PATH, type_)
+    }
+
+    fn message_of(&self, path: &str, type_: &str) -> String {
+        self.live_at(path)
+            .status
+            .and_then(|s| s.condition(type_).map(|c| c.message.clone()))
+            .unwrap_or_default()
+    }
+
     fn condition(&self, type_: &str) -> (String, String) {
-        let live = self.live();
+        self.condition_of(MNO_PATH, type_)
+    }
+
+    fn condition_of(&self, path: &str, type_: &str) -> (String, String) {
+        let live = self.live_at(path);
         let c = live
             .status
             .as_ref()
@@ -486,4 +535,242 @@ async fn session_drives_ready_degraded_and_failover_events() {
     h.reconcile(&mno(1)).await.expect("unbound");
     assert_eq!(h.condition("Ready"), ("False".into(), "Unbound".into()));
     assert_eq!(h.event_reasons(), ["Unbound"]);
+}
+
+#[tokio::test]
+async fn an_image_outside_the_allow_list_stalls_without_children() {
+    let h = Harness::new();
+    let mut m = mno(1);
+    m.spec.connector.image = Some("ghcr.io/ghasi/smpp-connector-evil:0.1.0".into());
+    let action = h.reconcile(&m).await.expect("reconciles");
+    assert_eq!(action, Action::requeue(STALLED_RETRY));
+    let child_writes: Vec<String> = h
+        .fake
+        .writes()
+        .into_iter()
+        .map(|s| s.path)
+        .filter(|p| CHILDREN.contains(&p.as_str()))
+        .collect();
+    assert!(child_writes.is_empty(), "{child_writes:?}");
+    assert!(CHILDREN.iter().all(|p| h.fake.get(p).is_none()));
+    let status_writes = h.writes_to(&format!("{MNO_PATH}/status"));
+    assert_eq!(status_writes.len(), 1);
+    let stalled = status_writes[0]["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Stalled").cloned())
+        .expect("Stalled condition patched");
+    assert_eq!(stalled["status"], "True");
+    assert_eq!(stalled["reason"], "ImageNotAllowed");
+    let message = h.message("Stalled");
+    assert!(
+        message.contains("ghcr.io/ghasi/smpp-connector-evil:0.1.0")
+            && message.contains("allowed: ghcr.io/ghasi/smpp-connector ")
+            && message.contains("connector.allowedImages"),
+        "{message}"
+    );
+    assert_eq!(
+        h.condition("Ready"),
+        ("False".into(), "ImageNotAllowed".into())
+    );
+    assert_eq!(h.event_reasons(), ["Stalled"]);
+}
+
+#[tokio::test]
+async fn a_refused_image_change_leaves_the_running_connector_as_it_is() {
+    let h = Harness::new();
+    h.reconcile(&mno(1)).await.expect("create");
+    let before = h.fake.get(DEPLOY).expect("deployment");
+    h.fake.clear_seen();
+    let mut m = mno(2);
+    m.spec.connector.image = Some("docker.io/attacker/connector:latest".into());
+    h.reconcile(&m).await.expect("reconciles");
+    let written: Vec<String> = h.fake.writes().into_iter().map(|s| s.path).collect();
+    assert_eq!(
+        written,
+        [format!("{MNO_PATH}/status"), EVENTS.to_string()],
+        "only the status and the Stalled event"
+    );
+    assert_eq!(h.fake.get(DEPLOY), Some(before));
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "ImageNotAllowed".into())
+    );
+
+    // Back to an allowed image: reconciled normally again.
+    let mut m = mno(3);
+    m.spec.connector.image = Some("ghcr.io/ghasi/smpp-connector:0.2.0".into());
+    h.reconcile(&m).await.expect("reconciles");
+    assert_eq!(h.condition("Stalled").0, "False");
+    assert_eq!(
+        h.fake.get(DEPLOY).expect("deployment")["spec"]["template"]["spec"]["containers"][0]
+            ["image"],
+        "ghcr.io/ghasi/smpp-connector:0.2.0"
+    );
+}
+
+#[tokio::test]
+async fn a_configured_allow_list_replaces_the_default_repository() {
+    let policy = controller::image_policy::ImagePolicy::new(&["registry.example.com/sms/*"])
+        .expect("valid policy");
+    let h = Harness::with(|ctx| ctx.with_image_policy(policy));
+    h.reconcile(&mno(1)).await.expect("reconciles");
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "ImageNotAllowed".into()),
+        "the default image is outside the configured list"
+    );
+    assert!(h.fake.get(DEPLOY).is_none());
+
+    let mut m = mno(2);
+    m.spec.connector.image = Some("registry.example.com/sms/connector:1.0".into());
+    h.reconcile(&m).await.expect("reconciles");
+    assert_eq!(h.condition("Stalled").0, "False");
+    assert!(h.fake.get(DEPLOY).is_some());
+}
+
+/// `mtn-gh`'s operator under another name, created at `created`.
+fn named(name: &str, created: &str) -> MnoConnection {
+    let mut m = mno(1);
+    m.metadata.name = Some(name.into());
+    m.metadata.uid = Some(format!("uid-{name}"));
+    m.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        created.parse().expect("timestamp"),
+    ));
+    m
+}
+
+const OLDER: &str = "2025-01-01T00:00:00Z";
+const NEWER: &str = "2025-02-01T00:00:00Z";
+const NEW_PATH: &str = "/apis/smpp.ghasi.io/v1alpha1/namespaces/sms/mnoconnections/mtn-gh-new";
+const NEW_DEPLOY: &str = "/apis/apps/v1/namespaces/sms/deployments/mtn-gh-new-connector";
+
+#[tokio::test]
+async fn a_newer_resource_with_the_same_operator_id_stalls_without_children() {
+    let h = Harness::new();
+    let older = named("mtn-gh", OLDER);
+    h.reconcile(&older).await.expect("older reconciles");
+    assert!(h.fake.get(DEPLOY).is_some());
+    h.fake.clear_seen();
+
+    let newer = named("mtn-gh-new", NEWER);
+    let action = h.reconcile(&newer).await.expect("newer reconciles");
+    assert_eq!(action, Action::requeue(STALLED_RETRY));
+    let written: Vec<String> = h.fake.writes().into_iter().map(|s| s.path).collect();
+    assert_eq!(
+        written,
+        [format!("{NEW_PATH}/status"), EVENTS.to_string()],
+        "no child of the newer resource"
+    );
+    assert!(h.fake.get(NEW_DEPLOY).is_none());
+    assert_eq!(
+        h.condition_of(NEW_PATH, "Stalled"),
+        ("True".into(), "DuplicateOperatorId".into())
+    );
+    let message = h.message_of(NEW_PATH, "Stalled");
+    assert!(message.contains("sms/mtn-gh "), "{message}");
+
+    // The older one keeps reconciling normally.
+    h.fake.clear_seen();
+    h.reconcile(&older).await.expect("older reconciles");
+    assert_eq!(h.condition("Stalled").0, "False");
+    assert_eq!(
+        h.fake.get(DEPLOY).expect("deployment")["spec"]["replicas"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_running_duplicate_is_scaled_to_zero_and_resumes_when_the_older_goes() {
+    let h = Harness::new();
+    let newer = named("mtn-gh-new", NEWER);
+    h.reconcile(&newer).await.expect("alone, it runs");
+    assert_eq!(
+        h.fake.get(NEW_DEPLOY).expect("deployment")["spec"]["replicas"],
+        1
+    );
+
+    // An older resource with the same operator appears in the store (for example after an
+    // upgrade of the controller, or a restore): the newer connector must stop consuming.
+    let older = named("mtn-gh", OLDER);
+    h.watched(watcher::Event::Apply(older.clone()));
+    h.fake.clear_seen();
+    h.reconcile(&newer).await.expect("reconciles");
+    let written: Vec<String> = h
+        .fake
+        .writes()
+        .into_iter()
+        .map(|s| s.path)
+        .filter(|p| p != EVENTS)
+        .collect();
+    assert_eq!(
+        written,
+        [NEW_DEPLOY.to_string(), format!("{NEW_PATH}/status")]
+    );
+    assert_eq!(
+        h.fake.get(NEW_DEPLOY).expect("deployment")["spec"]["replicas"],
+        0
+    );
+    assert_eq!(
+        h.condition_of(NEW_PATH, "Stalled"),
+        ("True".into(), "DuplicateOperatorId".into())
+    );
+
+    h.watched(watcher::Event::Delete(older));
+    h.reconcile(&newer).await.expect("reconciles");
+    assert_eq!(h.condition_of(NEW_PATH, "Stalled").0, "False");
+    assert_eq!(
+        h.fake.get(NEW_DEPLOY).expect("deployment")["spec"]["replicas"],
+        1
+    );
+}
+
+const NETPOL: &str = "/apis/networking.k8s.io/v1/namespaces/sms/networkpolicies/mtn-gh-connector";
+
+#[tokio::test]
+async fn network_policies_are_applied_before_the_deployment_when_enabled() {
+    let settings = controller::network_policy::Settings::parse("{}").expect("settings");
+    let h = Harness::with(|ctx| ctx.with_network_policy(settings));
+    // smsc1 and smsc2 are names: the policy cannot allow them without CIDRs.
+    h.reconcile(&mno(1)).await.expect("reconciles");
+    assert_eq!(
+        h.condition("Stalled"),
+        ("True".into(), "NetworkPolicyNeedsCIDRs".into())
+    );
+    assert!(CHILDREN.iter().all(|p| h.fake.get(p).is_none()));
+    assert!(h.fake.get(NETPOL).is_none());
+
+    let mut m = mno(2);
+    m.spec.primary.egress_cidrs = vec!["192.0.2.1/32".into()];
+    if let Some(b) = m.spec.backup.as_mut() {
+        b.egress_cidrs = vec!["192.0.2.2/32".into()];
+    }
+    h.fake.clear_seen();
+    h.reconcile(&m).await.expect("reconciles");
+    assert_eq!(h.condition("Stalled").0, "False");
+    let order: Vec<String> = h
+        .fake
+        .writes()
+        .into_iter()
+        .map(|s| s.path)
+        .filter(|p| p == NETPOL || p == DEPLOY)
+        .collect();
+    assert_eq!(order, [NETPOL.to_string(), DEPLOY.to_string()]);
+    let policy = h.fake.get(NETPOL).expect("network policy");
+    assert_eq!(
+        policy["spec"]["egress"][1]["to"][0]["ipBlock"]["cidr"],
+        "192.0.2.1/32"
+    );
+    assert_eq!(policy["metadata"]["ownerReferences"][0]["uid"], "uid-1");
+}
+
+#[tokio::test]
+async fn no_network_policy_without_the_setting() {
+    let h = Harness::new();
+    h.reconcile(&mno(1)).await.expect("reconciles");
+    assert!(h.fake.get(DEPLOY).is_some());
+    assert!(h
+        .fake
+        .seen()
+        .iter()
+        .all(|s| !s.path.contains("networkpolicies")));
 }

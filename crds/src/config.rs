@@ -450,6 +450,17 @@ pub struct NatsConfig {
     pub ack_wait_seconds: u64,
 }
 
+impl NatsConfig {
+    /// The durable consumer name of `operator_id`: `durable`, or `smpp-connector-{operatorId}`.
+    pub fn durable_name(&self, operator_id: &str) -> String {
+        if self.durable.is_empty() {
+            format!("smpp-connector-{operator_id}")
+        } else {
+            self.durable.clone()
+        }
+    }
+}
+
 impl Default for NatsConfig {
     fn default() -> Self {
         Self {
@@ -775,11 +786,7 @@ impl ConnectorConfig {
 
     /// The durable consumer name.
     pub fn durable_name(&self) -> String {
-        if self.nats.durable.is_empty() {
-            format!("smpp-connector-{}", self.operator_id)
-        } else {
-            self.nats.durable.clone()
-        }
+        self.nats.durable_name(&self.operator_id)
     }
 
     /// The dispatch subject of this operator.

@@ -123,6 +123,15 @@ pub struct EndpointSpec {
     /// Local source address to connect from (for SMSCs that allow-list one IP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_address: Option<String>,
+    /// Addresses of the SMSC (CIDRs) that the connector's NetworkPolicy allows, when the
+    /// controller creates NetworkPolicies: required when `host` is a name, since a
+    /// NetworkPolicy matches addresses only. An IP `host` is allowed without it.
+    #[serde(default, rename = "egressCIDRs", skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 16),
+        inner(regex(pattern = r"^[0-9a-fA-F:.]+/[0-9]{1,3}$"))
+    )]
+    pub egress_cidrs: Vec<String>,
 }
 
 /// TLS of one endpoint. Certificates come from a Secret mounted into the connector pod.

@@ -69,6 +69,19 @@ app.kubernetes.io/part-of: smpp-connector
 {{- include "smpp-connector.image" (dict "repository" .Values.connector.image.repository "tag" .Values.connector.image.tag "digest" .Values.connector.image.digest "appVersion" .Chart.AppVersion) }}
 {{- end }}
 
+{{/* The connector image allow-list handed to the controller (ALLOWED_IMAGES): the configured
+entries, or the default connector image's repository only. */}}
+{{- define "smpp-connector.allowedImages" -}}
+{{- join "," (default (list .Values.connector.image.repository) .Values.connector.allowedImages) }}
+{{- end }}
+
+{{/* Settings of the connectors' NetworkPolicies handed to the controller
+(CONNECTOR_NETWORK_POLICY, JSON); the API server peer is the controller's own. */}}
+{{- define "smpp-connector.connectorNetworkPolicy" -}}
+{{- $np := .Values.connector.networkPolicy }}
+{{- dict "platformPeers" $np.platformPeers "metricsPeers" $np.metricsPeers "apiServerCIDRs" .Values.networkPolicy.apiServerCIDRs "apiServerPort" .Values.networkPolicy.apiServerPort | toJson }}
+{{- end }}
+
 {{/* Namespace of the leader-election Lease. */}}
 {{- define "smpp-connector.leaseNamespace" -}}
 {{- default .Release.Namespace .Values.controller.leaderElection.namespace }}
