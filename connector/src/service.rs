@@ -746,16 +746,7 @@ pub async fn run(
         let unbound_published = unbound_published.clone();
         tasks.spawn(async move {
             let mut bound_before = false;
-            loop {
-                let ev = match events.recv().await {
-                    Ok(ev) => ev,
-                    // Fell behind a flapping link: the next events received are the newest.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "health task fell behind the session events; continuing with the newest");
-                        continue;
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                };
+            while let Some(ev) = crate::session_status::next_event(&mut events).await {
                 let health = OperatorHealth {
                     operator_id: op.clone(),
                     state: ev.state,

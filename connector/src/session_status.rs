@@ -10,6 +10,27 @@ use k8s_openapi::jiff::Timestamp;
 use crate::events::{EndpointRole, HealthState};
 use crate::session::SessionEvent;
 
+/// The next session event for a follower of the state (health events, the MnoConnection
+/// status, the state gauge): one that fell behind a flapping link logs how many it missed and
+/// goes on with the oldest event still kept, never stops. `None` once the session is gone.
+pub async fn next_event(
+    events: &mut tokio::sync::broadcast::Receiver<SessionEvent>,
+) -> Option<SessionEvent> {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(ev) => return Some(ev),
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "fell behind the session events; going on with the newest"
+                );
+            }
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
 /// Folds session events into a [`SessionStatus`].
 #[derive(Clone, Debug)]
 pub struct StatusTracker {
@@ -126,6 +147,26 @@ mod tests {
     fn config() -> ConnectorConfig {
         let yaml = "operatorId: op\nprimary: {host: p, port: 1}\nbackup: {host: b, port: 2}\ncredentials: {source: file, path: x}\n";
         ConnectorConfig::from_yaml(yaml).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_follower_that_falls_behind_goes_on_with_the_newest_events() {
+        let (tx, mut rx) = tokio::sync::broadcast::channel(2);
+        for n in 0..5 {
+            tx.send(SessionEvent::unbound(format!("drop {n}"))).unwrap();
+        }
+        let reasons = [
+            next_event(&mut rx).await.map(|e| e.reason),
+            next_event(&mut rx).await.map(|e| e.reason),
+        ];
+        assert_eq!(reasons, [Some("drop 3".into()), Some("drop 4".into())]);
+        tx.send(SessionEvent::unbound("later".into())).unwrap();
+        assert_eq!(
+            next_event(&mut rx).await.map(|e| e.reason).as_deref(),
+            Some("later")
+        );
+        drop(tx);
+        assert!(next_event(&mut rx).await.is_none(), "ends with the session");
     }
 
     #[test]
