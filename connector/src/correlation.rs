@@ -552,6 +552,7 @@ struct Hit {
 #[derive(Clone, Default)]
 struct SegState {
     status: Option<DeliveryStatus>,
+    is_final: bool,
     receipt_id: Option<String>,
     stat: Option<String>,
 }
@@ -560,6 +561,7 @@ impl SegState {
     fn held(&self) -> Option<HeldReceipt<'_>> {
         self.status.map(|status| HeldReceipt {
             status,
+            is_final: self.is_final,
             receipt_id: self.receipt_id.as_deref(),
             stat: self.stat.as_deref(),
         })
@@ -647,7 +649,8 @@ async fn apply_receipts(
     if !msg_ids.is_empty() {
         let rows = sqlx::query(
             r#"SELECT c.operator_id, c.message_id, c.segment_index, c.segment_count,
-                      c.receipt_status, c.receipt_smsc_message_id, c.receipt_stat
+                      c.receipt_status, c.receipt_final, c.receipt_smsc_message_id,
+                      c.receipt_stat
                FROM smpp.message_correlations c
                WHERE (c.operator_id, c.message_id) IN
                      (SELECT * FROM UNNEST($1::text[], $2::text[]))
@@ -668,6 +671,7 @@ async fn apply_receipts(
                 .or_insert_with(|| vec![SegState::default(); count]);
             if let Some(s) = idx.checked_sub(1).and_then(|i| segs.get_mut(i)) {
                 s.status = status.as_deref().and_then(parse_status);
+                s.is_final = row.try_get("receipt_final")?;
                 s.receipt_id = row.try_get("receipt_smsc_message_id")?;
                 s.stat = row.try_get("receipt_stat")?;
             }
@@ -703,6 +707,7 @@ async fn apply_receipts(
         };
         let new = NewReceipt {
             status: r.facts.status,
+            is_final: r.facts.is_final(),
             receipt_id: &r.facts.smsc_message_id,
             stat: &r.facts.stat,
         };
@@ -720,6 +725,7 @@ async fn apply_receipts(
             Merge::Store => {
                 *s = SegState {
                     status: Some(r.facts.status),
+                    is_final: r.facts.is_final(),
                     receipt_id: Some(r.facts.smsc_message_id.clone()),
                     stat: Some(r.facts.stat.clone()),
                 };
@@ -727,7 +733,11 @@ async fn apply_receipts(
             }
             Merge::KeepHeld => {}
         }
-        let statuses: Vec<Option<DeliveryStatus>> = segs.iter().map(|s| s.status).collect();
+        // A segment that holds a non-final receipt is pending, whatever its status says.
+        let statuses: Vec<Option<DeliveryStatus>> = segs
+            .iter()
+            .map(|s| s.status.filter(|_| s.is_final))
+            .collect();
         results.push(ReceiptMatch::Correlated {
             message: CorrelatedMessage {
                 message_id: h.message_id.clone(),
@@ -772,7 +782,7 @@ async fn store_receipts(
         u_mid.push(mid.as_str());
         u_idx.push(i16::try_from(*idx).unwrap_or(i16::MAX));
         u_status.push(status.as_str());
-        u_final.push(status.is_final());
+        u_final.push(r.facts.is_final());
         u_rid.push(r.facts.smsc_message_id.as_str());
         u_stat.push(r.facts.stat.as_str());
         u_err.push(r.facts.err.as_deref());

@@ -39,6 +39,16 @@ pub mod event_id {
         format!("{operator_id}:unreadable:{h:016x}")
     }
 
+    /// An intermediate delivery notification: `{operatorId}:{smscMessageId}:{stat}:intermediate`
+    /// (the final receipt with the same `stat` is another event).
+    pub fn intermediate_notification(
+        operator_id: &str,
+        smsc_message_id: &str,
+        stat: &str,
+    ) -> String {
+        format!("{operator_id}:{smsc_message_id}:{stat}:intermediate")
+    }
+
     /// A command rejected by validation: `{operatorId}:{messageId}:REJECTED`.
     pub fn rejected_command(operator_id: &str, message_id: &str) -> String {
         format!("{operator_id}:{message_id}:REJECTED")
@@ -231,6 +241,9 @@ pub struct ReceiptFacts {
     pub submit_date: Option<DateTime<Utc>>,
     /// `done date`.
     pub done_date: Option<DateTime<Utc>>,
+    /// An intermediate delivery notification (esm_class type 0x20): never final.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intermediate: bool,
 }
 
 /// The message a receipt belongs to, found by correlation.
@@ -265,7 +278,18 @@ impl ReceiptFacts {
             network_error_code: r.network_error.map(|n| n.to_string()),
             submit_date: r.submit_date,
             done_date: r.done_date,
+            intermediate: r.kind == crate::receipt::MessageKind::IntermediateNotification,
         }
+    }
+
+    /// Whether this receipt is final for its segment ([`crate::receipt::segment_is_final`]).
+    pub fn is_final(&self) -> bool {
+        let kind = if self.intermediate {
+            crate::receipt::MessageKind::IntermediateNotification
+        } else {
+            crate::receipt::MessageKind::DeliveryReceipt
+        };
+        crate::receipt::segment_is_final(kind, self.status)
     }
 
     /// Facts with the status read from `stat` (UNKNOWN when not recognised).
@@ -278,6 +302,7 @@ impl ReceiptFacts {
             network_error_code: None,
             submit_date: None,
             done_date: None,
+            intermediate: false,
         }
     }
 }
@@ -297,14 +322,19 @@ impl DlrEvent {
         let smsc_message_id = correlated
             .and_then(|c| c.smsc_message_id.as_deref())
             .unwrap_or(&facts.smsc_message_id);
+        let event_id = if facts.intermediate {
+            event_id::intermediate_notification(operator_id, smsc_message_id, &facts.stat)
+        } else {
+            event_id::receipt(operator_id, smsc_message_id, &facts.stat)
+        };
         Self {
-            event_id: event_id::receipt(operator_id, smsc_message_id, &facts.stat),
+            event_id,
             message_id: correlated.map(|c| c.message_id.clone()),
             operator_id: operator_id.to_string(),
             smsc_message_id: Some(smsc_message_id.to_string()),
             segment: correlated.map(|c| c.segment),
             status,
-            is_final: status.is_final(),
+            is_final: facts.is_final(),
             message_status: correlated.map(|c| c.message_status),
             source: EventSource::Operator,
             command_status: None,

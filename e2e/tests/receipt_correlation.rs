@@ -102,3 +102,78 @@ async fn sequential_decimal_ids_correlate_each_receipt_to_its_own_message() {
     assert_eq!(connector.stop().await, Ok(()));
     bus.cleanup().await;
 }
+
+/// A receipt-typed deliver_sm (`esm_class`) for the simulator's account with `text`.
+fn notification(esm_class: u8, text: String) -> e2e::sim::MoMessage {
+    match e2e::sim::MoMessage::text("ghasi01", "233241234567", "GHASI", "x") {
+        Ok(mut m) => {
+            m.esm_class = esm_class;
+            m.short_message = bytes::Bytes::from(text.into_bytes());
+            m
+        }
+        Err(e) => panic!("notification: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intermediate_notification_is_not_final_and_the_final_receipt_follows_it() {
+    harness::init_logging();
+    let op = harness::unique_operator("interim");
+    let sim = harness::start_sim("ghasi01", "s3cret", |c| c.receipts.enabled = false).await;
+    let dir = TempDir::new().expect("temp dir");
+    let creds = harness::file_credentials(
+        &dir,
+        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
+    );
+    let config = harness::test_config(&op, sim.addr(), creds);
+    let mut bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = Connector::start(config);
+    assert!(connector.wait_ready(Duration::from_secs(15)).await);
+    let id = harness::message_ids("interim", 1).remove(0);
+    bus.publish(&harness::command(&op, &id, "hello")).await;
+    let smsc_id = harness::eventually(Duration::from_secs(10), || async {
+        sim.submits().first().map(|s| s.message_id.clone())
+    })
+    .await
+    .unwrap_or_else(|| panic!("no submit"));
+
+    // The SMSC could not deliver yet and says so in an intermediate notification (0x20).
+    let body = |stat: &str| {
+        format!("id:{smsc_id} sub:001 dlvrd:000 submit date:2612031000 done date:2612031001 stat:{stat} err:000 text:hello")
+    };
+    sim.inject_mo(notification(0x20, body("UNDELIV")));
+    assert!(
+        bus.wait_for(Duration::from_secs(10), |dlr, _| !dlr.is_empty())
+            .await
+    );
+    let first = bus.dlr_events[0].clone();
+    assert_eq!(first["messageId"], id.as_str());
+    assert_eq!(first["status"], "UNDELIVERED");
+    assert_eq!(first["final"], false, "{first}");
+    assert_eq!(first["messageStatus"], "PENDING");
+
+    // Then the final receipt: the message is delivered, on its own message.
+    sim.inject_mo(notification(0x04, body("DELIVRD")));
+    assert!(
+        bus.wait_for(Duration::from_secs(10), |dlr, _| dlr.len() >= 2)
+            .await
+    );
+    let last = bus.dlr_events[1].clone();
+    assert_eq!(last["messageId"], id.as_str(), "{last}");
+    assert_eq!(
+        (last["status"].clone(), last["final"].clone()),
+        (json!("DELIVERED"), json!(true))
+    );
+    assert_eq!(last["messageStatus"], "DELIVERED");
+    assert_ne!(first["eventId"], last["eventId"]);
+    let rows = Db::connect().await.rows(&op).await;
+    assert_eq!(rows[0].receipt_status.as_deref(), Some("DELIVERED"));
+    assert_eq!(
+        connector
+            .metric("smpp_correlation_conflicts_total", "")
+            .await,
+        0.0
+    );
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}

@@ -30,6 +30,7 @@ fn receipt(op: &str, id: &str, stat: &str) -> ReceiptUpdate {
             network_error_code: None,
             submit_date: None,
             done_date: Some(Utc::now()),
+            intermediate: false,
         },
         received_at: Utc::now(),
     }

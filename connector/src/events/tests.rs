@@ -51,6 +51,7 @@ fn example_receipt() -> DlrEvent {
         network_error_code: None,
         submit_date: Some(ts("2026-11-25T10:00:00Z")),
         done_date: Some(ts("2026-11-25T10:00:03Z")),
+        intermediate: false,
     };
     let correlated = CorrelatedMessage {
         message_id: "01JDX0Q7S9W3B2K4M5N6P7R8T9".into(),
@@ -110,6 +111,7 @@ fn every_kind_of_event_validates_against_the_schemas() {
         network_error_code: Some("030001".into()),
         submit_date: None,
         done_date: None,
+        intermediate: false,
     };
     let meta = BTreeMap::from([("k".to_string(), "v".to_string())]);
     let seg = Segment { index: 2, count: 3 };

@@ -9,6 +9,8 @@ use super::DeliveryStatus;
 pub struct HeldReceipt<'a> {
     /// Its status.
     pub status: DeliveryStatus,
+    /// Whether it is final for the segment (an intermediate notification never is).
+    pub is_final: bool,
     /// The id the receipt was written with (absent on rows stored before it was kept).
     pub receipt_id: Option<&'a str>,
     /// Its `stat`.
@@ -20,6 +22,8 @@ pub struct HeldReceipt<'a> {
 pub struct NewReceipt<'a> {
     /// Its status.
     pub status: DeliveryStatus,
+    /// Whether it is final for the segment (an intermediate notification never is).
+    pub is_final: bool,
     /// Its id as written.
     pub receipt_id: &'a str,
     /// Its `stat`.
@@ -50,7 +54,7 @@ pub fn merge(held: Option<HeldReceipt<'_>>, new: NewReceipt<'_>) -> Merge {
     {
         return Merge::Conflict;
     }
-    match (held.status.is_final(), new.status.is_final()) {
+    match (held.is_final, new.is_final) {
         (false, _) => Merge::Store,
         (true, false) => Merge::KeepHeld,
         (true, true) if held.stat.is_none_or(|s| s == new.stat) && held.status == new.status => {
@@ -67,6 +71,7 @@ mod tests {
     fn held<'a>(status: DeliveryStatus, id: &'a str, stat: &'a str) -> Option<HeldReceipt<'a>> {
         Some(HeldReceipt {
             status,
+            is_final: status.is_final(),
             receipt_id: Some(id),
             stat: Some(stat),
         })
@@ -75,6 +80,7 @@ mod tests {
     fn new<'a>(status: DeliveryStatus, id: &'a str, stat: &'a str) -> NewReceipt<'a> {
         NewReceipt {
             status,
+            is_final: status.is_final(),
             receipt_id: id,
             stat,
         }
@@ -91,6 +97,31 @@ mod tests {
                 new(Delivered, "10", "DELIVRD")
             ),
             Merge::Store
+        );
+    }
+
+    #[test]
+    fn an_intermediate_notification_is_never_final_and_the_final_receipt_replaces_it() {
+        let intermediate = Some(HeldReceipt {
+            status: Undelivered,
+            is_final: false,
+            receipt_id: Some("7"),
+            stat: Some("UNDELIV"),
+        });
+        assert_eq!(
+            merge(intermediate, new(Delivered, "7", "DELIVRD")),
+            Merge::Store
+        );
+        let late = NewReceipt {
+            status: Undelivered,
+            is_final: false,
+            receipt_id: "7",
+            stat: "UNDELIV",
+        };
+        assert_eq!(
+            merge(held(Delivered, "7", "DELIVRD"), late),
+            Merge::KeepHeld,
+            "a late intermediate notification changes nothing"
         );
     }
 
@@ -119,6 +150,7 @@ mod tests {
     fn rows_without_a_kept_receipt_id_compare_by_status() {
         let h = Some(HeldReceipt {
             status: Delivered,
+            is_final: true,
             receipt_id: None,
             stat: None,
         });

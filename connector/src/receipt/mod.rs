@@ -126,8 +126,14 @@ impl Receipt {
     /// Whether this status is final for the segment: never for an intermediate notification,
     /// otherwise all statuses but ACCEPTED and ENROUTE.
     pub fn is_final(&self) -> bool {
-        self.kind == MessageKind::DeliveryReceipt && self.status.is_final()
+        segment_is_final(self.kind, self.status)
     }
+}
+
+/// Whether a receipt of `kind` with `status` is final for its segment: never an intermediate
+/// notification, otherwise all statuses but ACCEPTED and ENROUTE.
+pub fn segment_is_final(kind: MessageKind, status: DeliveryStatus) -> bool {
+    kind == MessageKind::DeliveryReceipt && status.is_final()
 }
 
 /// Why a PDU is not a usable receipt.

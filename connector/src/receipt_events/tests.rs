@@ -119,6 +119,7 @@ fn facts(smsc: &str, stat: &str) -> ReceiptFacts {
         network_error_code: None,
         submit_date: None,
         done_date: None,
+        intermediate: false,
     }
 }
 
