@@ -163,6 +163,11 @@ pub enum SubmitOutcome {
         /// The last command_status.
         command_status: u32,
     },
+    /// The message's validity ended before the operator accepted the segment.
+    Expired {
+        /// The last command_status, 0 when the segment was never answered.
+        command_status: u32,
+    },
 }
 
 /// One submitted segment to record.
@@ -488,6 +493,12 @@ async fn insert_submits(
                 smsc.push(None);
                 key.push(None);
                 status.push("FAILED");
+                cs.push(*command_status as i32);
+            }
+            SubmitOutcome::Expired { command_status } => {
+                smsc.push(None);
+                key.push(None);
+                status.push("EXPIRED");
                 cs.push(*command_status as i32);
             }
         }
@@ -923,16 +934,15 @@ pub async fn prior_submissions(
     for row in rows {
         let count = u16::try_from(row.try_get::<i16, _>("segment_count")?).unwrap_or(0);
         let status: String = row.try_get("submit_status")?;
-        let outcome = if status == "SUBMITTED" {
-            SubmitOutcome::Submitted {
+        let command_status = row.try_get::<i32, _>("command_status")? as u32;
+        let outcome = match status.as_str() {
+            "SUBMITTED" => SubmitOutcome::Submitted {
                 smsc_message_id: row
                     .try_get::<Option<String>, _>("smsc_message_id")?
                     .unwrap_or_default(),
-            }
-        } else {
-            SubmitOutcome::Failed {
-                command_status: row.try_get::<i32, _>("command_status")? as u32,
-            }
+            },
+            "EXPIRED" => SubmitOutcome::Expired { command_status },
+            _ => SubmitOutcome::Failed { command_status },
         };
         let entry = out
             .entry(row.try_get("message_id")?)

@@ -349,6 +349,27 @@ impl DlrEvent {
         }
     }
 
+    /// The connector's EXPIRED event of a segment whose validity ended before the SMSC took it.
+    pub fn expired_segment(
+        operator_id: &str,
+        message_id: &str,
+        segment: Segment,
+        metadata: &BTreeMap<String, String>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self::segment_outcome(
+            operator_id,
+            message_id,
+            segment,
+            DeliveryStatus::Expired,
+            None,
+            None,
+            Some("validity period ended before the operator accepted the message".into()),
+            metadata,
+            at,
+        )
+    }
+
     /// The event of a deliver_sm that is a receipt but cannot be read (`reason` says why):
     /// UNKNOWN, uncorrelated, named by [`event_id::unreadable_receipt`] of `fields`.
     pub fn unreadable_receipt(

@@ -3,6 +3,8 @@
 //! `/health` answers 200 whenever the process and its runtime answer: never because the SMSC
 //! is down. `/ready` answers 200 only when the session is bound, NATS is connected, PostgreSQL
 //! answers, and the TPS window is shared (Redis reachable); otherwise 503. Both bodies are JSON.
+//! `/ready`'s body also reports the session's slow-down after throttling answers (`slowdown`);
+//! a slow-down does not make the connector unready.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +21,7 @@ use tokio::sync::watch;
 
 use crate::correlation::WriteProbe;
 use crate::metrics::Metrics;
+use crate::session::{SessionHandle, SlowDownSnapshot};
 use crate::throttle::{Throttle, ThrottleState};
 
 /// What `/ready` checks. Absent dependencies are not checked.
@@ -34,10 +37,12 @@ pub struct AppState {
     pub postgres: Option<WriteProbe>,
     /// The TPS limiter.
     pub throttle: Option<Arc<Throttle>>,
+    /// The session, for its slow-down report.
+    pub session: Option<SessionHandle>,
 }
 
 /// The `/ready` body.
-#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Readiness {
     /// Overall verdict.
     pub ready: bool,
@@ -49,6 +54,46 @@ pub struct Readiness {
     pub postgres: String,
     /// `shared`, `degraded`, `unlimited` or `unchecked`.
     pub throttle: String,
+    /// The session's slow-down; absent when the session is not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slowdown: Option<SlowDownReport>,
+}
+
+/// The slow-down part of `/ready`'s body.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SlowDownReport {
+    /// `none`, `throttled`, `queueFull` or `throttledQueueFull`.
+    pub state: String,
+    /// When the slow-down began (RFC 3339), while slowed down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// The send rate limit in submits per second, while throttled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<f64>,
+    /// The rate limit relative to the rate before throttling (1 when not limited).
+    pub rate_factor: f64,
+    /// The current queue-full pause in milliseconds, while the queue is full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_full_pause_ms: Option<u64>,
+    /// Seconds paused after queue-full answers since the start.
+    pub paused_seconds_total: f64,
+}
+
+impl From<SlowDownSnapshot> for SlowDownReport {
+    fn from(s: SlowDownSnapshot) -> Self {
+        Self {
+            state: s.state.label().into(),
+            since: s
+                .state
+                .since
+                .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339()),
+            rate_limit: s.rate_limit.map(|r| (r * 10.0).round() / 10.0),
+            rate_factor: (s.rate_factor * 1000.0).round() / 1000.0,
+            queue_full_pause_ms: s.queue_full_pause.map(|p| p.as_millis() as u64),
+            paused_seconds_total: (s.paused_total.as_secs_f64() * 1000.0).round() / 1000.0,
+        }
+    }
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -88,6 +133,7 @@ async fn ready(State(s): State<AppState>) -> impl IntoResponse {
         nats,
         postgres,
         throttle,
+        slowdown: s.session.as_ref().map(|h| h.slow_down().into()),
     };
     let code = if body.ready {
         StatusCode::OK
@@ -172,6 +218,7 @@ mod tests {
             nats: Some(nats),
             postgres: Some(WriteProbe::new(db.pool.clone(), "op", "pod-1")),
             throttle: Some(shared),
+            session: None,
         };
         let (base, stop) = start(state.clone()).await;
         let client = reqwest::Client::new();
@@ -189,7 +236,8 @@ mod tests {
                 bound: false,
                 nats: "connected".into(),
                 postgres: "ok".into(),
-                throttle: "shared".into()
+                throttle: "shared".into(),
+                slowdown: None,
             }
         );
 
@@ -244,6 +292,7 @@ mod tests {
             nats: None,
             postgres: Some(WriteProbe::new(read_only.clone(), "op", "pod-1")),
             throttle: None,
+            session: None,
         };
         let (base, stop) = start(state).await;
         let r = reqwest::get(format!("{base}/ready")).await.unwrap();
@@ -275,6 +324,7 @@ mod tests {
             nats: None,
             postgres: Some(WriteProbe::new(dead_pool, "op", "pod-1")),
             throttle: Some(degraded),
+            session: None,
         };
         let (base, stop) = start(state).await;
         let client = reqwest::Client::new();

@@ -120,6 +120,13 @@ pub fn prior_events(
                     s.submitted_at,
                 )
             }),
+            SubmitOutcome::Expired { .. } => Some(DlrEvent::expired_segment(
+                operator_id,
+                &command.message_id,
+                segment(s.index),
+                &command.metadata,
+                s.submitted_at,
+            )),
             SubmitOutcome::Failed { command_status } => Some(DlrEvent::segment_outcome(
                 operator_id,
                 &command.message_id,

@@ -10,8 +10,10 @@
 //! `smpp_duplicate_window_total`, `smpp_mo_messages_total`,
 //! `smpp_idempotent_skips_total`, `smpp_duplicate_commands_total`, `smpp_pending_receipts`,
 //! `smpp_pending_receipts_overflow_total`, `smpp_pending_receipts_unreadable_total`,
-//! `smpp_unreadable_receipts_total`.
+//! `smpp_unreadable_receipts_total`, `smpp_slowdown_paused_seconds_total`,
+//! `smpp_slowdown_rate_factor`.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -126,6 +128,12 @@ pub struct Metrics {
     pub correlations_purged_total: Counter,
     /// 1 for the receipt id form in use, 0 for the others.
     pub receipt_id_form: Family<FormLabel, Gauge>,
+    /// Seconds the session paused sending after ESME_RMSGQFUL.
+    pub slowdown_paused_seconds_total: Counter<f64, AtomicU64>,
+    /// The send rate limit after ESME_RTHROTTLED relative to the rate before (1 unlimited).
+    pub slowdown_rate_factor: Gauge<f64, AtomicU64>,
+    /// The paused time already counted, to add only the difference.
+    paused_counted: Mutex<std::time::Duration>,
     current_session: Mutex<Option<SessionLabels>>,
 }
 
@@ -164,6 +172,9 @@ impl Metrics {
             dispatch_pulled_total: Counter::default(),
             correlations_purged_total: Counter::default(),
             receipt_id_form: Family::default(),
+            slowdown_paused_seconds_total: Counter::default(),
+            slowdown_rate_factor: Gauge::default(),
+            paused_counted: Mutex::new(std::time::Duration::ZERO),
             current_session: Mutex::new(None),
             registry: Registry::default(),
         };
@@ -288,7 +299,32 @@ impl Metrics {
             "1 for the receipt id form in use (learning while auto has not locked one)",
             m.receipt_id_form.clone(),
         );
+        registry.register(
+            "smpp_slowdown_paused_seconds",
+            "Seconds the session paused sending after ESME_RMSGQFUL",
+            m.slowdown_paused_seconds_total.clone(),
+        );
+        registry.register(
+            "smpp_slowdown_rate_factor",
+            "Send rate limit after ESME_RTHROTTLED relative to the rate before it (1 when not limited)",
+            m.slowdown_rate_factor.clone(),
+        );
+        m.slowdown_rate_factor.set(1.0);
         Self { registry, ..m }
+    }
+
+    /// Copies the session's slow-down figures (`paused_total` since the engine started).
+    pub fn set_slow_down(&self, paused_total: std::time::Duration, rate_factor: f64) {
+        let mut counted = self
+            .paused_counted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if paused_total > *counted {
+            self.slowdown_paused_seconds_total
+                .inc_by((paused_total - *counted).as_secs_f64());
+            *counted = paused_total;
+        }
+        self.slowdown_rate_factor.set(rate_factor);
     }
 
     /// Counts a submit response.

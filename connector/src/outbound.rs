@@ -48,25 +48,7 @@ pub struct OutboundMessage {
     pub segments: Vec<OutboundSegment>,
 }
 
-/// SMPP relative time (`YYMMDDhhmmss000R`) of a validity in seconds.
-pub fn relative_time(seconds: u32) -> String {
-    let mut s = u64::from(seconds);
-    let years = s / (365 * 86_400);
-    s %= 365 * 86_400;
-    let months = s / (30 * 86_400);
-    s %= 30 * 86_400;
-    let days = s / 86_400;
-    s %= 86_400;
-    format!(
-        "{:02}{:02}{:02}{:02}{:02}{:02}000R",
-        years.min(99),
-        months,
-        days,
-        s / 3600,
-        (s % 3600) / 60,
-        s % 60
-    )
-}
+pub use crate::codec::relative_time;
 
 /// SMPP absolute time (`YYMMDDhhmmsstnnp`) of an instant, in UTC.
 pub fn absolute_time(at: DateTime<Utc>) -> String {

@@ -151,10 +151,12 @@ impl Pipeline {
 
     /// Sends one segment. `published` is the command's JetStream publish time, for
     /// `smpp_publish_to_submit_seconds`.
+    /// `expires`: the end of the message's validity (never sent at or after it).
     async fn send_segment(
         &self,
         seg: outbound::OutboundSegment,
         published: Option<chrono::DateTime<Utc>>,
+        expires: Option<Instant>,
     ) -> SegmentResult {
         let mut stopping = self.stopping.clone();
         let mut db_down = self.db_down.subscribe();
@@ -174,7 +176,7 @@ impl Pipeline {
         if slot.is_none() || *self.stopping.borrow() {
             return SegmentResult::Failed(seg.segment, SubmitError::ShuttingDown);
         }
-        match self.session.submit(seg.pdu).await {
+        match self.session.submit_before(seg.pdu, expires).await {
             Ok(outcome) => {
                 self.metrics.submit(outcome.status.0);
                 if let Some(published) = published {
@@ -257,13 +259,52 @@ impl Pipeline {
             .into_iter()
             .filter(|s| !prior.as_ref().is_some_and(|p| p.has(s.segment.index)))
             .collect();
+        let valid_until = validity_end(&message, command.validity_period_seconds);
+        let expires = valid_until
+            .map(|end| Instant::now() + (end - Utc::now()).to_std().unwrap_or(Duration::ZERO));
 
         let published = message.info().ok().and_then(|i| {
             chrono::DateTime::from_timestamp(i.published.unix_timestamp(), i.published.nanosecond())
         });
-        let results =
-            futures::future::join_all(to_send.into_iter().map(|s| self.send_segment(s, published)))
-                .await;
+        // One segment at a time, in order: a segment is written only once its predecessor
+        // is settled, so a resent segment never overtakes one before it.
+        let sends = async {
+            let mut results = Vec::with_capacity(to_send.len());
+            let mut unsent = Vec::new();
+            let mut expired: Option<Option<CommandStatus>> = None;
+            for seg in to_send {
+                if !unsent.is_empty() {
+                    unsent.push(seg.segment);
+                    continue;
+                }
+                if expired.is_none() && expires.is_some_and(|e| Instant::now() >= e) {
+                    expired = Some(None);
+                }
+                if let Some(last_status) = expired {
+                    let e = SubmitError::Expired {
+                        attempts: 0,
+                        last_status,
+                    };
+                    results.push(SegmentResult::Failed(seg.segment, e));
+                    continue;
+                }
+                let r = self.send_segment(seg, published, expires).await;
+                match &r {
+                    SegmentResult::Failed(_, SubmitError::Expired { last_status, .. }) => {
+                        expired = Some(*last_status);
+                    }
+                    SegmentResult::Failed(segment, e)
+                        if e.is_retryable() && e.status().is_none() =>
+                    {
+                        unsent.push(*segment);
+                    }
+                    _ => {}
+                }
+                results.push(r);
+            }
+            (results, unsent)
+        };
+        let (results, unsent) = sends.await;
 
         let now = Utc::now();
         let mut rows = Vec::new();
@@ -276,7 +317,6 @@ impl Pipeline {
                 self.config.receipts.publish_accepted,
             )
         });
-        let mut retry_later = false;
         for r in results {
             match r {
                 SegmentResult::Sent(segment, outcome) => {
@@ -306,6 +346,33 @@ impl Pipeline {
                             now,
                         ));
                     }
+                }
+                SegmentResult::Failed(
+                    segment,
+                    SubmitError::Expired {
+                        attempts,
+                        last_status,
+                    },
+                ) => {
+                    rows.push(SegmentSubmit {
+                        operator_id: self.op().to_string(),
+                        message_id: command.message_id.clone(),
+                        segment,
+                        outcome: RowOutcome::Expired {
+                            command_status: last_status.map_or(0, |s| s.0),
+                        },
+                        attempts,
+                        concat_ref: built.concat_ref,
+                        submitted_at: now,
+                        metadata: command.metadata.clone(),
+                    });
+                    events.push(DlrEvent::expired_segment(
+                        self.op(),
+                        &command.message_id,
+                        segment,
+                        &command.metadata,
+                        now,
+                    ));
                 }
                 SegmentResult::Failed(segment, e) if !e.is_retryable() || e.status().is_some() => {
                     let status = e.status().map(|s| s.0);
@@ -338,7 +405,6 @@ impl Pipeline {
                 }
                 SegmentResult::Failed(_, e) => {
                     tracing::debug!(message_id = %command.message_id, error = %e, "segment to retry");
-                    retry_later = true;
                 }
             }
         }
@@ -359,12 +425,13 @@ impl Pipeline {
         if !events.is_empty() && !Box::pin(self.publish_outcomes(message, &events)).await {
             return;
         }
-        if retry_later {
+        if !unsent.is_empty() {
             Box::pin(self.retry_or_expire(
                 message,
                 &command.message_id,
                 &command.metadata,
-                command.validity_period_seconds,
+                valid_until,
+                &unsent,
             ))
             .await;
         } else if let Err(e) = js::ack(message).await {
@@ -395,7 +462,7 @@ impl Pipeline {
                     DeliveryStatus::Rejected,
                     match &r.outcome {
                         RowOutcome::Submitted { smsc_message_id } => Some(smsc_message_id.as_str()),
-                        RowOutcome::Failed { .. } => None,
+                        RowOutcome::Failed { .. } | RowOutcome::Expired { .. } => None,
                     },
                     None,
                     Some(format!("the outcome cannot be recorded: {e}")),
@@ -462,34 +529,29 @@ impl Pipeline {
         Duration::from_secs(self.config.nats.ack_wait_seconds.max(2) / 2)
     }
 
-    /// A retryable failure: nak with backoff, or, past the message's validity, publish
-    /// EXPIRED and acknowledge.
+    /// A retryable failure of the `unsent` segments: nak with backoff, or, past the message's
+    /// validity, publish their EXPIRED events and acknowledge.
     async fn retry_or_expire(
         &self,
         message: &Message,
         message_id: &str,
         metadata: &BTreeMap<String, String>,
-        validity: Option<u32>,
+        valid_until: Option<chrono::DateTime<Utc>>,
+        unsent: &[Segment],
     ) {
-        let published = message
-            .info()
-            .ok()
-            .map(|i| i.published.unix_timestamp())
-            .unwrap_or_else(|| Utc::now().timestamp());
-        let expired = validity.is_some_and(|v| published + i64::from(v) <= Utc::now().timestamp());
-        if expired {
-            let event = DlrEvent::segment_outcome(
-                self.op(),
-                message_id,
-                Segment { index: 1, count: 1 },
-                DeliveryStatus::Expired,
-                None,
-                None,
-                Some("validity period ended before the operator accepted the message".into()),
-                metadata,
-                Utc::now(),
-            );
-            if self.publisher.publish_dlr(&event).await.is_ok() {
+        let now = Utc::now();
+        if valid_until.is_some_and(|end| end <= now) {
+            let mut published = true;
+            for segment in unsent {
+                let event =
+                    DlrEvent::expired_segment(self.op(), message_id, *segment, metadata, now);
+                if let Err(e) = self.publisher.publish_dlr(&event).await {
+                    tracing::warn!(error = %e, "cannot publish an EXPIRED event; the command will come back");
+                    published = false;
+                    break;
+                }
+            }
+            if published {
                 let _ = js::ack(message).await;
                 return;
             }
@@ -503,6 +565,19 @@ impl Pipeline {
             ));
         let _ = js::nak_after(message, delay).await;
     }
+}
+
+/// The end of a command's validity: its JetStream publish time plus `validityPeriodSeconds`.
+fn validity_end(message: &Message, validity: Option<u32>) -> Option<chrono::DateTime<Utc>> {
+    let seconds = validity?;
+    let published = message
+        .info()
+        .ok()
+        .and_then(|i| {
+            chrono::DateTime::from_timestamp(i.published.unix_timestamp(), i.published.nanosecond())
+        })
+        .unwrap_or_else(Utc::now);
+    Some(published + chrono::Duration::seconds(i64::from(seconds)))
 }
 
 fn status_reason(e: &SubmitError) -> String {
@@ -711,6 +786,7 @@ pub async fn run(
         nats: Some(nats.clone()),
         postgres: Some(probe.clone()),
         throttle: Some(throttle.clone()),
+        session: Some(session.clone()),
     };
     let (http_stop_tx, mut http_stop) = watch::channel(false);
     let http = tokio::spawn(crate::http::serve(
@@ -744,9 +820,27 @@ pub async fn run(
         let metrics = metrics.clone();
         let (op, instance) = (op.clone(), instance.clone());
         let unbound_published = unbound_published.clone();
+        let mut slow_down = session.watch_slow_down();
         tasks.spawn(async move {
             let mut bound_before = false;
-            while let Some(ev) = crate::session_status::next_event(&mut events).await {
+            let mut slow_down_open = true;
+            loop {
+                let received = tokio::select! {
+                    ev = crate::session_status::next_event(&mut events) => ev,
+                    changed = slow_down.changed(), if slow_down_open => {
+                        match changed {
+                            Ok(()) => {
+                                let s = *slow_down.borrow_and_update();
+                                status_tx.send_replace(Some(tracker.set_slow_down(&s).clone()));
+                            }
+                            Err(_) => slow_down_open = false,
+                        }
+                        continue;
+                    }
+                };
+                let Some(ev) = received else {
+                    break;
+                };
                 let health = OperatorHealth {
                     operator_id: op.clone(),
                     state: ev.state,
@@ -888,6 +982,8 @@ pub async fn run(
                         metrics.window_in_use.set((session.window_size() - session.free_window()) as i64);
                         metrics.tps_used.set(i64::from(throttle.used_last_window().await));
                         metrics.set_receipt_id_form(id_forms.label());
+                        let slow = session.slow_down();
+                        metrics.set_slow_down(slow.paused_total, slow.rate_factor);
                         throttle.probe().await;
                     }
                 }

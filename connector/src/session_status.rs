@@ -1,14 +1,15 @@
 //! The session status the connector writes into its MnoConnection (`status.session`, through
-//! [`crate::status_writer`]), kept up to date from the session engine's state changes.
+//! [`crate::status_writer`]), kept up to date from the session engine's state changes and its
+//! slow-down.
 
 use crds::config::ConnectorConfig;
 use crds::status::{ActiveEndpoint, BindState, EndpointState, EndpointStatus};
-use crds::SessionStatus;
+use crds::{SessionStatus, SlowDownState, SlowDownStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::events::{EndpointRole, HealthState};
-use crate::session::SessionEvent;
+use crate::session::{SessionEvent, SlowDown};
 
 /// The next session event for a follower of the state (health events, the MnoConnection
 /// status, the state gauge): one that fell behind a flapping link logs how many it missed and
@@ -64,6 +65,7 @@ impl StatusTracker {
                 last_failback_time: None,
                 connector_pod: Some(pod.to_string()),
                 connector_ready: false,
+                slow_down: None,
             },
         }
     }
@@ -78,6 +80,25 @@ impl StatusTracker {
             EndpointRole::Primary => Some(&mut self.status.primary),
             EndpointRole::Backup => self.status.backup.as_mut(),
         }
+    }
+
+    /// Applies a change of the session's slow-down.
+    pub fn set_slow_down(&mut self, s: &SlowDown) -> &SessionStatus {
+        let state = match (s.throttled, s.queue_full) {
+            (false, false) => None,
+            (true, false) => Some(SlowDownState::Throttled),
+            (false, true) => Some(SlowDownState::QueueFull),
+            (true, true) => Some(SlowDownState::ThrottledQueueFull),
+        };
+        self.status.slow_down = state.map(|state| SlowDownStatus {
+            state,
+            since: Time(
+                s.since
+                    .and_then(|t| Timestamp::try_from(t).ok())
+                    .unwrap_or_else(Timestamp::now),
+            ),
+        });
+        &self.status
     }
 
     /// Applies one state change at `now`.
@@ -167,6 +188,24 @@ mod tests {
         );
         drop(tx);
         assert!(next_event(&mut rx).await.is_none(), "ends with the session");
+    }
+
+    #[test]
+    fn the_slow_down_is_shown_while_it_lasts() {
+        let mut t = StatusTracker::new(&config(), "pod-1");
+        let since =
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let s = t
+            .set_slow_down(&SlowDown {
+                throttled: false,
+                queue_full: true,
+                since: Some(since),
+            })
+            .clone();
+        let slow = s.slow_down.expect("slow-down shown");
+        assert_eq!(slow.state, SlowDownState::QueueFull);
+        assert_eq!(slow.since.0.as_second(), 1_700_000_000);
+        assert_eq!(t.set_slow_down(&SlowDown::default()).slow_down, None);
     }
 
     #[test]

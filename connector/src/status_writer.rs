@@ -166,6 +166,7 @@ mod tests {
             last_failback_time: None,
             connector_pod: Some("mtn-gh-connector-1".into()),
             connector_ready: state == BindState::Bound,
+            slow_down: None,
         }
     }
 

@@ -259,7 +259,9 @@ impl Default for ThrottleConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetryConfig {
-    /// Attempts per segment, the first included.
+    /// Attempts per segment, the first included, for retryable statuses other than
+    /// ESME_RTHROTTLED / ESME_RMSGQFUL (those are resent within the validity, or without one
+    /// for at most maxAttempts × maxDelayMs).
     #[serde(default = "defaults::max_attempts")]
     pub max_attempts: u32,
     /// First retry delay in milliseconds (doubles per attempt).
@@ -268,7 +270,9 @@ pub struct RetryConfig {
     /// Largest retry delay in milliseconds.
     #[serde(default = "defaults::retry_max_ms")]
     pub max_delay_ms: u64,
-    /// Pause after ESME_RMSGQFUL, in milliseconds.
+    /// Longest pause after ESME_RMSGQFUL, in milliseconds: the first is 100 ms, then one
+    /// probe submit; each refused probe doubles the pause up to this, each accepted submit
+    /// halves it.
     #[serde(default = "defaults::queue_full_pause_ms")]
     pub queue_full_pause_ms: u64,
 }
@@ -858,7 +862,7 @@ pub mod defaults {
         60_000
     }
     pub fn queue_full_pause_ms() -> u64 {
-        5_000
+        1_000
     }
     pub fn charsets() -> Vec<super::Charset> {
         vec![super::Charset::Gsm7, super::Charset::Ucs2]

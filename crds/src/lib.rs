@@ -10,4 +10,4 @@ pub mod status;
 pub use config::ConnectorConfig;
 pub use mno::{MnoConnection, MnoConnectionSpec};
 pub use render::{render_config, RenderError};
-pub use status::{MnoConnectionStatus, SessionStatus};
+pub use status::{MnoConnectionStatus, SessionStatus, SlowDownState, SlowDownStatus};

@@ -121,6 +121,31 @@ pub struct SessionStatus {
     /// Whether that connector reports itself ready (bound and its dependencies reachable).
     #[serde(default)]
     pub connector_ready: bool,
+    /// The session's slow-down after throttling answers of the SMSC; absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_down: Option<SlowDownStatus>,
+}
+
+/// What slows the session down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SlowDownState {
+    /// The send rate is lowered after ESME_RTHROTTLED.
+    Throttled,
+    /// Sending is paused and probed after ESME_RMSGQFUL.
+    QueueFull,
+    /// Both.
+    ThrottledQueueFull,
+}
+
+/// A slow-down of the session after throttling answers of the SMSC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SlowDownStatus {
+    /// `throttled`, `queueFull` or `throttledQueueFull`.
+    pub state: SlowDownState,
+    /// Since when the session is slowed down.
+    pub since: Time,
 }
 
 impl MnoConnectionStatus {

@@ -234,3 +234,30 @@ async fn live_connections_can_be_broken_or_unbound_on_demand() {
     assert_eq!(sim.break_connections(BreakAction::Close), 1);
     assert!(b.wait_closed().await);
 }
+
+#[tokio::test]
+async fn a_status_for_some_seconds_then_recovery() {
+    let rule: StatusRule = "ESME_RMSGQFUL:for=1".parse().unwrap();
+    let sim = start(Faults {
+        submit_status: vec![rule],
+        ..Faults::default()
+    })
+    .await;
+    let mut c = bind(&sim).await;
+    let q = CommandStatus::ESME_RMSGQFUL;
+    let ok = CommandStatus::ESME_ROK;
+    assert_eq!(statuses(&mut c, 3).await, [q, q, q]);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(statuses(&mut c, 2).await, [ok, ok]);
+
+    // Installed again at run time (YAML / JSON form): the clock restarts.
+    let faults: Faults = serde_json::from_str(
+        r#"{"submit_status":[{"status":"ESME_RMSGQFUL","when":{"for":0.5}}]}"#,
+    )
+    .unwrap();
+    sim.set_faults(faults);
+    assert_eq!(statuses(&mut c, 1).await, [q]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(statuses(&mut c, 1).await, [ok]);
+    assert_eq!(sim.accepted_submits(), 3);
+}

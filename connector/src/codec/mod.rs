@@ -37,5 +37,5 @@ pub use framing::{Decoded, SmppCodec, DEFAULT_MAX_PDU_LEN, MIN_PDU_LEN};
 pub use message_state::MessageState;
 pub use pdu::{Header, Pdu, HEADER_LEN};
 pub use status::CommandStatus;
-pub use time::{SmppTime, TimeError};
+pub use time::{relative_time, SmppTime, TimeError};
 pub use tlv::{tag, tag_name, NetworkErrorCode, RawTlv, Tlv, Tlvs};

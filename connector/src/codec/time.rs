@@ -12,6 +12,26 @@
 
 use std::fmt;
 
+/// SMPP relative time (`YYMMDDhhmmss000R`) of a validity in seconds.
+pub fn relative_time(seconds: u32) -> String {
+    let mut s = u64::from(seconds);
+    let years = s / (365 * 86_400);
+    s %= 365 * 86_400;
+    let months = s / (30 * 86_400);
+    s %= 30 * 86_400;
+    let days = s / 86_400;
+    s %= 86_400;
+    format!(
+        "{:02}{:02}{:02}{:02}{:02}{:02}000R",
+        years.min(99),
+        months,
+        days,
+        s / 3600,
+        (s % 3600) / 60,
+        s % 60
+    )
+}
+
 /// A parsed, non-empty SMPP time field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SmppTime {

@@ -184,6 +184,14 @@ async fn every_command_is_checked_settled_ones_republish_their_events_and_copies
                     command_status: 0x0B,
                 },
             ),
+            row(
+                "done-3",
+                1,
+                1,
+                SubmitOutcome::Expired {
+                    command_status: 0x58,
+                },
+            ),
         ]))
         .await
         .await
@@ -195,7 +203,7 @@ async fn every_command_is_checked_settled_ones_republish_their_events_and_copies
         )
     };
     // First deliveries all: the settled ones were published again by the orchestrator.
-    for mid in ["done-1", "done-2", "new-1", "new-1"] {
+    for mid in ["done-1", "done-2", "done-3", "new-1", "new-1"] {
         js.publish(cfg.dispatch_subject(), cmd(mid).into())
             .await
             .unwrap()
@@ -205,21 +213,21 @@ async fn every_command_is_checked_settled_ones_republish_their_events_and_copies
     let (_bound, rx) = watch::channel(true);
     let mut puller = DispatchPuller::new(consumer, rx, Duration::from_millis(300));
     let pulled = pull_all(&mut puller, 10).await;
-    assert_eq!(pulled.len(), 4);
+    assert_eq!(pulled.len(), 5);
     assert!(pulled.iter().all(|m| delivery_count(m) == 1));
     let accepted = intake.process(pulled).await;
     assert_eq!(accepted.len(), 1, "only the new command, once");
     assert_eq!(accepted[0].command.message_id, "new-1");
     assert!(accepted[0].prior.is_none());
     let text = metrics.encode();
-    assert!(text.contains("smpp_idempotent_skips_total 2"), "{text}");
+    assert!(text.contains("smpp_idempotent_skips_total 3"), "{text}");
     assert!(text.contains("smpp_duplicate_commands_total 1"), "{text}");
 
     // The settled segments' events, again, with their deterministic ids.
     let mut events_stream = js.get_stream(&events_name).await.unwrap();
-    assert_eq!(events_stream.info().await.unwrap().state.messages, 3);
+    assert_eq!(events_stream.info().await.unwrap().state.messages, 4);
     let mut events = Vec::new();
-    for seq in 1..=3 {
+    for seq in 1..=4 {
         let raw = events_stream.get_raw_message(seq).await.unwrap();
         events.push(serde_json::from_slice::<DlrEvent>(&raw.payload).unwrap());
     }
@@ -230,6 +238,7 @@ async fn every_command_is_checked_settled_ones_republish_their_events_and_copies
             format!("{op}:done-1:1:ACCEPTED"),
             format!("{op}:done-2:1:ACCEPTED"),
             format!("{op}:done-2:2:REJECTED"),
+            format!("{op}:done-3:1:EXPIRED"),
         ]
     );
     assert_eq!(events[0].smsc_message_id.as_deref(), Some("A1"));

@@ -16,11 +16,12 @@ use super::connection::Transport;
 use super::counters::{Counters, Direction};
 use super::heartbeat::{Action, Dead, Heartbeat};
 use super::inbound::{Inbound, Responder};
+use super::slowdown::SlowDownMeter;
 use super::status_class::{classify, StatusClass};
 use super::submit::{LateResponse, SubmitError, SubmitJob, SubmitOutcome};
 use super::throttle::Pacer;
 use super::window::{Matched, Outstanding, SequenceNumbers, Window};
-use crate::codec::{Body, CommandId, CommandStatus, Decoded, Pdu};
+use crate::codec::{relative_time, Body, COctetString, CommandId, CommandStatus, Decoded, Pdu};
 use crate::events::EndpointRole;
 use crds::config::{RetryConfig, SessionConfig};
 use std::sync::Arc;
@@ -40,6 +41,7 @@ const MAX_EXPIRED: usize = 65_536;
 #[derive(Debug)]
 pub(crate) struct LinkContext {
     pub counters: Arc<Counters>,
+    pub slow_down: Arc<SlowDownMeter>,
     pub inbound: mpsc::Sender<Inbound>,
     pub late: mpsc::Sender<LateResponse>,
     pub session: SessionConfig,
@@ -94,6 +96,8 @@ struct State<'c> {
     window: Window<SubmitJob, u64>,
     heartbeat: Heartbeat,
     pacer: Pacer,
+    /// The pacer's paused time already recorded in the meter.
+    paused_recorded: Duration,
     retries: Vec<(Instant, SubmitJob)>,
     ready: VecDeque<SubmitJob>,
     out: mpsc::UnboundedSender<Pdu>,
@@ -138,6 +142,7 @@ impl Link {
                 now,
             ),
             pacer: Pacer::new(now),
+            paused_recorded: Duration::ZERO,
             retries: Vec::new(),
             ready: VecDeque::new(),
             out: out_tx,
@@ -239,6 +244,7 @@ impl Link {
         }
         let end = st.ended.take().unwrap_or(LinkEnd::Closed);
         st.fail_all();
+        ctx.slow_down.reset();
         if let Some(jobs) = jobs {
             // Submits queued but never written go back to their callers.
             while let Ok(job) = jobs.try_recv() {
@@ -302,6 +308,13 @@ impl State<'_> {
     }
 
     fn send_job(&mut self, mut job: SubmitJob, now: Instant, buf: &mut BytesMut) {
+        if job.expired_at(now) {
+            job.expire();
+            return;
+        }
+        if let (Some(expires), Body::SubmitSm(sm)) = (job.expires, &mut job.pdu.body) {
+            sm.validity_period = time_left(expires, now);
+        }
         let seq = self.window.allocate();
         job.pdu.sequence = seq;
         if let Err(e) = job.pdu.encode(buf) {
@@ -506,7 +519,8 @@ impl State<'_> {
         let class = classify(status);
         match class {
             StatusClass::Ok => {
-                self.pacer.on_success(now);
+                self.pacer.on_success(now, o.sent_at);
+                self.record_slow_down();
                 let latency = now.duration_since(job.first_sent.unwrap_or(o.sent_at));
                 let outcome = SubmitOutcome {
                     status,
@@ -518,27 +532,55 @@ impl State<'_> {
                 };
                 job.finish(Ok(outcome));
             }
-            StatusClass::Throttled | StatusClass::QueueFull | StatusClass::Retryable => {
+            StatusClass::Throttled | StatusClass::QueueFull => {
                 let retry = &self.ctx.retry;
-                let mut delay = retry_delay(retry, job.attempts);
+                self.ctx.counters.throttled();
                 if class == StatusClass::Throttled {
-                    self.ctx.counters.throttled();
-                    self.pacer.on_throttled(now);
-                } else if class == StatusClass::QueueFull {
-                    self.ctx.counters.throttled();
-                    let most = Duration::from_millis(retry.queue_full_pause_ms);
-                    delay = delay.max(self.pacer.on_queue_full(now, most));
-                }
-                if job.attempts < retry.max_attempts.max(1) {
-                    self.ctx.counters.retry();
-                    self.retries.push((now + delay, job));
+                    self.pacer.on_throttled(now, o.sent_at);
                 } else {
+                    let most = Duration::from_millis(retry.queue_full_pause_ms);
+                    self.pacer.on_queue_full(now, o.sent_at, most);
+                }
+                self.record_slow_down();
+                let mut job = job;
+                job.throttled += 1;
+                job.last_status = Some(status);
+                // Flow control, not a fault of the message: resent as soon as the pacer
+                // allows, within its validity, or else within the throttling budget.
+                let budget = throttling_budget(retry);
+                let first = job.first_sent.unwrap_or(o.sent_at);
+                if job.expires.is_none() && now.duration_since(first) >= budget {
                     let attempts = job.attempts;
                     job.finish(Err(SubmitError::Rejected {
                         status,
                         class,
                         attempts,
                     }));
+                } else if job.expired_at(now) {
+                    job.expire();
+                } else {
+                    self.ctx.counters.retry();
+                    self.ready.push_back(job);
+                }
+            }
+            StatusClass::Retryable => {
+                let retry = &self.ctx.retry;
+                let mut job = job;
+                job.last_status = Some(status);
+                let counted = job.attempts.saturating_sub(job.throttled);
+                let at = now + retry_delay(retry, counted);
+                if counted >= retry.max_attempts.max(1) {
+                    let attempts = job.attempts;
+                    job.finish(Err(SubmitError::Rejected {
+                        status,
+                        class,
+                        attempts,
+                    }));
+                } else if job.expired_at(at) {
+                    job.expire();
+                } else {
+                    self.ctx.counters.retry();
+                    self.retries.push((at, job));
                 }
             }
             _ => {
@@ -552,7 +594,25 @@ impl State<'_> {
         }
     }
 
+    /// Hands the pacer's state to the meter (which logs entering and leaving).
+    fn record_slow_down(&mut self) {
+        let total = self.pacer.paused_total();
+        let added = total.saturating_sub(self.paused_recorded);
+        self.paused_recorded = total;
+        self.ctx.slow_down.record(self.pacer.state(), added);
+    }
+
     fn housekeeping(&mut self, now: Instant, buf: &mut BytesMut) {
+        // Retries waiting for the pacer whose validity ended are not sent.
+        if self.ready.iter().any(|j| j.expired_at(now)) {
+            for job in std::mem::take(&mut self.ready) {
+                if job.expired_at(now) {
+                    job.expire();
+                } else {
+                    self.ready.push_back(job);
+                }
+            }
+        }
         for (sequence, o) in self.window.expire(now, |job| job.tag) {
             self.ctx.counters.response_timeout();
             let tag = o.payload.tag;
@@ -630,6 +690,27 @@ impl State<'_> {
     }
 }
 
+/// How long a message without a validity is resent after throttling answers, from its
+/// first send: `maxAttempts × maxDelayMs`.
+fn throttling_budget(retry: &RetryConfig) -> Duration {
+    Duration::from_millis(
+        retry
+            .max_delay_ms
+            .max(retry.initial_delay_ms)
+            .saturating_mul(u64::from(retry.max_attempts.max(1))),
+    )
+}
+
+/// The relative validity_period of the time left until `expires` (whole seconds, rounded up,
+/// at least one).
+fn time_left(expires: Instant, now: Instant) -> COctetString<17> {
+    let left = expires.saturating_duration_since(now);
+    let secs = u32::try_from(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+        .unwrap_or(u32::MAX)
+        .max(1);
+    COctetString::try_from(relative_time(secs).as_str()).unwrap_or_default()
+}
+
 /// The delay before retry number `attempts` (1-based): initial × 2^(attempts-1), capped.
 fn retry_delay(retry: &RetryConfig, attempts: u32) -> Duration {
     let exp = attempts.saturating_sub(1).min(20);
@@ -654,5 +735,15 @@ mod tests {
         };
         let got: Vec<u128> = (1..=4).map(|a| retry_delay(&r, a).as_millis()).collect();
         assert_eq!(got, vec![100, 200, 350, 350]);
+        assert_eq!(throttling_budget(&r), Duration::from_millis(1750));
+    }
+
+    #[test]
+    fn the_validity_sent_is_the_time_left() {
+        let now = Instant::now();
+        let left = |ms| time_left(now + Duration::from_millis(ms), now).to_string();
+        assert_eq!(left(90_061_000), "000001010101000R");
+        assert_eq!(left(59_001), "000000000100000R");
+        assert_eq!(left(0), "000000000001000R");
     }
 }

@@ -29,12 +29,15 @@
 //!   every `probeIntervalSeconds`; once a probe stays bound `failbackHoldSeconds`, drain the
 //!   backup, unbind it and bind the primary. Each change is a [`SessionEvent`] (BOUND,
 //!   FAILBACK, UNBOUND with endpoint, address, bind mode and reason).
-//! - **Throttling** ([`throttle`]): `ESME_RTHROTTLED` lowers the session's send rate (AIMD) and
-//!   the submit is retried after `retry.initialDelayMs` (doubling); `ESME_RMSGQFUL` pauses
-//!   sending, 100 ms at first, doubling while refused up to `retry.queueFullPauseMs` and
-//!   halving with each accepted submit. Other retryable statuses are retried after the same
-//!   doubling delay. At most `retry.maxAttempts` attempts. Every command_status is classed in
-//!   [`status_class`].
+//! - **Throttling** ([`throttle`], [`slowdown`]): `ESME_RTHROTTLED` lowers the session's send
+//!   rate (AIMD); `ESME_RMSGQFUL` pauses sending, 100 ms at first, then probes with one
+//!   submit, the pause doubling while refused up to `retry.queueFullPauseMs` and halving with
+//!   each accepted submit. Such a submit is resent as soon as the pacer allows, without using
+//!   up `retry.maxAttempts`; it is bounded by its validity ([`SessionHandle::submit_before`])
+//!   or else by `retry.maxAttempts × retry.maxDelayMs` from its first send. Other retryable
+//!   statuses are retried after `retry.initialDelayMs` doubling to `retry.maxDelayMs`, at
+//!   most `retry.maxAttempts` attempts. Never sent after its validity ended. Every
+//!   command_status is classed in [`status_class`].
 //! - **Graceful stop**: [`SessionHandle::shutdown`] takes no new submits, waits for the
 //!   outstanding responses up to its deadline, unbinds and closes.
 //! - **TLS and source address** ([`connection`]): per endpoint, rustls with a custom CA and an
@@ -51,6 +54,7 @@ pub mod failover;
 pub mod heartbeat;
 pub mod inbound;
 mod link;
+pub mod slowdown;
 pub mod state;
 pub mod status_class;
 pub mod submit;
@@ -68,6 +72,7 @@ use tokio::time::Instant;
 pub use counters::{Counters, CountersSnapshot, Direction, Histogram};
 pub use credentials::{CredentialsError, CredentialsProvider, SmppCredentials, StaticCredentials};
 pub use inbound::{Inbound, Responder};
+pub use slowdown::{SlowDown, SlowDownMeter, SlowDownSnapshot};
 pub use state::{SessionEvent, SessionState, UnboundCause};
 pub use status_class::{classify, StatusClass};
 pub use submit::{LateResponse, SubmitError, SubmitOutcome};
@@ -163,8 +168,10 @@ impl SessionEngine {
             bound: bound_tx,
             events: events_tx,
         });
+        let slow_down = Arc::new(SlowDownMeter::default());
         let ctx = Arc::new(LinkContext {
             counters: counters.clone(),
+            slow_down: slow_down.clone(),
             inbound: inbound_tx,
             late: late_tx,
             session: config.session.clone(),
@@ -185,6 +192,7 @@ impl SessionEngine {
                 window: Arc::new(Semaphore::new(window)),
                 window_size: window,
                 counters,
+                slow_down,
                 state: state_rx,
                 bound: bound_rx,
                 shared,
@@ -209,6 +217,7 @@ struct Inner {
     window: Arc<Semaphore>,
     window_size: usize,
     counters: Arc<Counters>,
+    slow_down: Arc<SlowDownMeter>,
     state: watch::Receiver<SessionState>,
     bound: watch::Receiver<bool>,
     shared: Arc<Shared>,
@@ -235,6 +244,26 @@ impl SessionHandle {
         sm: SubmitSm,
         tag: u64,
     ) -> Result<SubmitOutcome, SubmitError> {
+        self.send(sm, tag, None).await
+    }
+
+    /// Like [`SessionHandle::submit`] for a message valid until `expires`: never written at
+    /// or after it ([`SubmitError::Expired`] instead), its relative validity_period rewritten
+    /// to the time left at each send.
+    pub async fn submit_before(
+        &self,
+        sm: SubmitSm,
+        expires: Option<Instant>,
+    ) -> Result<SubmitOutcome, SubmitError> {
+        self.send(sm, 0, expires).await
+    }
+
+    async fn send(
+        &self,
+        sm: SubmitSm,
+        tag: u64,
+        expires: Option<Instant>,
+    ) -> Result<SubmitOutcome, SubmitError> {
         let inner = &*self.inner;
         if inner.stop.borrow().is_some() {
             return Err(SubmitError::ShuttingDown);
@@ -252,6 +281,7 @@ impl SessionHandle {
         let job = SubmitJob::new(
             Pdu::new(0, Body::SubmitSm(sm)),
             tag,
+            expires,
             reply,
             WindowPermit::new(permit, inner.counters.clone()),
         );
@@ -273,6 +303,16 @@ impl SessionHandle {
     /// The configured window size.
     pub fn window_size(&self) -> usize {
         self.inner.window_size
+    }
+
+    /// The slow-down after throttling answers: state, time paused, rate.
+    pub fn slow_down(&self) -> SlowDownSnapshot {
+        self.inner.slow_down.snapshot()
+    }
+
+    /// A receiver of the slow-down state (changes on entering and leaving only).
+    pub fn watch_slow_down(&self) -> watch::Receiver<SlowDown> {
+        self.inner.slow_down.watch()
     }
 
     /// The current state.

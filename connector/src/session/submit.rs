@@ -68,6 +68,14 @@ pub enum SubmitError {
     /// The submit_sm cannot be encoded (a field is too long).
     #[error("cannot encode the submit_sm: {0}")]
     Encode(String),
+    /// The message's validity ended before the SMSC accepted it: not sent again.
+    #[error("validity ended before the SMSC accepted the submit (after {attempts} attempt(s), last status {last_status:?})")]
+    Expired {
+        /// Attempts made.
+        attempts: u32,
+        /// The last refusal's command_status, if one was answered.
+        last_status: Option<CommandStatus>,
+    },
 }
 
 impl SubmitError {
@@ -79,7 +87,7 @@ impl SubmitError {
             | SubmitError::Disconnected { .. }
             | SubmitError::ResponseTimeout { .. } => true,
             SubmitError::Rejected { class, .. } => class.is_retryable(),
-            SubmitError::Encode(_) => false,
+            SubmitError::Encode(_) | SubmitError::Expired { .. } => false,
         }
     }
 
@@ -137,7 +145,15 @@ pub(crate) struct SubmitJob {
     pub pdu: Pdu,
     pub tag: u64,
     pub attempts: u32,
+    /// Attempts answered `ESME_RTHROTTLED` or `ESME_RMSGQFUL` (not counted against
+    /// `retry.maxAttempts`).
+    pub throttled: u32,
+    /// The last refusal's status.
+    pub last_status: Option<CommandStatus>,
     pub first_sent: Option<Instant>,
+    /// Not sent at or after this instant (the message's validity end); the submit's
+    /// relative validity_period is rewritten to the time left at each send.
+    pub expires: Option<Instant>,
     reply: Option<oneshot::Sender<Result<SubmitOutcome, SubmitError>>>,
     permit: Option<WindowPermit>,
 }
@@ -146,6 +162,7 @@ impl SubmitJob {
     pub(crate) fn new(
         pdu: Pdu,
         tag: u64,
+        expires: Option<Instant>,
         reply: oneshot::Sender<Result<SubmitOutcome, SubmitError>>,
         permit: WindowPermit,
     ) -> Self {
@@ -153,10 +170,27 @@ impl SubmitJob {
             pdu,
             tag,
             attempts: 0,
+            throttled: 0,
+            last_status: None,
             first_sent: None,
+            expires,
             reply: Some(reply),
             permit: Some(permit),
         }
+    }
+
+    /// Finishes as expired.
+    pub(crate) fn expire(self) {
+        let (attempts, last_status) = (self.attempts, self.last_status);
+        self.finish(Err(SubmitError::Expired {
+            attempts,
+            last_status,
+        }));
+    }
+
+    /// Whether the job may not be sent at `now`.
+    pub(crate) fn expired_at(&self, now: Instant) -> bool {
+        self.expires.is_some_and(|e| now >= e)
     }
 
     /// Frees the window place, then answers the caller (who may have given up waiting).

@@ -46,5 +46,6 @@ pub fn session(state: BindState) -> SessionStatus {
         last_failback_time: None,
         connector_pod: Some("mtn-gh-connector-abc".into()),
         connector_ready: state != BindState::Unbound,
+        slow_down: None,
     }
 }

@@ -1,13 +1,15 @@
 //! Faults the simulator injects on demand: configured at start and replaced at run time.
 //!
 //! Each fault that fires on some requests only has a [`Trigger`]: `always`, every Nth
-//! (`every=N`), at random with a probability (`rate=P`), or the next N (`next=N`).
+//! (`every=N`), at random with a probability (`rate=P`), the next N (`next=N`), or every
+//! request for a time (`for=SECONDS`, e.g. a queue full for 20 s that then recovers).
 //! Triggers count from the moment the fault set is installed.
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use connector::codec::CommandStatus;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -74,8 +76,8 @@ impl Serialize for Status {
     }
 }
 
-/// When a fault fires. YAML: `always`, `{every: N}`, `{rate: P}`, `{next: N}` or the
-/// text forms `every=N`, `rate=P`, `next=N`.
+/// When a fault fires. YAML: `always`, `{every: N}`, `{rate: P}`, `{next: N}`,
+/// `{for: SECONDS}` or the text forms `every=N`, `rate=P`, `next=N`, `for=SECONDS`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Trigger {
     /// Every time.
@@ -86,6 +88,8 @@ pub enum Trigger {
     Rate(f64),
     /// The next N times, then never.
     Next(u64),
+    /// Every time during this long after the fault set was installed, then never.
+    For(Duration),
 }
 
 impl fmt::Display for Trigger {
@@ -95,6 +99,7 @@ impl fmt::Display for Trigger {
             Trigger::Every(n) => write!(f, "every={n}"),
             Trigger::Rate(p) => write!(f, "rate={p}"),
             Trigger::Next(n) => write!(f, "next={n}"),
+            Trigger::For(d) => write!(f, "for={}", d.as_secs_f64()),
         }
     }
 }
@@ -111,7 +116,7 @@ impl<'de> Deserialize<'de> for Trigger {
         impl<'de> serde::de::Visitor<'de> for Visitor {
             type Value = Trigger;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("always, {every: N}, {rate: P} or {next: N}")
+                f.write_str("always, {every: N}, {rate: P}, {next: N} or {for: SECONDS}")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Trigger, E> {
                 v.parse().map_err(E::custom)
@@ -127,6 +132,12 @@ impl<'de> Deserialize<'de> for Trigger {
                 let trigger = match key.as_str() {
                     "every" => Trigger::Every(map.next_value()?),
                     "next" => Trigger::Next(map.next_value()?),
+                    "for" => {
+                        let secs: f64 = map.next_value()?;
+                        Trigger::For(seconds(secs).ok_or_else(|| {
+                            A::Error::custom(format!("for {secs} is not a number of seconds"))
+                        })?)
+                    }
                     "rate" => {
                         let p: f64 = map.next_value()?;
                         if !(0.0..=1.0).contains(&p) {
@@ -135,12 +146,15 @@ impl<'de> Deserialize<'de> for Trigger {
                         Trigger::Rate(p)
                     }
                     other => {
-                        return Err(A::Error::unknown_field(other, &["every", "rate", "next"]))
+                        return Err(A::Error::unknown_field(
+                            other,
+                            &["every", "rate", "next", "for"],
+                        ))
                     }
                 };
                 if map.next_key::<String>()?.is_some() {
                     return Err(A::Error::custom(
-                        "a trigger has exactly one of every, rate, next",
+                        "a trigger has exactly one of every, rate, next, for",
                     ));
                 }
                 Ok(trigger)
@@ -150,21 +164,28 @@ impl<'de> Deserialize<'de> for Trigger {
     }
 }
 
+/// A duration of `secs` seconds, if that is a finite, non-negative number.
+fn seconds(secs: f64) -> Option<Duration> {
+    Duration::try_from_secs_f64(secs).ok()
+}
+
 impl Trigger {
-    /// Whether the fault fires now; `counter` is this trigger's own counter.
-    fn fires(&self, counter: &AtomicU64) -> bool {
+    /// Whether the fault fires now; `counter` is this trigger's own counter, `installed`
+    /// when its fault set was installed.
+    fn fires(&self, counter: &AtomicU64, installed: Instant) -> bool {
         match *self {
             Trigger::Always => true,
             Trigger::Every(n) => n > 0 && (counter.fetch_add(1, Ordering::Relaxed) + 1) % n == 0,
             Trigger::Rate(p) => rand::random::<f64>() < p,
             Trigger::Next(n) => counter.fetch_add(1, Ordering::Relaxed) < n,
+            Trigger::For(d) => installed.elapsed() < d,
         }
     }
 }
 
 /// Why a trigger text cannot be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid trigger `{0}`: expected always, every=N, rate=P (0..=1) or next=N")]
+#[error("invalid trigger `{0}`: expected always, every=N, rate=P (0..=1), next=N or for=SECONDS")]
 pub struct TriggerParseError(String);
 
 impl FromStr for Trigger {
@@ -180,6 +201,13 @@ impl FromStr for Trigger {
         match kind.trim() {
             "every" => value.trim().parse().map(Trigger::Every).map_err(|_| err()),
             "next" => value.trim().parse().map(Trigger::Next).map_err(|_| err()),
+            "for" => value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(seconds)
+                .map(Trigger::For)
+                .ok_or_else(err),
             "rate" => value
                 .trim()
                 .parse::<f64>()
@@ -420,6 +448,7 @@ pub enum SubmitVerdict {
 #[derive(Debug)]
 pub struct LiveFaults {
     faults: Faults,
+    installed: Instant,
     submit_rules: Vec<AtomicU64>,
     no_response: AtomicU64,
     bind: AtomicU64,
@@ -436,6 +465,7 @@ impl LiveFaults {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             faults,
+            installed: Instant::now(),
             no_response: AtomicU64::new(0),
             bind: AtomicU64::new(0),
             duplicate: AtomicU64::new(0),
@@ -456,12 +486,12 @@ impl LiveFaults {
     /// Decides the fate of one submit_sm / data_sm.
     pub fn submit_verdict(&self) -> SubmitVerdict {
         if let Some(t) = &self.faults.no_response {
-            if t.fires(&self.no_response) {
+            if t.fires(&self.no_response, self.installed) {
                 return SubmitVerdict::Ignore;
             }
         }
         for (rule, counter) in self.faults.submit_status.iter().zip(&self.submit_rules) {
-            if rule.when.fires(counter) {
+            if rule.when.fires(counter, self.installed) {
                 return SubmitVerdict::Reject(rule.status.0);
             }
         }
@@ -471,7 +501,9 @@ impl LiveFaults {
     /// The status a bind must fail with, if the bind fault fires.
     pub fn bind_failure(&self) -> Option<CommandStatus> {
         let f = self.faults.bind_failure.as_ref()?;
-        f.when.fires(&self.bind).then_some(f.status.0)
+        f.when
+            .fires(&self.bind, self.installed)
+            .then_some(f.status.0)
     }
 
     /// Whether this receipt is sent twice.
@@ -479,7 +511,7 @@ impl LiveFaults {
         self.faults
             .duplicate_receipts
             .as_ref()
-            .is_some_and(|t| t.fires(&self.duplicate))
+            .is_some_and(|t| t.fires(&self.duplicate, self.installed))
     }
 
     /// The break planned for a new connection, if any.
@@ -558,14 +590,18 @@ mod tests {
 
     #[test]
     fn triggers_fire_as_specified() {
+        let now = Instant::now();
         let c = AtomicU64::new(0);
-        let every: Vec<bool> = (0..6).map(|_| Trigger::Every(3).fires(&c)).collect();
+        let every: Vec<bool> = (0..6).map(|_| Trigger::Every(3).fires(&c, now)).collect();
         assert_eq!(every, [false, false, true, false, false, true]);
         let c = AtomicU64::new(0);
-        let next: Vec<bool> = (0..4).map(|_| Trigger::Next(2).fires(&c)).collect();
+        let next: Vec<bool> = (0..4).map(|_| Trigger::Next(2).fires(&c, now)).collect();
         assert_eq!(next, [true, true, false, false]);
-        assert!(!Trigger::Rate(0.0).fires(&c));
-        assert!(Trigger::Rate(1.0).fires(&c));
+        assert!(!Trigger::Rate(0.0).fires(&c, now));
+        assert!(Trigger::Rate(1.0).fires(&c, now));
+        let window = Trigger::For(Duration::from_secs(20));
+        assert!(window.fires(&c, now));
+        assert!(!window.fires(&c, now - Duration::from_secs(21)));
     }
 
     #[test]
@@ -590,6 +626,15 @@ mod tests {
         assert!(serde_yaml::from_str::<Trigger>("{rate: 3}").is_err());
         assert!(serde_yaml::from_str::<Trigger>("{every: 1, next: 2}").is_err());
         assert!(serde_yaml::from_str::<Trigger>("{sometimes: 1}").is_err());
+        let t: Trigger = serde_yaml::from_str("{for: 20}").unwrap();
+        assert_eq!(t, Trigger::For(Duration::from_secs(20)));
+        assert_eq!(
+            "for=1.5".parse(),
+            Ok(Trigger::For(Duration::from_millis(1500)))
+        );
+        assert_eq!(t.to_string().parse(), Ok(t));
+        assert!("for=-1".parse::<Trigger>().is_err());
+        assert!(serde_yaml::from_str::<Trigger>("{for: -3}").is_err());
     }
 
     #[test]
