@@ -259,7 +259,7 @@ impl Pipeline {
             .into_iter()
             .filter(|s| !prior.as_ref().is_some_and(|p| p.has(s.segment.index)))
             .collect();
-        let valid_until = validity_end(&message, command.validity_period_seconds);
+        let valid_until = validity_end(message, command.validity_period_seconds);
         let expires = valid_until
             .map(|end| Instant::now() + (end - Utc::now()).to_std().unwrap_or(Duration::ZERO));
 
