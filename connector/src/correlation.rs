@@ -20,13 +20,28 @@ use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::events::{
-    aggregate_status, parse_status, CorrelatedMessage, DeliveryStatus, ReceiptFacts, Segment,
+use crate::receipt::{
+    aggregate_status, merge, parse_status, submit_key, DeliveryStatus, HeldReceipt, IdForm, Merge,
+    MessageStatus, NewReceipt, ReceiptFacts, ReceiptLookup, Segment,
 };
-use crate::receipt::{merge, submit_key, HeldReceipt, IdForm, Merge, NewReceipt, ReceiptLookup};
 
 /// The embedded migrations of `migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The message a receipt belongs to, found by correlation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorrelatedMessage {
+    /// Platform message id.
+    pub message_id: String,
+    /// The receipt's segment.
+    pub segment: Segment,
+    /// The SMSC id of the segment's submit (the receipt's event is named by it).
+    pub smsc_message_id: Option<String>,
+    /// Aggregate status after this receipt.
+    pub message_status: MessageStatus,
+    /// The command's metadata.
+    pub metadata: BTreeMap<String, String>,
+}
 
 /// A correlation operation failed; the caller must not acknowledge (nak, or answer
 /// ESME_RX_T_APPN to a receipt).

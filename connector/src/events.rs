@@ -68,94 +68,12 @@ pub mod event_id {
     }
 }
 
-use crate::receipt::{message_status, SegmentState};
-pub use crate::receipt::{DeliveryStatus, MessageStatus};
-
-const DELIVERY_STATUSES: [DeliveryStatus; 8] = [
-    DeliveryStatus::Accepted,
-    DeliveryStatus::Enroute,
-    DeliveryStatus::Delivered,
-    DeliveryStatus::Undelivered,
-    DeliveryStatus::Expired,
-    DeliveryStatus::Deleted,
-    DeliveryStatus::Rejected,
-    DeliveryStatus::Unknown,
-];
-
-const MESSAGE_STATUSES: [MessageStatus; 7] = [
-    MessageStatus::Pending,
-    MessageStatus::Delivered,
-    MessageStatus::Undelivered,
-    MessageStatus::Expired,
-    MessageStatus::Deleted,
-    MessageStatus::Rejected,
-    MessageStatus::Unknown,
-];
-
-/// The status of a receipt's `stat` (see `receipt::DeliveryStatus::from_stat`); UNKNOWN when
-/// the value is not recognised.
-pub fn status_of_stat(stat: &str) -> DeliveryStatus {
-    DeliveryStatus::from_stat(stat).unwrap_or(DeliveryStatus::Unknown)
-}
-
-/// The contract's status named `name` (`DELIVERED`, ...), exactly.
-pub fn parse_status(name: &str) -> Option<DeliveryStatus> {
-    DELIVERY_STATUSES.into_iter().find(|s| s.as_str() == name)
-}
-
-/// Aggregates the latest status of each of `segment_count` segments (`None`: nothing heard
-/// yet; missing entries count as `None`), as `receipt::message_status` defines it.
-pub fn aggregate_status(segment_count: u16, statuses: &[Option<DeliveryStatus>]) -> MessageStatus {
-    let mut states: Vec<Option<SegmentState>> = statuses
-        .iter()
-        .map(|s| {
-            s.map(|status| SegmentState {
-                status,
-                is_final: status.is_final(),
-            })
-        })
-        .collect();
-    if states.len() < usize::from(segment_count) {
-        states.resize(usize::from(segment_count), None);
-    }
-    message_status(states)
-}
-
-/// Serde for the contract's spellings of the receipt module's status types.
-mod status_serde {
-    use super::*;
-    use serde::de::Error as _;
-    use serde::{Deserializer, Serializer};
-
-    impl Serialize for DeliveryStatus {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(self.as_str())
-        }
-    }
-
-    impl<'de> Deserialize<'de> for DeliveryStatus {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            let name = String::deserialize(d)?;
-            parse_status(&name).ok_or_else(|| D::Error::custom(format!("unknown status {name:?}")))
-        }
-    }
-
-    impl Serialize for MessageStatus {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(self.as_str())
-        }
-    }
-
-    impl<'de> Deserialize<'de> for MessageStatus {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            let name = String::deserialize(d)?;
-            MESSAGE_STATUSES
-                .into_iter()
-                .find(|s| s.as_str() == name)
-                .ok_or_else(|| D::Error::custom(format!("unknown message status {name:?}")))
-        }
-    }
-}
+pub use crate::correlation::CorrelatedMessage;
+pub use crate::receipt::{
+    aggregate_status, parse_status, status_of_stat, DeliveryStatus, MessageStatus, ReceiptFacts,
+    Segment,
+};
+pub use crate::session::{BoundMode, EndpointRole, HealthState};
 
 /// Who made the event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,15 +83,6 @@ pub enum EventSource {
     Operator,
     /// The connector itself.
     Connector,
-}
-
-/// Segment position, 1-based.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Segment {
-    /// 1-based index.
-    pub index: u16,
-    /// Number of segments (1 to 255).
-    pub count: u16,
 }
 
 /// A `sms.dlr.inbound` event (contract §2).
@@ -221,90 +130,6 @@ pub struct DlrEvent {
     /// The command's metadata.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
-}
-
-/// What a receipt says, as parsed from a deliver_sm.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReceiptFacts {
-    /// Operator's message id as written in the receipt.
-    pub smsc_message_id: String,
-    /// The status (from the message_state TLV, else from `stat`).
-    pub status: DeliveryStatus,
-    /// `stat` as written (DELIVRD, ...), else the SMPP short form of `status`.
-    pub stat: String,
-    /// `err`.
-    pub err: Option<String>,
-    /// network_error_code TLV.
-    pub network_error_code: Option<String>,
-    /// `submit date`.
-    pub submit_date: Option<DateTime<Utc>>,
-    /// `done date`.
-    pub done_date: Option<DateTime<Utc>>,
-    /// An intermediate delivery notification (esm_class type 0x20): never final.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub intermediate: bool,
-}
-
-/// The message a receipt belongs to, found by correlation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CorrelatedMessage {
-    /// Platform message id.
-    pub message_id: String,
-    /// The receipt's segment.
-    pub segment: Segment,
-    /// The SMSC id of the segment's submit (the receipt's event is named by it).
-    pub smsc_message_id: Option<String>,
-    /// Aggregate status after this receipt.
-    pub message_status: MessageStatus,
-    /// The command's metadata.
-    pub metadata: BTreeMap<String, String>,
-}
-
-/// `s` with its NUL characters removed.
-fn without_nul(s: &str) -> String {
-    s.replace('\0', "")
-}
-
-impl ReceiptFacts {
-    /// The facts of a receipt parsed by `connector::receipt`, without NUL characters (an SMSC
-    /// may pad or embed them; PostgreSQL cannot store them).
-    pub fn from_receipt(r: &crate::receipt::Receipt) -> Self {
-        Self {
-            smsc_message_id: without_nul(&r.message_id),
-            status: r.status,
-            stat: without_nul(&r.stat),
-            err: r.err.as_deref().map(without_nul),
-            network_error_code: r.network_error.map(|n| n.to_string()),
-            submit_date: r.submit_date,
-            done_date: r.done_date,
-            intermediate: r.kind == crate::receipt::MessageKind::IntermediateNotification,
-        }
-    }
-
-    /// Whether this receipt is final for its segment ([`crate::receipt::segment_is_final`]).
-    pub fn is_final(&self) -> bool {
-        let kind = if self.intermediate {
-            crate::receipt::MessageKind::IntermediateNotification
-        } else {
-            crate::receipt::MessageKind::DeliveryReceipt
-        };
-        crate::receipt::segment_is_final(kind, self.status)
-    }
-
-    /// Facts with the status read from `stat` (UNKNOWN when not recognised).
-    pub fn from_stat(smsc_message_id: &str, stat: &str) -> Self {
-        Self {
-            smsc_message_id: without_nul(smsc_message_id),
-            status: status_of_stat(stat),
-            stat: without_nul(stat),
-            err: None,
-            network_error_code: None,
-            submit_date: None,
-            done_date: None,
-            intermediate: false,
-        }
-    }
 }
 
 impl DlrEvent {
@@ -504,39 +329,6 @@ impl DlrEvent {
             metadata: metadata.clone(),
         }
     }
-}
-
-/// Session state in `operator.health`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HealthState {
-    /// Bound on the primary.
-    Bound,
-    /// Bound on the backup.
-    Failback,
-    /// No usable session.
-    Unbound,
-}
-
-/// Which endpoint a session uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EndpointRole {
-    /// The primary SMSC.
-    Primary,
-    /// The backup SMSC.
-    Backup,
-}
-
-/// How the session is bound.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BoundMode {
-    /// One bind_transceiver.
-    #[serde(rename = "transceiver")]
-    Transceiver,
-    /// bind_transmitter + bind_receiver.
-    #[serde(rename = "transmitter+receiver")]
-    TransmitterReceiver,
 }
 
 /// An `operator.health` event (contract §3).

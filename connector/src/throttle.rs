@@ -344,6 +344,13 @@ impl Throttle {
                     }
                     if grant > 0 {
                         st.log.record(sent, grant, false);
+                        // Permits that come back after their hold (a starved runtime, a slow
+                        // round trip) are dropped unused: using them would break the bound
+                        // on every 1-second window. Redis counted them; only time is lost.
+                        if Instant::now() > sent + s.hold {
+                            tracing::debug!(grant, "TPS permits arrived stale; asking again");
+                            return Err(Duration::ZERO);
+                        }
                         return Ok(Permits {
                             count: grant,
                             valid_until: sent + s.hold,

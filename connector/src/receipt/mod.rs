@@ -2,18 +2,22 @@
 //! text, the TLVs that take precedence over it, the platform statuses, and message id
 //! normalisation for correlation.
 
+pub mod facts;
 pub mod fields;
 pub mod merge;
 pub mod msgid;
+pub mod names;
 pub mod status;
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+pub use facts::{ReceiptFacts, Segment};
 pub use fields::{parse_date, parse_fields, ReceiptFields};
 pub use merge::{merge, HeldReceipt, Merge, NewReceipt};
 pub use msgid::{receipt_key, submit_key, IdForm, IdFormLearner, IdKey, IdSide, ReceiptLookup};
+pub use names::{aggregate_status, parse_status, status_of_stat};
 pub use status::{message_status, DeliveryStatus, MessageStatus, SegmentState};
 
 /// esm_class message type of an SMSC delivery receipt.

@@ -11,7 +11,7 @@ use super::credentials::SmppCredentials;
 use crate::codec::{
     Address, Bind, Body, COctetString, CodecError, CommandStatus, Pdu, INTERFACE_VERSION_34,
 };
-use crate::events::BoundMode;
+use crate::session::state::BoundMode;
 use crds::config::BindConfig;
 
 /// Which bind PDU to send.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::events::EndpointRole;
+use crate::session::state::EndpointRole;
 
 /// What a bind needs to identify the ESME. The password is redacted in `Debug`.
 #[derive(Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::events::EndpointRole;
+use crate::session::state::EndpointRole;
 use crds::config::FailoverConfig;
 
 /// The failover decision state of one session.

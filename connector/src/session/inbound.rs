@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use crate::codec::{
     AlertNotification, Body, CommandStatus, DataSm, DataSmResp, DeliverSm, DeliverSmResp, Pdu,
 };
-use crate::events::EndpointRole;
+use crate::session::state::EndpointRole;
 
 /// A request from the SMSC for the application.
 #[derive(Debug)]

@@ -22,7 +22,7 @@ use super::submit::{LateResponse, SubmitError, SubmitJob, SubmitOutcome};
 use super::throttle::Pacer;
 use super::window::{Matched, Outstanding, SequenceNumbers, Window};
 use crate::codec::{relative_time, Body, COctetString, CommandId, CommandStatus, Decoded, Pdu};
-use crate::events::EndpointRole;
+use crate::session::state::EndpointRole;
 use crds::config::{RetryConfig, SessionConfig};
 use std::sync::Arc;
 

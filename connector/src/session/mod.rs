@@ -73,7 +73,7 @@ pub use counters::{Counters, CountersSnapshot, Direction, Histogram};
 pub use credentials::{CredentialsError, CredentialsProvider, SmppCredentials, StaticCredentials};
 pub use inbound::{Inbound, Responder};
 pub use slowdown::{SlowDown, SlowDownMeter, SlowDownSnapshot};
-pub use state::{SessionEvent, SessionState, UnboundCause};
+pub use state::{BoundMode, EndpointRole, HealthState, SessionEvent, SessionState, UnboundCause};
 pub use status_class::{classify, StatusClass};
 pub use submit::{LateResponse, SubmitError, SubmitOutcome};
 

@@ -3,7 +3,40 @@
 use std::time::Duration;
 
 use crate::codec::CommandStatus;
-use crate::events::{BoundMode, EndpointRole, HealthState};
+use serde::{Deserialize, Serialize};
+
+/// The session's state as the platform sees it (its spelling is `operator.health`'s `state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HealthState {
+    /// Bound on the primary.
+    Bound,
+    /// Bound on the backup.
+    Failback,
+    /// No usable session.
+    Unbound,
+}
+
+/// Which endpoint a session uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointRole {
+    /// The primary SMSC.
+    Primary,
+    /// The backup SMSC.
+    Backup,
+}
+
+/// How the session is bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BoundMode {
+    /// One bind_transceiver.
+    #[serde(rename = "transceiver")]
+    Transceiver,
+    /// bind_transmitter + bind_receiver.
+    #[serde(rename = "transmitter+receiver")]
+    TransmitterReceiver,
+}
 
 /// Where the session is.
 #[derive(Clone, Debug, PartialEq, Eq)]

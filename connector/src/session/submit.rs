@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::counters::Counters;
 use super::status_class::StatusClass;
 use crate::codec::{CommandStatus, Pdu};
-use crate::events::EndpointRole;
+use crate::session::state::EndpointRole;
 
 /// A submit_sm the SMSC accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]

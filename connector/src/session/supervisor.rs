@@ -22,7 +22,7 @@ pub const STABLE_BIND: Duration = Duration::from_secs(30);
 use super::state::{SessionEvent, SessionState, UnboundCause};
 use super::submit::{SubmitError, SubmitJob};
 use super::EngineConfig;
-use crate::events::{BoundMode, EndpointRole, HealthState};
+use crate::session::state::{BoundMode, EndpointRole, HealthState};
 use crds::config::{BindMode, Endpoint};
 
 /// What the handle and the supervisor share.
