@@ -516,6 +516,7 @@ impl State<'_> {
     ) {
         let job = o.payload;
         self.ctx.counters.latency(now.duration_since(o.sent_at));
+        self.pacer.on_answer(o.sent_at);
         let class = classify(status);
         match class {
             StatusClass::Ok => {
