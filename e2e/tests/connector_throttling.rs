@@ -219,7 +219,8 @@ async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
     for id in &ids {
         assert_eq!(accepted.get(id.as_str()), Some(&1), "{id} accepted once");
     }
-    let ended = harness::eventually(Duration::from_secs(5), || async {
+    // Over once the session was unhindered for 5 s (session::slowdown::LINGER).
+    let ended = harness::eventually(Duration::from_secs(15), || async {
         (slowdown(&connector).await["state"] == "none").then_some(())
     })
     .await;
@@ -354,6 +355,101 @@ async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
             .all(|s| !String::from_utf8_lossy(s.message()).contains(short.as_str())),
         "the expired message never reached the SMSC"
     );
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_segment_counts_against_the_tps_limit() {
+    harness::init_logging();
+    let op = harness::unique_operator("thrtps");
+    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
+        c.faults = rules(&["ESME_RTHROTTLED:every=4"]);
+    })
+    .await;
+    let dir = TempDir::new().expect("temp dir");
+    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    config.session.window = 10;
+    config.throttle.tps = 20;
+    config.retry = crds::config::RetryConfig::default();
+    let mut bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = started(config).await;
+
+    // 10 messages of 4 segments: 40 submits, at most 20 in any second.
+    let ids = harness::message_ids("thrtps", 10);
+    let cmds: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let mut c = harness::command(&op, id, &format!("{id} {}", "z".repeat(560)));
+            c["registeredDelivery"] = json!(false);
+            c
+        })
+        .collect();
+    bus.publish_many(&cmds).await;
+    let all = harness::eventually(Duration::from_secs(30), || async {
+        (sim.accepted_submits() >= 40).then_some(())
+    })
+    .await;
+    assert!(all.is_some(), "accepted {} of 40", sim.accepted_submits());
+    let max = sim.max_accepted_in(Duration::from_secs(1));
+    assert!(max <= 21, "at most 20 segments in any second, saw {max}");
+    bus.settle(Duration::from_millis(500)).await;
+    assert_eq!(sim.accepted_submits(), 40, "each segment once");
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_retried_past_its_validity_expires_per_unsent_segment() {
+    harness::init_logging();
+    let op = harness::unique_operator("thrredel");
+    // Never answered: each attempt times out, the command is nak'ed and redelivered.
+    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
+        c.faults.no_response = Some("always".parse().expect("trigger"));
+    })
+    .await;
+    let dir = TempDir::new().expect("temp dir");
+    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    config.session.response_timeout_ms = 1_000;
+    let mut bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = started(config).await;
+
+    let id = &harness::message_ids("thrredel", 1)[0];
+    let mut c = harness::command(&op, id, &format!("{id} {}", "w".repeat(200)));
+    c["validityPeriodSeconds"] = json!(2);
+    c["registeredDelivery"] = json!(false);
+    bus.publish(&c).await;
+    let expired = bus
+        .wait_for(Duration::from_secs(15), |dlr, _| {
+            dlr.iter()
+                .filter(|e| e["messageId"] == id.as_str() && e["status"] == "EXPIRED")
+                .count()
+                >= 2
+        })
+        .await;
+    assert!(expired, "EXPIRED events: {:?}", bus.events_of(id));
+    let mut segments: Vec<(u64, u64)> = bus
+        .events_of(id)
+        .iter()
+        .filter(|e| e["status"] == "EXPIRED" && e["source"] == "connector")
+        .map(|e| {
+            (
+                e["segment"]["index"].as_u64().unwrap_or(0),
+                e["segment"]["count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    segments.sort();
+    segments.dedup();
+    assert_eq!(segments, [(1, 2), (2, 2)]);
+    // Only the first segment was ever written (the second waits for it), at most once per
+    // attempt made within the validity.
+    let written = sim.stats().count(
+        e2e::sim::Direction::In,
+        connector::codec::CommandId::SubmitSm,
+        connector::codec::CommandStatus::ESME_ROK,
+    );
+    assert!((1..=3).contains(&written), "submits written: {written}");
     assert_eq!(connector.stop().await, Ok(()));
     bus.cleanup().await;
 }

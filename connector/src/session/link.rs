@@ -516,6 +516,7 @@ impl State<'_> {
     ) {
         let job = o.payload;
         self.ctx.counters.latency(now.duration_since(o.sent_at));
+        self.pacer.on_answer(o.sent_at);
         let class = classify(status);
         match class {
             StatusClass::Ok => {
@@ -599,10 +600,13 @@ impl State<'_> {
         let total = self.pacer.paused_total();
         let added = total.saturating_sub(self.paused_recorded);
         self.paused_recorded = total;
-        self.ctx.slow_down.record(self.pacer.state(), added);
+        self.ctx
+            .slow_down
+            .record(self.pacer.state(), added, Instant::now());
     }
 
     fn housekeeping(&mut self, now: Instant, buf: &mut BytesMut) {
+        self.record_slow_down();
         // Retries waiting for the pacer whose validity ended are not sent.
         if self.ready.iter().any(|j| j.expired_at(now)) {
             for job in std::mem::take(&mut self.ready) {

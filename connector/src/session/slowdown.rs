@@ -1,11 +1,19 @@
 //! The session's slow-down as the rest of the connector sees it: whether the pacer
 //! ([`super::throttle`]) is limiting the rate or pausing for a full queue (changes only on
 //! entering and leaving, each logged once), the time paused so far and the current rate.
+//!
+//! A slow-down ends only after [`LINGER`] without one: an SMSC that refuses every Nth
+//! submit makes the pacer pause and resume many times a second, which is one slow-down.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How long the pacer must be unhindered before a slow-down is reported over.
+pub const LINGER: Duration = Duration::from_secs(5);
 
 use super::throttle::PacerState;
 
@@ -62,6 +70,8 @@ pub struct SlowDownMeter {
     factor_milli: AtomicU64,
     /// Pause in µs; 0 outside a queue-full slow-down.
     pause_us: AtomicU64,
+    /// When the pacer was last seen throttled and queue-full.
+    seen: Mutex<(Option<Instant>, Option<Instant>)>,
 }
 
 impl Default for SlowDownMeter {
@@ -72,6 +82,7 @@ impl Default for SlowDownMeter {
             rate_milli: AtomicU64::new(0),
             factor_milli: AtomicU64::new(1000),
             pause_us: AtomicU64::new(0),
+            seen: Mutex::new((None, None)),
         }
     }
 }
@@ -99,9 +110,9 @@ impl SlowDownMeter {
         }
     }
 
-    /// Records the pacer's state; `paused` is the pause time added since the last call.
-    /// Logs and publishes a change of state.
-    pub(crate) fn record(&self, pacer: PacerState, paused: Duration) {
+    /// Records the pacer's state at `now`; `paused` is the pause time added since the last
+    /// call. Logs and publishes a change of state.
+    pub(crate) fn record(&self, pacer: PacerState, paused: Duration, now: Instant) {
         if !paused.is_zero() {
             self.paused_us.fetch_add(micros(paused), Ordering::Relaxed);
         }
@@ -111,8 +122,35 @@ impl SlowDownMeter {
             .store((pacer.rate_factor * 1000.0) as u64, Ordering::Relaxed);
         self.pause_us
             .store(pacer.queue_full_pause.map_or(0, micros), Ordering::Relaxed);
-        let throttled = pacer.rate_limit.is_some();
-        let queue_full = pacer.queue_full_pause.is_some();
+        let (throttled, queue_full) = {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            if pacer.rate_limit.is_some() {
+                seen.0 = Some(now);
+            }
+            if pacer.queue_full_pause.is_some() {
+                seen.1 = Some(now);
+            }
+            let recent = |at: Option<Instant>| at.is_some_and(|at| now.duration_since(at) < LINGER);
+            (recent(seen.0), recent(seen.1))
+        };
+        self.publish(throttled, queue_full, pacer);
+    }
+
+    /// The link ended: no slow-down any more (the next link starts unlimited).
+    pub(crate) fn reset(&self) {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = (None, None);
+        self.rate_milli.store(0, Ordering::Relaxed);
+        self.factor_milli.store(1000, Ordering::Relaxed);
+        self.pause_us.store(0, Ordering::Relaxed);
+        let pacer = PacerState {
+            rate_limit: None,
+            rate_factor: 1.0,
+            queue_full_pause: None,
+        };
+        self.publish(false, false, pacer);
+    }
+
+    fn publish(&self, throttled: bool, queue_full: bool, pacer: PacerState) {
         let old = *self.state.borrow();
         if (old.throttled, old.queue_full) == (throttled, queue_full) {
             return;
@@ -128,18 +166,6 @@ impl SlowDownMeter {
             queue_full,
             since,
         });
-    }
-
-    /// The link ended: no slow-down any more (the next link starts unlimited).
-    pub(crate) fn reset(&self) {
-        self.record(
-            PacerState {
-                rate_limit: None,
-                rate_factor: 1.0,
-                queue_full_pause: None,
-            },
-            Duration::ZERO,
-        );
     }
 }
 
@@ -176,18 +202,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_state_changes_on_entering_and_leaving_only() {
+    #[tokio::test(start_paused = true)]
+    async fn the_state_changes_on_entering_and_leaving_only() {
         let m = SlowDownMeter::default();
         let mut w = m.watch();
-        m.record(state(None, Some(100)), Duration::from_millis(100));
+        let t0 = Instant::now();
+        m.record(state(None, Some(100)), Duration::from_millis(100), t0);
         assert!(w.has_changed().unwrap());
         let first = *w.borrow_and_update();
         assert_eq!(first.label(), "queueFull");
         assert!(first.since.is_some());
-        m.record(state(None, Some(200)), Duration::from_millis(200));
+        m.record(state(None, Some(200)), Duration::from_millis(200), t0);
         assert!(!w.has_changed().unwrap());
-        m.record(state(Some(50.0), Some(200)), Duration::ZERO);
+        m.record(state(Some(50.0), Some(200)), Duration::ZERO, t0);
         let both = *w.borrow_and_update();
         assert_eq!(both.label(), "throttledQueueFull");
         assert_eq!(both.since, first.since);
@@ -196,10 +223,30 @@ mod tests {
         assert_eq!(s.rate_limit, Some(50.0));
         assert_eq!(s.rate_factor, 0.5);
         assert_eq!(s.queue_full_pause, Some(Duration::from_millis(200)));
-        m.reset();
-        let none = *w.borrow_and_update();
-        assert_eq!(none, SlowDown::default());
-        assert_eq!(m.snapshot().rate_factor, 1.0);
+        // The pacer resumes and pauses again and again: still one slow-down.
+        for i in 1..10 {
+            let at = t0 + Duration::from_millis(300 * i);
+            let pause = (i % 2 == 0).then_some(100);
+            m.record(state(Some(50.0), pause), Duration::ZERO, at);
+        }
+        assert!(!w.has_changed().unwrap());
+        // Unhindered for LINGER: over.
+        let quiet = t0 + Duration::from_millis(2_700);
+        m.record(state(None, None), Duration::ZERO, quiet);
+        assert!(!w.has_changed().unwrap());
+        m.record(state(None, None), Duration::ZERO, quiet + LINGER);
+        assert_eq!(*w.borrow_and_update(), SlowDown::default());
         assert_eq!(m.snapshot().paused_total, Duration::from_millis(300));
+        assert_eq!(m.snapshot().rate_factor, 1.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_link_starts_without_a_slow_down() {
+        let m = SlowDownMeter::default();
+        m.record(state(Some(10.0), None), Duration::ZERO, Instant::now());
+        assert!(m.snapshot().state.active());
+        m.reset();
+        assert_eq!(m.snapshot().state, SlowDown::default());
+        assert_eq!(m.snapshot().rate_limit, None);
     }
 }

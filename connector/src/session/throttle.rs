@@ -10,18 +10,30 @@
 //! window written before the pause do not make it grow.
 //!
 //! Throttled: unthrottled, the pacer imposes no limit. The first throttling response sets
-//! the rate to half of what was sent over the last second; each further one halves it again,
-//! at most once per [`DECREASE_GAP`] and only for a submit sent after the last decrease (a
-//! whole window may be refused at once). While submits succeed the rate grows by 5 % of the
-//! rate at the last decrease (at least [`MIN_STEP`]) every [`INCREASE_EVERY`]; once it is four
-//! times that rate the limit is lifted.
+//! the rate to half of what was sent over the last second. Each later change is judged by
+//! its evidence, the share of throttled answers among the answers to the submits written
+//! since (at least [`EVIDENCE`] of them, at most one change per [`CHANGE_GAP`]; a majority
+//! refused is seen on [`QUICK_EVIDENCE`] answers, at once): while
+//! lowering the rate lowers that share, or while at least half of the submits are refused,
+//! the rate is halved again; when a decrease did not lower a minority share (an SMSC
+//! refusing every Nth submit whatever the rate), the rate is doubled back, and while that
+//! does not raise the share it keeps doubling until the limit is lifted.
+//! While submits succeed the rate also grows by 5 % of the rate at the last decrease (at
+//! least [`MIN_STEP`]) every [`INCREASE_EVERY`]; once it is four times that rate the limit
+//! is lifted.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Shortest time between two multiplicative decreases.
-pub const DECREASE_GAP: Duration = Duration::from_millis(200);
+/// Shortest time between two rate changes after throttling answers.
+pub const CHANGE_GAP: Duration = Duration::from_millis(200);
+/// Answers to submits written since the last rate change needed to judge it.
+pub const EVIDENCE: u32 = 50;
+/// A throttled share from which the rate is always lowered.
+pub const MAJORITY: f64 = 0.5;
+/// Answers enough to see a majority refused (judged without waiting for [`CHANGE_GAP`]).
+pub const QUICK_EVIDENCE: u32 = 10;
 /// How often the rate grows while submits succeed.
 pub const INCREASE_EVERY: Duration = Duration::from_millis(100);
 /// Smallest rate increase per [`INCREASE_EVERY`], in submits per second.
@@ -38,6 +50,8 @@ pub const PROBE_RETRY: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug)]
 pub struct Pacer {
     limit: Option<Limit>,
+    /// Answers since the last rate change (or, unlimited, since the last reset).
+    evidence: Evidence,
     paused_until: Option<Instant>,
     /// `None` outside a queue-full slow-down.
     queue_full: Option<QueueFull>,
@@ -55,8 +69,48 @@ struct Limit {
     decreased_rate: f64,
     tokens: f64,
     refilled: Instant,
-    last_decrease: Instant,
+    last_change: Instant,
     last_increase: Instant,
+    /// The last change after throttling answers.
+    change: Change,
+    /// The throttled share measured before the last change, when there was enough evidence.
+    share_before: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    Decreased,
+    Restored,
+}
+
+/// Answers to submits written since `since`.
+#[derive(Clone, Copy, Debug)]
+struct Evidence {
+    since: Instant,
+    answers: u32,
+    throttled: u32,
+}
+
+impl Evidence {
+    fn new(since: Instant) -> Self {
+        Self {
+            since,
+            answers: 0,
+            throttled: 0,
+        }
+    }
+
+    fn note(&mut self, sent_at: Instant, throttled: bool) {
+        if sent_at >= self.since {
+            self.answers = self.answers.saturating_add(1);
+            self.throttled = self.throttled.saturating_add(u32::from(throttled));
+        }
+    }
+
+    /// The throttled share, once there are at least `enough` answers.
+    fn share_of(&self, enough: u32) -> Option<f64> {
+        (self.answers >= enough).then(|| f64::from(self.throttled) / f64::from(self.answers))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -86,6 +140,7 @@ impl Pacer {
     pub fn new(now: Instant) -> Self {
         Self {
             limit: None,
+            evidence: Evidence::new(now),
             paused_until: None,
             queue_full: None,
             paused_total: Duration::ZERO,
@@ -156,8 +211,19 @@ impl Pacer {
         }
     }
 
+    /// Any answer to a submit sent at `sent_at` (before its class is handled): an answered
+    /// probe no longer holds the next one back.
+    pub fn on_answer(&mut self, sent_at: Instant) {
+        if let Some(q) = self.queue_full.as_mut() {
+            if q.probe_at.is_some_and(|at| sent_at >= at) {
+                q.probe_at = None;
+            }
+        }
+    }
+
     /// A submit sent at `sent_at` succeeded at `now`.
     pub fn on_success(&mut self, now: Instant, sent_at: Instant) {
+        self.evidence.note(sent_at, false);
         if let Some(q) = self.queue_full.as_mut() {
             if sent_at >= q.started {
                 q.open = true;
@@ -178,6 +244,7 @@ impl Pacer {
             limit.rate += (limit.decreased_rate * 0.05).max(MIN_STEP);
             if limit.rate >= limit.decreased_rate * 4.0 {
                 self.limit = None;
+                self.evidence = Evidence::new(now);
             }
         }
     }
@@ -185,37 +252,75 @@ impl Pacer {
     /// The SMSC answered `ESME_RTHROTTLED` at `now` to a submit sent at `sent_at`.
     pub fn on_throttled(&mut self, now: Instant, sent_at: Instant) {
         self.roll(now);
-        match self.limit.as_mut() {
-            None => {
-                let elapsed = now.duration_since(self.second_start).as_secs_f64();
-                let observed = if self.sent_last_second > 0 {
-                    f64::from(self.sent_last_second)
-                } else {
-                    f64::from(self.sent_this_second) / elapsed.max(0.05)
-                };
-                let rate = (observed / 2.0).max(MIN_RATE);
-                self.limit = Some(Limit {
-                    rate,
-                    observed: observed.max(rate),
-                    decreased_rate: rate,
-                    tokens: 0.0,
-                    refilled: now,
-                    last_decrease: now,
-                    last_increase: now,
-                });
-            }
-            Some(limit) => {
-                if now.duration_since(limit.last_decrease) >= DECREASE_GAP
-                    && sent_at >= limit.last_decrease
-                {
-                    limit.rate = (limit.rate / 2.0).max(MIN_RATE);
-                    limit.decreased_rate = limit.rate;
-                    limit.last_decrease = now;
-                    limit.last_increase = now;
-                    limit.tokens = limit.tokens.min(0.0);
-                }
-            }
+        self.evidence.note(sent_at, true);
+        let Some(limit) = self.limit.as_mut() else {
+            let elapsed = now.duration_since(self.second_start).as_secs_f64();
+            let observed = if self.sent_last_second > 0 {
+                f64::from(self.sent_last_second)
+            } else {
+                f64::from(self.sent_this_second) / elapsed.max(0.05)
+            };
+            let rate = (observed / 2.0).max(MIN_RATE);
+            self.limit = Some(Limit {
+                rate,
+                observed: observed.max(rate),
+                decreased_rate: rate,
+                tokens: 0.0,
+                refilled: now,
+                last_change: now,
+                last_increase: now,
+                change: Change::Decreased,
+                share_before: self.evidence.share_of(EVIDENCE),
+            });
+            self.evidence = Evidence::new(now);
+            return;
+        };
+        // One change at a time (a whole window may be refused at once), judged on the
+        // answers to submits written since the last one.
+        if sent_at < limit.last_change {
+            return;
         }
+        // A majority refused is judged at once on a few answers; a minority needs more
+        // evidence and time.
+        let quick = self
+            .evidence
+            .share_of(QUICK_EVIDENCE)
+            .filter(|s| *s >= MAJORITY);
+        let share = match quick {
+            Some(share) => share,
+            None if now.duration_since(limit.last_change) < CHANGE_GAP => return,
+            None => match self.evidence.share_of(EVIDENCE) {
+                Some(share) => share,
+                None => return,
+            },
+        };
+        let decrease = match (limit.change, limit.share_before) {
+            // Most submits refused: too fast, whatever the last change did.
+            _ if share >= MAJORITY => true,
+            (_, None) => true,
+            // The last decrease lowered the share: the rate is the cause.
+            (Change::Decreased, Some(before)) => share < before * 0.8,
+            // Doubling back raised it: the rate is the cause after all.
+            (Change::Restored, Some(before)) => share > before * 1.25,
+        };
+        if decrease {
+            limit.rate = (limit.rate / 2.0).max(MIN_RATE);
+            limit.decreased_rate = limit.rate;
+            limit.change = Change::Decreased;
+            limit.tokens = limit.tokens.min(0.0);
+        } else {
+            limit.rate *= 2.0;
+            if limit.rate >= limit.observed {
+                self.limit = None;
+                self.evidence = Evidence::new(now);
+                return;
+            }
+            limit.change = Change::Restored;
+        }
+        limit.share_before = Some(share);
+        limit.last_change = now;
+        limit.last_increase = now;
+        self.evidence = Evidence::new(now);
     }
 
     /// The SMSC answered `ESME_RMSGQFUL` at `now` to a submit sent at `sent_at`: pauses
@@ -325,16 +430,87 @@ mod tests {
             }
         }
         assert!((495..=506).contains(&sent), "{sent}");
-        // A burst of throttles within DECREASE_GAP halves only once.
-        p.on_throttled(now, now);
-        p.on_throttled(now + Duration::from_millis(10), now);
+    }
+
+    /// One epoch of answers at `at` (sent then), `throttled` of `answers` refused; the last
+    /// refusal comes `CHANGE_GAP` later and lets the pacer judge.
+    fn epoch(p: &mut Pacer, at: Instant, answers: u32, throttled: u32) -> Instant {
+        let sent = at + Duration::from_millis(1);
+        for _ in 0..answers - throttled {
+            p.on_success(sent, sent);
+        }
+        for _ in 1..throttled {
+            p.on_throttled(sent, sent);
+        }
+        let judged = at + CHANGE_GAP;
+        p.on_throttled(judged, sent);
+        judged
+    }
+
+    fn throttled_at_500(t0: Instant) -> (Pacer, Instant) {
+        let mut p = Pacer::new(t0);
+        for i in 0..1000u64 {
+            p.on_sent(t0 + Duration::from_millis(i));
+        }
+        let t1 = t0 + Duration::from_millis(1000);
+        p.on_throttled(t1, t1);
+        assert_eq!(p.rate(), Some(500.0));
+        (p, t1)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_sensitive_smsc_gets_halved_while_halving_helps() {
+        let (mut p, t1) = throttled_at_500(Instant::now());
+        // Too few answers yet: no change.
+        p.on_throttled(t1 + CHANGE_GAP, t1 + CHANGE_GAP);
+        assert_eq!(p.rate(), Some(500.0));
+        let t2 = epoch(&mut p, t1, EVIDENCE, 20);
         assert_eq!(p.rate(), Some(250.0));
-        // A submit written before the last decrease is no evidence against the new rate.
-        let later = now + DECREASE_GAP * 2;
-        p.on_throttled(later, now - Duration::from_millis(1));
+        // A refusal of a submit written before the change is no evidence.
+        p.on_throttled(t2 + CHANGE_GAP, t2 - Duration::from_millis(1));
         assert_eq!(p.rate(), Some(250.0));
-        p.on_throttled(later, later);
+        // The share fell from 40 % to 20 %: halving helps, so again.
+        epoch(&mut p, t2, EVIDENCE, 10);
         assert_eq!(p.rate(), Some(125.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_smsc_refusing_every_nth_submit_gets_its_rate_back() {
+        let (mut p, t1) = throttled_at_500(Instant::now());
+        let t2 = epoch(&mut p, t1, EVIDENCE, 10);
+        assert_eq!(p.rate(), Some(250.0));
+        // Still one in five refused at half the rate: the decrease is undone...
+        let t3 = epoch(&mut p, t2, EVIDENCE, 10);
+        assert_eq!(p.rate(), Some(500.0));
+        // ... and while doubling does not raise the share, the limit goes.
+        epoch(&mut p, t3, EVIDENCE, 11);
+        assert_eq!(p.rate(), None);
+        assert_eq!(p.state().rate_factor, 1.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn doubling_back_that_raises_the_share_is_reversed() {
+        let (mut p, t1) = throttled_at_500(Instant::now());
+        let t2 = epoch(&mut p, t1, EVIDENCE, 10);
+        let t3 = epoch(&mut p, t2, EVIDENCE, 10);
+        assert_eq!(p.rate(), Some(500.0));
+        epoch(&mut p, t3, EVIDENCE, 20);
+        assert_eq!(p.rate(), Some(250.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_majority_refused_lowers_the_rate_at_once() {
+        let (mut p, t1) = throttled_at_500(Instant::now());
+        let mut at = t1;
+        for expected in [250.0, 125.0, 62.5] {
+            // A window written after the last change, refused: judged on a few answers.
+            let sent = at + Duration::from_millis(1);
+            at = sent + Duration::from_millis(1);
+            for _ in 0..QUICK_EVIDENCE {
+                p.on_throttled(at, sent);
+            }
+            assert_eq!(p.rate(), Some(expected));
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -434,6 +610,12 @@ mod tests {
         p.on_sent(t1);
         assert_eq!(p.wait_until(t1), Some(t1 + PROBE_RETRY));
         assert_eq!(p.wait_until(t1 + PROBE_RETRY), None);
+        // A probe answered otherwise (a temporary error, say) lets the next one go at once.
+        let t2 = t1 + PROBE_RETRY;
+        p.on_sent(t2);
+        assert!(p.wait_until(t2).is_some());
+        p.on_answer(t2);
+        assert_eq!(p.wait_until(t2 + Duration::from_millis(1)), None);
     }
 
     #[tokio::test(start_paused = true)]

@@ -77,10 +77,11 @@ pub struct Args {
     /// Attempts per receipt/MO before giving up.
     #[arg(long)]
     pub max_delivery_attempts: Option<u32>,
-    /// Submit fault STATUS:TRIGGER, e.g. ESME_RTHROTTLED:every=10 (repeatable).
+    /// Submit fault STATUS:TRIGGER, e.g. ESME_RTHROTTLED:every=10 or ESME_RMSGQFUL:for=20
+    /// (a queue full for 20 s, then recovered) (repeatable).
     #[arg(long = "submit-status", value_name = "STATUS:TRIGGER")]
     pub submit_status: Vec<StatusRule>,
-    /// Leave submits unanswered: always, every=N, rate=P or next=N.
+    /// Leave submits unanswered: always, every=N, rate=P, next=N or for=SECONDS.
     #[arg(long)]
     pub no_response: Option<Trigger>,
     /// Delay before submit responses: MS, uniform:MIN-MAX or exp:MEAN.
@@ -95,7 +96,7 @@ pub struct Args {
     /// Send receipts before the submit_sm_resp.
     #[arg(long)]
     pub receipt_before_response: bool,
-    /// Send receipts twice: always, every=N, rate=P or next=N.
+    /// Send receipts twice: always, every=N, rate=P, next=N or for=SECONDS.
     #[arg(long)]
     pub duplicate_receipts: Option<Trigger>,
     /// Break connections: ACTION:N[:CONNECTIONS] with ACTION close, reset or silent.
@@ -233,6 +234,7 @@ mod tests {
             "--password=pw",
             "--receipt-delay-ms=200",
             "--submit-status=ESME_RTHROTTLED:every=10",
+            "--submit-status=ESME_RMSGQFUL:for=20",
             "--refuse-transceiver=generic_nack",
             "--break-after=reset:100",
             "--id-form=padded:12",
@@ -244,6 +246,10 @@ mod tests {
         assert_eq!(c.accounts, vec![Account::new("ghasi", "pw")]);
         assert_eq!(c.receipts.delay, Delay::from_millis(200));
         assert_eq!(c.faults.submit_status[0].when, Trigger::Every(10));
+        assert_eq!(
+            c.faults.submit_status[1].when,
+            Trigger::For(std::time::Duration::from_secs(20))
+        );
         assert_eq!(
             c.faults.refuse_transceiver,
             Some(TransceiverRefusal::GenericNack)
