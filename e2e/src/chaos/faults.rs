@@ -290,11 +290,11 @@ async fn credentials(env: &Env) -> Result<Injected, String> {
         return Err("no credentials API".into());
     };
     let before = server.requests().len();
-    // The next bind is refused (the password "changed"): the connector asks the API again,
-    // which fails with 500, then 401, then answers.
+    // Binds are refused (the password "changed"): the connector asks the API again, which
+    // fails with 500, then 401, then answers the password the SMSC takes again.
     let refuse = BindFailure {
         status: Status(CommandStatus::ESME_RINVPASWD),
-        when: Trigger::Next(1),
+        when: Trigger::Always,
     };
     env.primary.update_faults(|f| f.bind_failure = Some(refuse));
     env.backup.update_faults(|f| f.bind_failure = Some(refuse));
