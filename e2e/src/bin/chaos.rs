@@ -109,14 +109,29 @@ async fn main() -> ExitCode {
     );
     let start = Instant::now();
     let mut rows = chaos::run_campaign(&faults, &opts).await;
+    let mut leveled = true;
     if let Some(d) = soak {
+        let mut samples: Vec<_> = chaos::soak::sample().into_iter().collect();
         while start.elapsed() < d {
             rows.extend(chaos::run_campaign(&faults, &opts).await);
+            if let Some(s) = chaos::soak::sample() {
+                println!(
+                    "soak: {:>5.0} s, RSS {} KiB, {} fds",
+                    start.elapsed().as_secs_f64(),
+                    s.rss_kib,
+                    s.fds
+                );
+                samples.push(s);
+            }
+        }
+        leveled = chaos::soak::levels_off(&samples, 0.10);
+        if !leveled {
+            println!("soak: memory or descriptors still growing in the last third: FAIL");
         }
     }
     println!("{}", chaos::report::render(&rows));
     println!("chaos: {:.0} s in all", start.elapsed().as_secs_f64());
-    if rows.iter().all(|r| r.passed()) {
+    if leveled && rows.iter().all(|r| r.passed()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -11,6 +11,7 @@ pub mod faults;
 pub mod load;
 pub mod reconcile;
 pub mod report;
+pub mod soak;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
