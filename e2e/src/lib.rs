@@ -1,5 +1,6 @@
 //! End-to-end support: the SMSC simulator ([`sim`]) and the load generator ([`loadgen`]).
 
+pub mod chaos;
 pub mod harness;
 pub mod interop;
 pub mod loadgen;
