@@ -677,6 +677,38 @@ impl Db {
     }
 }
 
+/// How many times the simulator received each text (tests whose text is the message id).
+pub fn received_by_text(sim: &crate::sim::SimHandle) -> std::collections::HashMap<String, usize> {
+    let mut m = std::collections::HashMap::new();
+    for s in sim.submits() {
+        *m.entry(String::from_utf8_lossy(s.message()).into_owned())
+            .or_default() += 1;
+    }
+    m
+}
+
+/// Waits until the operator's durable consumer has nothing pending or unacknowledged.
+pub async fn wait_acked(bus: &Bus, timeout: Duration) -> bool {
+    eventually(timeout, || async {
+        (bus.consumer_backlog().await == Some((0, 0))).then_some(())
+    })
+    .await
+    .is_some()
+}
+
+/// A receipt-typed deliver_sm (`esm_class`, e.g. 0x04 or 0x20) for the account `ghasi01`
+/// with `text`, to inject with `SimHandle::inject_mo`.
+pub fn receipt_pdu(esm_class: u8, text: &[u8]) -> crate::sim::MoMessage {
+    match crate::sim::MoMessage::text("ghasi01", "233241234567", "GHASI", "x") {
+        Ok(mut m) => {
+            m.esm_class = esm_class;
+            m.short_message = bytes::Bytes::copy_from_slice(text);
+            m
+        }
+        Err(e) => panic!("receipt: {e}"),
+    }
+}
+
 /// A database of its own for one test (migrated by the connector at start), dropped by
 /// [`PrivateDb::drop_db`].
 pub struct PrivateDb {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use e2e::harness::{self, Bus, Connector, CredentialsServer, Db, ProxyMode, TcpProxy, TempDir};
-use e2e::sim::{BreakAction, Delay, RefuseMode, SimHandle};
+use e2e::sim::{BreakAction, Delay, RefuseMode};
 use serde_json::{json, Value};
 
 const READY: Duration = Duration::from_secs(15);
@@ -27,24 +27,6 @@ fn commands(op: &str, ids: &[String], receipts: bool) -> Vec<Value> {
             c
         })
         .collect()
-}
-
-/// How many times the simulator received each text.
-fn received_by_text(sim: &SimHandle) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for s in sim.submits() {
-        *m.entry(String::from_utf8_lossy(s.message()).into_owned())
-            .or_default() += 1;
-    }
-    m
-}
-
-async fn wait_acked(bus: &Bus, timeout: Duration) -> bool {
-    harness::eventually(timeout, || async {
-        (bus.consumer_backlog().await == Some((0, 0))).then_some(())
-    })
-    .await
-    .is_some()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +60,7 @@ async fn the_tps_limit_is_never_exceeded_at_the_smsc() {
     let busy = per_second.iter().filter(|&&n| n >= 400).count();
     assert!(busy >= 8, "rate near the limit: {per_second:?}");
     assert_eq!(sim.accepted_submits(), total as u64, "each once");
-    assert!(wait_acked(&bus, Duration::from_secs(10)).await);
+    assert!(harness::wait_acked(&bus, Duration::from_secs(10)).await);
     // The shared window lives in Redis under the contract's key names.
     let mut redis = redis::Client::open(harness::redis_url())
         .expect("redis url")
@@ -149,10 +131,10 @@ async fn a_crash_before_the_acks_does_not_send_twice_except_in_the_documented_wi
     let connector = Connector::start(direct.clone());
     assert!(connector.wait_ready(READY).await);
     assert!(
-        wait_acked(&bus, Duration::from_secs(15)).await,
+        harness::wait_acked(&bus, Duration::from_secs(15)).await,
         "redelivered and acked"
     );
-    let counts = received_by_text(&sim);
+    let counts = harness::received_by_text(&sim);
     for id in &ids {
         assert_eq!(counts.get(id), Some(&1), "{id} sent once");
     }
@@ -176,8 +158,8 @@ async fn a_crash_before_the_acks_does_not_send_twice_except_in_the_documented_wi
     assert!(sent.is_some());
     sim.clear_faults();
     sim.break_connections(BreakAction::Reset);
-    assert!(wait_acked(&bus, Duration::from_secs(20)).await);
-    let counts = received_by_text(&sim);
+    assert!(harness::wait_acked(&bus, Duration::from_secs(20)).await);
+    let counts = harness::received_by_text(&sim);
     let duplicates: usize = ids2
         .iter()
         .map(|id| counts.get(id).copied().unwrap_or(0).saturating_sub(1))
@@ -345,7 +327,7 @@ async fn a_graceful_stop_drains_the_window_commits_and_unbinds_and_the_rest_is_s
 
     // Everything the SMSC received before the stop got its response, its committed row and
     // its acknowledgement: nothing sent is left without a correlation.
-    let sent_before: HashMap<String, usize> = received_by_text(&sim);
+    let sent_before: HashMap<String, usize> = harness::received_by_text(&sim);
     assert!(sent_before.values().all(|&n| n == 1), "{sent_before:?}");
     let rows = Db::connect().await.rows(&op).await;
     for id in sent_before.keys() {
@@ -395,8 +377,8 @@ async fn a_graceful_stop_drains_the_window_commits_and_unbinds_and_the_rest_is_s
     assert!(sent_before.len() < total, "the stop came before the end");
     let connector = Connector::start(config);
     assert!(connector.wait_ready(READY).await);
-    assert!(wait_acked(&bus, Duration::from_secs(60)).await);
-    let received = received_by_text(&sim);
+    assert!(harness::wait_acked(&bus, Duration::from_secs(60)).await);
+    let received = harness::received_by_text(&sim);
     assert_eq!(received.len(), total, "every message sent");
     assert!(
         received.values().all(|&n| n == 1),

@@ -3,12 +3,10 @@
 //! copy of a command published again is sent once, a NUL character poisons nothing, and
 //! receipts that cannot be read are published rather than dropped.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use bytes::Bytes;
 use e2e::harness::{self, Bus, Connector, PrivateDb, TempDir};
-use e2e::sim::{Delay, MoMessage, SimHandle};
+use e2e::sim::Delay;
 use serde_json::{json, Value};
 
 const READY: Duration = Duration::from_secs(15);
@@ -29,24 +27,6 @@ fn commands(op: &str, ids: &[String]) -> Vec<Value> {
             c
         })
         .collect()
-}
-
-/// How many times the simulator received each text.
-fn received_by_text(sim: &SimHandle) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for s in sim.submits() {
-        *m.entry(String::from_utf8_lossy(s.message()).into_owned())
-            .or_default() += 1;
-    }
-    m
-}
-
-async fn wait_acked(bus: &Bus, timeout: Duration) -> bool {
-    harness::eventually(timeout, || async {
-        (bus.consumer_backlog().await == Some((0, 0))).then_some(())
-    })
-    .await
-    .is_some()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,13 +57,16 @@ async fn a_stop_under_load_with_a_short_drain_sends_nothing_twice() {
     .await;
     assert!(in_flight.is_some(), "the window is full before the stop");
     assert_eq!(connector.stop().await, Ok(()), "stops in time and cleanly");
-    let before = received_by_text(&sim);
+    let before = harness::received_by_text(&sim);
     assert!(before.len() < total, "the stop came before the end");
 
     let connector = Connector::start(config);
     assert!(connector.wait_ready(READY).await);
-    assert!(wait_acked(&bus, Duration::from_secs(90)).await, "all sent");
-    let received = received_by_text(&sim);
+    assert!(
+        harness::wait_acked(&bus, Duration::from_secs(90)).await,
+        "all sent"
+    );
+    let received = harness::received_by_text(&sim);
     assert_eq!(received.len(), total, "every message sent");
     let twice: Vec<_> = received.iter().filter(|(_, &n)| n > 1).collect();
     assert!(twice.is_empty(), "sent twice: {twice:?}");
@@ -107,7 +90,7 @@ async fn nothing_is_sent_while_postgres_refuses_writes_and_all_is_sent_once_afte
 
     let first = harness::message_ids("ro-before", 20);
     bus.publish_many(&commands(&op, &first)).await;
-    assert!(wait_acked(&bus, Duration::from_secs(30)).await);
+    assert!(harness::wait_acked(&bus, Duration::from_secs(30)).await);
     assert_eq!(sim.submits().len(), 20);
 
     // A read-only failover: reads are answered, writes refused.
@@ -131,10 +114,10 @@ async fn nothing_is_sent_while_postgres_refuses_writes_and_all_is_sent_once_afte
 
     db.set_read_only(false).await;
     assert!(
-        wait_acked(&bus, Duration::from_secs(60)).await,
+        harness::wait_acked(&bus, Duration::from_secs(60)).await,
         "all sent after"
     );
-    let received = received_by_text(&sim);
+    let received = harness::received_by_text(&sim);
     assert_eq!(received.len(), 120);
     let twice: Vec<_> = received.iter().filter(|(_, &n)| n > 1).collect();
     assert!(twice.is_empty(), "sent twice: {twice:?}");
@@ -168,14 +151,14 @@ async fn a_command_published_again_under_another_msg_id_is_sent_once() {
         bus.publish_raw(&bus.subject(), &format!("{op}-b-{n}"), body)
             .await;
     }
-    assert!(wait_acked(&bus, Duration::from_secs(30)).await);
+    assert!(harness::wait_acked(&bus, Duration::from_secs(30)).await);
     for (n, c) in commands(&op, &ids).iter().enumerate() {
         let body = serde_json::to_vec(c).unwrap_or_default();
         bus.publish_raw(&bus.subject(), &format!("{op}-c-{n}"), body)
             .await;
     }
-    assert!(wait_acked(&bus, Duration::from_secs(30)).await);
-    let received = received_by_text(&sim);
+    assert!(harness::wait_acked(&bus, Duration::from_secs(30)).await);
+    let received = harness::received_by_text(&sim);
     assert_eq!(received.len(), ids.len());
     assert!(received.values().all(|&n| n == 1), "{received:?}");
     assert!(connector.metric("smpp_duplicate_commands_total", "").await >= 1.0);
@@ -202,7 +185,7 @@ async fn a_nul_in_metadata_is_rejected_and_poisons_nothing() {
     let mut cmds = commands(&op, &ids);
     cmds[7]["metadata"] = json!({"note": "a\u{0}b"});
     bus.publish_many(&cmds).await;
-    assert!(wait_acked(&bus, Duration::from_secs(30)).await);
+    assert!(harness::wait_acked(&bus, Duration::from_secs(30)).await);
     let bad = ids[7].clone();
     assert!(
         bus.wait_for(Duration::from_secs(10), |dlr, _| dlr
@@ -218,24 +201,12 @@ async fn a_nul_in_metadata_is_rejected_and_poisons_nothing() {
             .is_some_and(|r| r.contains("NUL")),
         "{rejected:?}"
     );
-    let received = received_by_text(&sim);
+    let received = harness::received_by_text(&sim);
     assert_eq!(received.len(), 19, "every other command sent");
     assert!(!received.contains_key(&bad));
     assert!(received.values().all(|&n| n == 1));
     assert_eq!(connector.stop().await, Ok(()));
     bus.cleanup().await;
-}
-
-/// A receipt-typed deliver_sm (esm_class 0x04) with the given text.
-fn raw_receipt(text: &[u8]) -> MoMessage {
-    match MoMessage::text("ghasi01", "233241234567", "GHASI", "x") {
-        Ok(mut m) => {
-            m.esm_class = 0x04;
-            m.short_message = Bytes::copy_from_slice(text);
-            m
-        }
-        Err(e) => panic!("receipt: {e}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,10 +223,17 @@ async fn unreadable_receipts_and_receipts_with_nul_are_published_not_dropped() {
 
     // No id; an id but no status; the first again (the SMSC retrying it); an id with a NUL
     // in the middle.
-    sim.inject_mo(raw_receipt(b"sub:001 dlvrd:001 stat:DELIVRD err:000"));
-    sim.inject_mo(raw_receipt(b"id:4242 sub:001 dlvrd:001"));
-    sim.inject_mo(raw_receipt(b"sub:001 dlvrd:001 stat:DELIVRD err:000"));
-    sim.inject_mo(raw_receipt(
+    sim.inject_mo(harness::receipt_pdu(
+        0x04,
+        b"sub:001 dlvrd:001 stat:DELIVRD err:000",
+    ));
+    sim.inject_mo(harness::receipt_pdu(0x04, b"id:4242 sub:001 dlvrd:001"));
+    sim.inject_mo(harness::receipt_pdu(
+        0x04,
+        b"sub:001 dlvrd:001 stat:DELIVRD err:000",
+    ));
+    sim.inject_mo(harness::receipt_pdu(
+        0x04,
         b"id:77\x0088 sub:001 dlvrd:001 stat:DELIVRD err:000",
     ));
     let seen = bus

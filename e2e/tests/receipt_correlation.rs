@@ -103,18 +103,6 @@ async fn sequential_decimal_ids_correlate_each_receipt_to_its_own_message() {
     bus.cleanup().await;
 }
 
-/// A receipt-typed deliver_sm (`esm_class`) for the simulator's account with `text`.
-fn notification(esm_class: u8, text: String) -> e2e::sim::MoMessage {
-    match e2e::sim::MoMessage::text("ghasi01", "233241234567", "GHASI", "x") {
-        Ok(mut m) => {
-            m.esm_class = esm_class;
-            m.short_message = bytes::Bytes::from(text.into_bytes());
-            m
-        }
-        Err(e) => panic!("notification: {e}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_intermediate_notification_is_not_final_and_the_final_receipt_follows_it() {
     harness::init_logging();
@@ -141,7 +129,7 @@ async fn an_intermediate_notification_is_not_final_and_the_final_receipt_follows
     let body = |stat: &str| {
         format!("id:{smsc_id} sub:001 dlvrd:000 submit date:2612031000 done date:2612031001 stat:{stat} err:000 text:hello")
     };
-    sim.inject_mo(notification(0x20, body("UNDELIV")));
+    sim.inject_mo(harness::receipt_pdu(0x20, body("UNDELIV").as_bytes()));
     assert!(
         bus.wait_for(Duration::from_secs(10), |dlr, _| !dlr.is_empty())
             .await
@@ -153,7 +141,7 @@ async fn an_intermediate_notification_is_not_final_and_the_final_receipt_follows
     assert_eq!(first["messageStatus"], "PENDING");
 
     // Then the final receipt: the message is delivered, on its own message.
-    sim.inject_mo(notification(0x04, body("DELIVRD")));
+    sim.inject_mo(harness::receipt_pdu(0x04, body("DELIVRD").as_bytes()));
     assert!(
         bus.wait_for(Duration::from_secs(10), |dlr, _| dlr.len() >= 2)
             .await
