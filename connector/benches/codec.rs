@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
-use connector::codec::{
+use connector::protocol::codec::{
     esm_class, registered_delivery, Address, Body, COctetString, MessageState, NetworkErrorCode,
     Pdu, SmppCodec, SubmitSm, Tlv, Tlvs,
 };

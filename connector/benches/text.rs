@@ -2,8 +2,8 @@
 
 use std::hint::black_box;
 
-use connector::receipt::{parse_receipt, ReceiptInput, ESM_DELIVERY_RECEIPT};
-use connector::text::{plan, ucs2, ForcedEncoding, GsmTables};
+use connector::protocol::receipt::{parse_receipt, ReceiptInput, ESM_DELIVERY_RECEIPT};
+use connector::protocol::text::{plan, ucs2, ForcedEncoding, GsmTables};
 use crds::config::EncodingConfig;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 

@@ -19,10 +19,10 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::correlation::WriteProbe;
-use crate::metrics::Metrics;
+use crate::pipeline::metrics::Metrics;
+use crate::pipeline::throttle::{Throttle, ThrottleState};
 use crate::session::{SessionHandle, SlowDownSnapshot};
-use crate::throttle::{Throttle, ThrottleState};
+use crate::store::WriteProbe;
 
 /// What `/ready` checks. Absent dependencies are not checked.
 #[derive(Clone)]
@@ -182,8 +182,8 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::throttle::ThrottleSettings;
     use crate::test_support::{unique, TestDb, NATS_URL};
-    use crate::throttle::ThrottleSettings;
 
     async fn start(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

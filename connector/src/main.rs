@@ -47,10 +47,10 @@ async fn terminated() {
 }
 
 async fn migrate_only(c: &crds::config::PostgresConfig) -> Result<(), String> {
-    let pool = connector::correlation::connect(c)
+    let pool = connector::store::connect(c)
         .await
         .map_err(|e| e.to_string())?;
-    let done = connector::correlation::migrate(&pool)
+    let done = connector::store::migrate(&pool)
         .await
         .map_err(|e| e.to_string());
     pool.close().await;

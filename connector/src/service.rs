@@ -2,10 +2,10 @@
 //! receipts and health back to NATS, HTTP probes and metrics. [`run`] wires the modules and
 //! runs until its shutdown future resolves (SIGTERM in the binary).
 //!
-//! Per dispatch command: pulled on credit while bound ([`crate::jetstream::DispatchPuller`]),
-//! validated and de-duplicated ([`crate::intake`]), built into PDUs ([`crate::outbound`]),
+//! Per dispatch command: pulled on credit while bound ([`crate::pipeline::jetstream::DispatchPuller`]),
+//! validated and de-duplicated ([`crate::pipeline::intake`]), built into PDUs ([`crate::pipeline::pdus`]),
 //! each segment sent with a window slot and a TPS permit, the outcomes committed
-//! ([`crate::correlation`]), the connector events published, and only then acknowledged.
+//! ([`crate::store`]), the connector events published, and only then acknowledged.
 //! Retryable failures (no session, connection lost, no response) nak the command with
 //! backoff; its committed segments are not sent again. A connection lost after a submit was
 //! written and before its response is the one window for a duplicate: counted in
@@ -24,25 +24,25 @@ use tokio::sync::{watch, Mutex, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::codec::{CommandStatus, DeliverSm};
-use crate::correlation::{
-    self, CorrelationWriter, PriorSubmission, SegmentSubmit, SubmitOutcome as RowOutcome,
-};
-use crate::credentials::{CredentialsStore, RetryPolicy};
-use crate::events::{
+use crate::http::AppState;
+use crate::pipeline::credentials::{CredentialsStore, RetryPolicy};
+use crate::pipeline::events::{
     DeliveryStatus, DlrEvent, EventPublisher, OperatorHealth, ReceiptFacts, Segment,
 };
-use crate::http::AppState;
-use crate::intake::{Accepted, Intake};
-use crate::jetstream::{self as js, DispatchPuller};
-use crate::metrics::Metrics;
-use crate::outbound::{self, OutboundMessage};
-use crate::receipt::{parse_receipt, ReceiptError, ReceiptInput};
-use crate::receipt_events::{IdForms, ReceiptAnswer, ReceiptEvents};
+use crate::pipeline::intake::{Accepted, Intake};
+use crate::pipeline::jetstream::{self as js, DispatchPuller};
+use crate::pipeline::metrics::Metrics;
+use crate::pipeline::pdus::{self, OutboundMessage};
+use crate::pipeline::receipt_flow::{IdForms, ReceiptAnswer, ReceiptEvents};
+use crate::pipeline::throttle::{Permits, Throttle, ThrottleSettings};
+use crate::protocol::codec::{CommandStatus, DeliverSm};
+use crate::protocol::receipt::{parse_receipt, ReceiptError, ReceiptInput};
 use crate::session::{
     EngineConfig, Inbound, SessionEngine, SessionHandle, SubmitError, SubmitOutcome,
 };
-use crate::throttle::{Permits, Throttle, ThrottleSettings};
+use crate::store::{
+    self, CorrelationWriter, PriorSubmission, SegmentSubmit, SubmitOutcome as RowOutcome,
+};
 
 /// Starting the service failed.
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +135,7 @@ enum Commit {
     /// The service stops while PostgreSQL fails: the command is redelivered.
     Stopped,
     /// PostgreSQL refuses the rows themselves: retrying cannot help.
-    Refused(correlation::CorrelationError),
+    Refused(store::CorrelationError),
 }
 
 /// How one segment's submit ended.
@@ -154,7 +154,7 @@ impl Pipeline {
     /// `expires`: the end of the message's validity (never sent at or after it).
     async fn send_segment(
         &self,
-        seg: outbound::OutboundSegment,
+        seg: pdus::OutboundSegment,
         published: Option<chrono::DateTime<Utc>>,
         expires: Option<Instant>,
     ) -> SegmentResult {
@@ -230,30 +230,34 @@ impl Pipeline {
     async fn send_and_settle(
         &self,
         message: &Message,
-        command: crate::dispatch::ValidCommand,
+        command: crate::pipeline::command::ValidCommand,
         prior: Option<PriorSubmission>,
     ) {
         let reference = prior
             .as_ref()
             .and_then(PriorSubmission::concat_ref)
             .unwrap_or_else(rand::random::<u16>);
-        let built: OutboundMessage =
-            match outbound::build(&command, &self.config.encoding, reference) {
-                Ok(m) => m,
-                Err(e) => {
-                    let event = DlrEvent::rejected_message(
-                        self.op(),
-                        &command.message_id,
-                        e.to_string(),
-                        &command.metadata,
-                        Utc::now(),
-                    );
-                    self.metrics.rejected("unsendable");
-                    // Boxed: a rare path kept out of every command's future.
-                    Box::pin(crate::intake::reject(&self.publisher, message, &event)).await;
-                    return;
-                }
-            };
+        let built: OutboundMessage = match pdus::build(&command, &self.config.encoding, reference) {
+            Ok(m) => m,
+            Err(e) => {
+                let event = DlrEvent::rejected_message(
+                    self.op(),
+                    &command.message_id,
+                    e.to_string(),
+                    &command.metadata,
+                    Utc::now(),
+                );
+                self.metrics.rejected("unsendable");
+                // Boxed: a rare path kept out of every command's future.
+                Box::pin(crate::pipeline::intake::reject(
+                    &self.publisher,
+                    message,
+                    &event,
+                ))
+                .await;
+                return;
+            }
+        };
         let to_send: Vec<_> = built
             .segments
             .into_iter()
@@ -310,7 +314,7 @@ impl Pipeline {
         let mut rows = Vec::new();
         // The events of segments settled earlier go again: one may have been lost.
         let mut events = prior.as_ref().map_or_else(Vec::new, |p| {
-            crate::intake::prior_events(
+            crate::pipeline::intake::prior_events(
                 self.op(),
                 &command,
                 p,
@@ -413,7 +417,7 @@ impl Pipeline {
             match self.commit(rows.clone()).await {
                 Commit::Done => {}
                 Commit::Stopped => {
-                    let _ = js::nak_after(message, crate::intake::RETRY_DELAY).await;
+                    let _ = js::nak_after(message, crate::pipeline::intake::RETRY_DELAY).await;
                     return;
                 }
                 Commit::Refused(e) => {
@@ -445,9 +449,9 @@ impl Pipeline {
     async fn unrecordable(
         &self,
         message: &Message,
-        command: &crate::dispatch::ValidCommand,
+        command: &crate::pipeline::command::ValidCommand,
         rows: &[SegmentSubmit],
-        e: &correlation::CorrelationError,
+        e: &store::CorrelationError,
     ) {
         tracing::error!(message_id = %command.message_id, error = %e, "PostgreSQL refuses the rows of a command; it gets REJECTED events and is not sent again");
         self.metrics.rejected("unrecordable");
@@ -474,7 +478,7 @@ impl Pipeline {
         for event in &events {
             if let Err(e) = self.publisher.publish_dlr(event).await {
                 tracing::warn!(error = %e, "cannot publish a REJECTED event; the command will come back");
-                let _ = js::nak_after(message, crate::intake::RETRY_DELAY).await;
+                let _ = js::nak_after(message, crate::pipeline::intake::RETRY_DELAY).await;
                 return;
             }
         }
@@ -489,7 +493,7 @@ impl Pipeline {
         for event in events {
             if let Err(e) = self.publisher.publish_dlr(event).await {
                 tracing::warn!(error = %e, "cannot publish a submit event; the command will come back");
-                let _ = js::nak_after(message, crate::intake::RETRY_DELAY).await;
+                let _ = js::nak_after(message, crate::pipeline::intake::RETRY_DELAY).await;
                 return false;
             }
         }
@@ -721,15 +725,15 @@ pub async fn run(
         &config.nats.health_subject,
     );
 
-    let pool = correlation::connect(&config.postgres)
+    let pool = store::connect(&config.postgres)
         .await
         .map_err(|e| ServiceError::Postgres(e.to_string()))?;
     if config.postgres.migrate {
-        correlation::migrate(&pool)
+        store::migrate(&pool)
             .await
             .map_err(|e| ServiceError::Postgres(e.to_string()))?;
     }
-    let probe = correlation::WriteProbe::new(pool.clone(), &op, &instance);
+    let probe = store::WriteProbe::new(pool.clone(), &op, &instance);
     let (writer, writer_task) = CorrelationWriter::spawn(
         pool.clone(),
         config.postgres.batch_size as usize,
@@ -804,7 +808,7 @@ pub async fn run(
     // Health events and the session state gauge.
     // The session status in the MnoConnection (inside Kubernetes only).
     let (status_tx, status_rx) = watch::channel(None);
-    match crate::status_writer::StatusWriter::from_config(&config.status_writer).await {
+    match crate::pipeline::status_writer::StatusWriter::from_config(&config.status_writer).await {
         Ok(Some(writer)) => {
             tasks.spawn(writer.run(status_rx));
         }
@@ -814,7 +818,7 @@ pub async fn run(
         }
     }
     {
-        let mut tracker = crate::session_status::StatusTracker::new(&config, &instance);
+        let mut tracker = crate::pipeline::health::StatusTracker::new(&config, &instance);
         let mut events = streams.events;
         let publisher = publisher.clone();
         let metrics = metrics.clone();
@@ -826,7 +830,7 @@ pub async fn run(
             let mut slow_down_open = true;
             loop {
                 let received = tokio::select! {
-                    ev = crate::session_status::next_event(&mut events) => ev,
+                    ev = crate::pipeline::health::next_event(&mut events) => ev,
                     changed = slow_down.changed(), if slow_down_open => {
                         match changed {
                             Ok(()) => {
@@ -853,8 +857,8 @@ pub async fn run(
                 };
                 let state = serde_json::to_value(ev.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
                 let endpoint = match ev.endpoint {
-                    Some(crate::events::EndpointRole::Primary) => "primary",
-                    Some(crate::events::EndpointRole::Backup) => "backup",
+                    Some(crate::pipeline::events::EndpointRole::Primary) => "primary",
+                    Some(crate::pipeline::events::EndpointRole::Backup) => "backup",
                     None => "none",
                 };
                 metrics.set_session_state(&state, endpoint);
@@ -869,7 +873,7 @@ pub async fn run(
                 // Set before the publish: the stop may abort this task while it awaits the
                 // PubAck of an UNBOUND that NATS already has.
                 unbound_published.store(
-                    health.state == crate::events::HealthState::Unbound,
+                    health.state == crate::pipeline::events::HealthState::Unbound,
                     std::sync::atomic::Ordering::SeqCst,
                 );
                 if let Err(e) = publisher.publish_health(&health).await {
@@ -935,7 +939,7 @@ pub async fn run(
                     _ = stop.wait_for(|s| *s) => return,
                     _ = tick.tick() => {}
                 }
-                match correlation::purge_older_than(&pool, &op, days, 5_000).await {
+                match store::purge_older_than(&pool, &op, days, 5_000).await {
                     Ok(0) => {}
                     Ok(n) => {
                         metrics.correlations_purged_total.inc_by(n);

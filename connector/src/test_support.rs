@@ -53,9 +53,7 @@ impl TestDb {
             .connect(&url)
             .await
             .expect("test database");
-        crate::correlation::migrate(&pool)
-            .await
-            .expect("migrations");
+        crate::store::migrate(&pool).await.expect("migrations");
         Self { pool, name }
     }
 
@@ -99,8 +97,8 @@ pub async fn event_stream(js: &async_nats::jetstream::Context, tag: &str) -> (St
 pub fn event_publisher(
     js: &async_nats::jetstream::Context,
     prefix: &str,
-) -> crate::events::EventPublisher {
-    crate::events::EventPublisher::new(
+) -> crate::pipeline::events::EventPublisher {
+    crate::pipeline::events::EventPublisher::new(
         js.clone(),
         &format!("{prefix}.dlr"),
         &format!("{prefix}.health"),

@@ -2,7 +2,7 @@
 //! coalesced reads, and encoding limits.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use connector::codec::{
+use connector::protocol::codec::{
     Body, CodecError, CommandId, CommandStatus, Decoded, DestAddress, InvalidPdu, MessageIdResp,
     Pdu, RawTlv, SmppCodec, SubmitMulti, SubmitSm, Tlv, Tlvs,
 };

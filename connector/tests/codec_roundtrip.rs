@@ -2,7 +2,7 @@
 //! split at arbitrary points, and arbitrary input never panicking the decoder.
 
 use bytes::{Bytes, BytesMut};
-use connector::codec::{
+use connector::protocol::codec::{
     Address, AlertNotification, Bind, BindResp, Body, COctetString, CancelSm, CommandStatus,
     DataSm, DestAddress, MessageIdResp, MessageState, NetworkErrorCode, Outbind, Pdu, QuerySm,
     QuerySmResp, RawTlv, ReplaceSm, SmppCodec, SubmitMulti, SubmitMultiResp, SubmitSm, Tlv, Tlvs,

@@ -3,7 +3,7 @@
 //! value, and the expected value is encoded and compared with the bytes.
 
 use bytes::{Bytes, BytesMut};
-use connector::codec::{
+use connector::protocol::codec::{
     Address, AlertNotification, Bind, BindResp, Body, COctetString, CancelSm, CommandStatus,
     DataSm, DestAddress, MessageIdResp, MessageState, NetworkErrorCode, Outbind, Pdu, QuerySm,
     QuerySmResp, RawTlv, ReplaceSm, SmppCodec, SubmitMulti, SubmitMultiResp, SubmitSm, Tlv, Tlvs,

@@ -13,11 +13,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio_util::codec::Framed;
 
-use connector::codec::{
+use connector::pipeline::events::{BoundMode, EndpointRole, HealthState};
+use connector::protocol::codec::{
     Address, BindResp, Body, COctetString, CommandId, CommandStatus, DeliverSm, Pdu, SmppCodec,
     SubmitSm, SubmitSmResp,
 };
-use connector::events::{BoundMode, EndpointRole, HealthState};
 use connector::session::{
     CredentialsError, CredentialsProvider, EngineConfig, Inbound, SessionEngine, SessionEvent,
     SessionHandle, SessionState, SessionStreams, SmppCredentials, StaticCredentials, SubmitError,

@@ -13,8 +13,8 @@ use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 
-use connector::codec::{Body, CommandId, CommandStatus, Pdu, SmppCodec};
-use connector::events::HealthState;
+use connector::pipeline::events::HealthState;
+use connector::protocol::codec::{Body, CommandId, CommandStatus, Pdu, SmppCodec};
 use connector::session::{EngineConfig, SessionEngine, SmppCredentials, StaticCredentials};
 use crds::config::{BindMode, Endpoint, TlsConfig};
 
@@ -119,7 +119,7 @@ async fn binds_and_submits_over_mutual_tls_from_a_local_address() {
     };
     let mut resp = pdu.response(CommandStatus::ESME_ROK).expect("resp");
     if let Body::SubmitSmResp(r) = &mut resp.body {
-        r.message_id = connector::codec::COctetString::new(&b"tls-1"[..]).expect("short");
+        r.message_id = connector::protocol::codec::COctetString::new(&b"tls-1"[..]).expect("short");
     }
     io.send(&resp).await.expect("send");
     let outcome = submit.await.expect("join").expect("accepted");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use connector::codec::{Body, Pdu, SmppCodec};
+use connector::protocol::codec::{Body, Pdu, SmppCodec};
 use e2e::sim::client::{submit_sm, RawClient};
 use e2e::sim::{BindMode, SimConfig, Simulator};
 use futures::StreamExt;
@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sm = submit_sm("1000", "447700900123", "benchmark message text", false)?;
     let bind = {
         let mut c = BytesMut::new();
-        let body = Body::BindTransceiver(connector::codec::Bind {
+        let body = Body::BindTransceiver(connector::protocol::codec::Bind {
             system_id: "bench".try_into()?,
             password: "bench".try_into()?,
             ..Default::default()

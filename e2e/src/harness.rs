@@ -356,16 +356,17 @@ impl Bus {
             Err(e) => panic!("NATS at {nats_url}: {e}"),
         };
         let js = jetstream::new(client.clone());
-        let stream = connector::jetstream::ensure_dispatch_stream(&js, "SMPP_DISPATCH").await;
+        let stream =
+            connector::pipeline::jetstream::ensure_dispatch_stream(&js, "SMPP_DISPATCH").await;
         if let Err(e) = stream {
             panic!("dispatch stream: {e}");
         }
         // What dlr-processor sees: the events stream (de-duplicated by `Nats-Msg-Id`).
-        let stream_name = connector::jetstream::ensure_event_stream(
+        let stream_name = connector::pipeline::jetstream::ensure_event_stream(
             &js,
             "sms.dlr.inbound",
-            connector::jetstream::DLR_STREAM,
-            connector::jetstream::DLR_DUPLICATE_WINDOW,
+            connector::pipeline::jetstream::DLR_STREAM,
+            connector::pipeline::jetstream::DLR_DUPLICATE_WINDOW,
         )
         .await
         .unwrap_or_else(|e| panic!("events stream: {e}"));

@@ -19,8 +19,8 @@ use async_nats::HeaderMap;
 use futures::StreamExt;
 use serde::Serialize;
 
-use connector::events::DlrEvent;
-use connector::jetstream as js_setup;
+use connector::pipeline::events::DlrEvent;
+use connector::pipeline::jetstream as js_setup;
 
 /// What the load generator does.
 #[derive(Clone, Debug)]
@@ -239,19 +239,19 @@ impl Tracker {
             .entry(ev.status.as_str().to_string())
             .or_default() += 1;
         let status = ev.status.as_str();
-        if status == "ACCEPTED" || ev.source == connector::events::EventSource::Operator {
+        if status == "ACCEPTED" || ev.source == connector::pipeline::events::EventSource::Operator {
             self.accepted.insert(id.to_string());
         }
         if self.finished.contains_key(id) {
             return;
         }
-        let rejected_by_connector =
-            status == "REJECTED" && ev.source == connector::events::EventSource::Connector;
+        let rejected_by_connector = status == "REJECTED"
+            && ev.source == connector::pipeline::events::EventSource::Connector;
         if rejected_by_connector {
             self.rejected += 1;
         }
         let final_status = match ev.message_status {
-            Some(ms) if ms != connector::events::MessageStatus::Pending => {
+            Some(ms) if ms != connector::pipeline::events::MessageStatus::Pending => {
                 Some(serde_json::to_value(ms).map_or_else(
                     |_| format!("{ms:?}"),
                     |v| v.as_str().unwrap_or_default().to_string(),
@@ -486,7 +486,8 @@ mod tests {
         };
         let json = command_json(&spec, 7);
         let payload = serde_json::to_vec(&json).unwrap_or_default();
-        let cmd = connector::dispatch::parse_command("op-x", &payload).map_err(|e| e.to_string());
+        let cmd = connector::pipeline::command::parse_command("op-x", &payload)
+            .map_err(|e| e.to_string());
         assert!(cmd.is_ok(), "{cmd:?}");
         assert_eq!(json["messageId"], "run1-00000007");
         assert_eq!(json["text"], "hello 7");

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use connector::codec::{CommandId, CommandStatus};
+use connector::protocol::codec::{CommandId, CommandStatus};
 use e2e::harness::{self, Bus, Connector, Db, TempDir};
 use e2e::sim::{Direction, SegmentMark, SimHandle};
 use serde_json::{json, Value};

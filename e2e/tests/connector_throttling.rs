@@ -70,10 +70,10 @@ fn longest_gap(sim: &SimHandle) -> Duration {
 }
 
 /// Submits the simulator answered with `status`.
-fn answered(sim: &SimHandle, status: connector::codec::CommandStatus) -> u64 {
+fn answered(sim: &SimHandle, status: connector::protocol::codec::CommandStatus) -> u64 {
     sim.stats().count(
         e2e::sim::Direction::Out,
-        connector::codec::CommandId::SubmitSmResp,
+        connector::protocol::codec::CommandId::SubmitSmResp,
         status,
     )
 }
@@ -141,8 +141,14 @@ async fn count_based_throttling_delivers_every_message_once_without_stalls() {
         "no stall: longest gap {gap:?}"
     );
     // The SMSC did refuse: the test saw throttling.
-    let throttled = answered(&sim, connector::codec::CommandStatus::ESME_RTHROTTLED);
-    let full = answered(&sim, connector::codec::CommandStatus::ESME_RMSGQFUL);
+    let throttled = answered(
+        &sim,
+        connector::protocol::codec::CommandStatus::ESME_RTHROTTLED,
+    );
+    let full = answered(
+        &sim,
+        connector::protocol::codec::CommandStatus::ESME_RMSGQFUL,
+    );
     assert!(
         throttled >= 40 && full >= 25,
         "refusals {throttled} / {full}"
@@ -191,7 +197,10 @@ async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
             .saturating_sub(Duration::from_millis(500)),
     )
     .await;
-    let refused = answered(&sim, connector::codec::CommandStatus::ESME_RMSGQFUL);
+    let refused = answered(
+        &sim,
+        connector::protocol::codec::CommandStatus::ESME_RMSGQFUL,
+    );
     assert_eq!(sim.accepted_submits(), 0, "nothing accepted while full");
     // One window at first, then about one probe per second (the pause grows to 1 s).
     assert!(
@@ -278,7 +287,10 @@ async fn the_segments_of_long_messages_arrive_in_order_while_throttled() {
     for (dest, seqs) in &order {
         assert_eq!(seqs, &[1, 2, 3, 4], "segments of the message to {dest}");
     }
-    let throttled = answered(&sim, connector::codec::CommandStatus::ESME_RTHROTTLED);
+    let throttled = answered(
+        &sim,
+        connector::protocol::codec::CommandStatus::ESME_RTHROTTLED,
+    );
     assert!(throttled >= 20, "throttling was active: {throttled}");
     bus.settle(Duration::from_millis(500)).await;
     assert_eq!(sim.accepted_submits(), 80, "each segment once");
@@ -446,8 +458,8 @@ async fn a_command_retried_past_its_validity_expires_per_unsent_segment() {
     // attempt made within the validity.
     let written = sim.stats().count(
         e2e::sim::Direction::In,
-        connector::codec::CommandId::SubmitSm,
-        connector::codec::CommandStatus::ESME_ROK,
+        connector::protocol::codec::CommandId::SubmitSm,
+        connector::protocol::codec::CommandStatus::ESME_ROK,
     );
     assert!((1..=3).contains(&written), "submits written: {written}");
     assert_eq!(connector.stop().await, Ok(()));

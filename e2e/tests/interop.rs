@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use connector::text::{decode_message, Content};
+use connector::protocol::text::{decode_message, Content};
 use e2e::harness::{self, Bus, Connector, TempDir};
 use e2e::interop::{self, NodeSmsc};
 use e2e::sim::SegmentMark;

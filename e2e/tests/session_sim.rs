@@ -7,10 +7,10 @@ use bytes::Bytes;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use connector::codec::{
+use connector::pipeline::events::{BoundMode, EndpointRole, HealthState};
+use connector::protocol::codec::{
     esm_class, registered_delivery, Address, COctetString, CommandStatus, SubmitSm,
 };
-use connector::events::{BoundMode, EndpointRole, HealthState};
 use connector::session::{
     EngineConfig, Inbound, SessionEngine, SessionEvent, SessionHandle, SessionState,
     SmppCredentials, StaticCredentials, SubmitError, UnboundCause,
@@ -354,7 +354,7 @@ async fn a_dropped_connection_hands_back_every_outstanding_submit() {
             let c = handle.counters();
             if c.count(
                 connector::session::Direction::Sent,
-                connector::codec::CommandId::SubmitSm,
+                connector::protocol::codec::CommandId::SubmitSm,
                 CommandStatus::ESME_ROK,
             ) >= 8
             {
@@ -451,7 +451,7 @@ async fn throttling_lowers_the_send_rate() {
     let c = handle.counters();
     let sent = c.count(
         connector::session::Direction::Sent,
-        connector::codec::CommandId::SubmitSm,
+        connector::protocol::codec::CommandId::SubmitSm,
         CommandStatus::ESME_ROK,
     );
     println!("sent {sent}, throttled {}, accepted 800", c.throttled);

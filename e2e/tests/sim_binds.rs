@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use connector::codec::{Body, CommandStatus};
+use connector::protocol::codec::{Body, CommandStatus};
 use e2e::sim::client::{submit_sm, RawClient};
 use e2e::sim::{
     BindFailure, BindMode, Faults, SimConfig, SimHandle, Simulator, TransceiverRefusal, Trigger,
@@ -187,7 +187,7 @@ async fn the_simulator_sends_enquire_link_on_its_timer() {
         .unwrap();
     let pdu = c.recv().await.unwrap();
     assert_eq!(pdu.body, Body::EnquireLink);
-    c.send(&connector::codec::Pdu::new(
+    c.send(&connector::protocol::codec::Pdu::new(
         pdu.sequence,
         Body::EnquireLinkResp,
     ))

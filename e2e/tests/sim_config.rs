@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use connector::codec::CommandStatus;
+use connector::protocol::codec::CommandStatus;
 use e2e::sim::client::{submit_sm, RawClient};
 use e2e::sim::{
     BindMode, BreakAction, Delay, IdForm, ReceiptFormat, SimConfig, Simulator, TransceiverRefusal,
@@ -84,7 +84,7 @@ faults:
         .await
         .unwrap();
     assert_eq!(second.status, CommandStatus::ESME_RTHROTTLED);
-    let connector::codec::Body::SubmitSmResp(r) = first.body else {
+    let connector::protocol::codec::Body::SubmitSmResp(r) = first.body else {
         panic!("{first:?}")
     };
     assert_eq!(r.message_id, "500");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector::codec::CommandStatus;
+use connector::protocol::codec::CommandStatus;
 use e2e::sim::client::{submit_sm, RawClient};
 use e2e::sim::{BindMode, SimConfig, Simulator};
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use connector::codec::{Body, CommandStatus};
+use connector::protocol::codec::{Body, CommandStatus};
 use e2e::sim::client::{submit_sm, ClientError, RawClient};
 use e2e::sim::{
     BindMode, BreakAction, ConnectionFault, Delay, Faults, RefuseMode, SimConfig, SimHandle,
@@ -153,7 +153,7 @@ async fn connections_reset_after_n_pdus() {
         }
     };
     match err {
-        ClientError::Io(e) | ClientError::Codec(connector::codec::CodecError::Io(e)) => {
+        ClientError::Io(e) | ClientError::Codec(connector::protocol::codec::CodecError::Io(e)) => {
             assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset)
         }
         other => panic!("expected a reset, got {other}"),
@@ -221,7 +221,7 @@ async fn live_connections_can_be_broken_or_unbound_on_demand() {
     assert_eq!(sim.unbind_all(), 1);
     let unbind = a.recv().await.unwrap();
     assert_eq!(unbind.body, Body::Unbind);
-    a.send(&connector::codec::Pdu::new(
+    a.send(&connector::protocol::codec::Pdu::new(
         unbind.sequence,
         Body::UnbindResp,
     ))

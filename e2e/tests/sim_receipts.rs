@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use connector::codec::{esm_class, Body, CommandStatus, MessageState};
+use connector::protocol::codec::{esm_class, Body, CommandStatus, MessageState};
 use e2e::sim::client::{parse_receipt_text, submit_sm, RawClient};
 use e2e::sim::{
     BindMode, Delay, MoMessage, ReceiptFormat, ReceiptTextId, SimConfig, SimHandle, Simulator,
@@ -21,7 +21,7 @@ async fn bind(sim: &SimHandle, mode: BindMode) -> RawClient {
     c
 }
 
-fn id_of(pdu: &connector::codec::Pdu) -> String {
+fn id_of(pdu: &connector::protocol::codec::Pdu) -> String {
     match &pdu.body {
         Body::SubmitSmResp(r) => r.message_id.to_string(),
         other => panic!("{other:?}"),

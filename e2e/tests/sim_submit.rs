@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use connector::codec::{
+use connector::protocol::codec::{
     esm_class, Body, COctetString, CancelSm, CommandStatus, DataSm, MessageState, QuerySm,
     ReplaceSm, Tlv,
 };
@@ -22,7 +22,7 @@ async fn bound(config: SimConfig) -> (SimHandle, RawClient) {
     (sim, c)
 }
 
-fn message_id(pdu: &connector::codec::Pdu) -> String {
+fn message_id(pdu: &connector::protocol::codec::Pdu) -> String {
     match &pdu.body {
         Body::SubmitSmResp(r) | Body::DataSmResp(r) => r.message_id.to_string(),
         other => panic!("not a submit response: {other:?}"),
@@ -148,9 +148,18 @@ async fn data_sm_and_query_sm_are_answered() {
     config.receipts.delay = e2e::sim::Delay::from_millis(200);
     let (sim, mut c) = bound(config).await;
     let data = DataSm {
-        source: connector::codec::Address::new(1, 1, COctetString::try_from("1000").unwrap()),
-        dest: connector::codec::Address::new(1, 1, COctetString::try_from("2000").unwrap()),
-        tlvs: connector::codec::Tlvs::new().with(Tlv::MessagePayload(Bytes::from_static(b"data"))),
+        source: connector::protocol::codec::Address::new(
+            1,
+            1,
+            COctetString::try_from("1000").unwrap(),
+        ),
+        dest: connector::protocol::codec::Address::new(
+            1,
+            1,
+            COctetString::try_from("2000").unwrap(),
+        ),
+        tlvs: connector::protocol::codec::Tlvs::new()
+            .with(Tlv::MessagePayload(Bytes::from_static(b"data"))),
         ..DataSm::default()
     };
     let resp = c.request(data).await.unwrap();
@@ -281,7 +290,7 @@ async fn tps_limit_throttles_and_per_second_counts_prove_it() {
     assert_eq!(
         stats.count(
             e2e::sim::Direction::Out,
-            connector::codec::CommandId::SubmitSmResp,
+            connector::protocol::codec::CommandId::SubmitSmResp,
             CommandStatus::ESME_RTHROTTLED
         ),
         throttled

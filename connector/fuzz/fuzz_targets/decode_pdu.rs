@@ -3,7 +3,7 @@
 #![no_main]
 
 use bytes::BytesMut;
-use connector::codec::{Pdu, SmppCodec};
+use connector::protocol::codec::{Pdu, SmppCodec};
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
 

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    match connector::dispatch::parse_command("mtn-gh", data) {
+    match connector::pipeline::command::parse_command("mtn-gh", data) {
         Ok(command) => {
             assert!(!command.message_id.is_empty() && command.message_id.len() <= 64);
             assert_eq!(command.operator_id, "mtn-gh");

@@ -2,7 +2,7 @@
 //! accepts must carry a non-empty message id and a status consistent with `final`.
 #![no_main]
 
-use connector::receipt::{parse_receipt, MessageKind, ReceiptInput};
+use connector::protocol::receipt::{parse_receipt, MessageKind, ReceiptInput};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! segment must respect the size limits, and joining the segments must give the text back.
 #![no_main]
 
-use connector::text::{join, plan, ForcedEncoding, PlanError, TextEncoding};
+use connector::protocol::text::{join, plan, ForcedEncoding, PlanError, TextEncoding};
 use crds::config::{Charset, EncodingConfig, NationalLanguage, SplitMethod};
 use libfuzzer_sys::fuzz_target;
 

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::connection::Transport;
 use super::credentials::SmppCredentials;
-use crate::codec::{
+use crate::protocol::codec::{
     Address, Bind, Body, COctetString, CodecError, CommandStatus, Pdu, INTERFACE_VERSION_34,
 };
 use crate::session::state::BoundMode;
@@ -115,7 +115,7 @@ pub fn classify_refusal(
 
 /// Builds the bind body from credentials and configuration.
 pub fn bind_body(creds: &SmppCredentials, cfg: &BindConfig) -> Result<Bind, BindError> {
-    let bad = |field: &str, e: crate::codec::COctetStringError| {
+    let bad = |field: &str, e: crate::protocol::codec::COctetStringError| {
         BindError::InvalidCredentials(format!("{field}: {e}"))
     };
     let system_type = creds.system_type.as_deref().unwrap_or(&cfg.system_type);

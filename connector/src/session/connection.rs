@@ -18,7 +18,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 use tokio_util::codec::Framed;
 
-use crate::codec::SmppCodec;
+use crate::protocol::codec::SmppCodec;
 use crds::config::{Endpoint, TlsConfig};
 
 /// A connection to an SMSC, framed as PDUs.

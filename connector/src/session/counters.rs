@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::codec::{CommandId, CommandStatus};
+use crate::protocol::codec::{CommandId, CommandStatus};
 
 /// Upper bounds of the response latency buckets, in microseconds (the last bucket is +Inf).
 pub const LATENCY_BOUNDS_US: [u64; 16] = [

@@ -33,7 +33,7 @@ impl fmt::Debug for SmppCredentials {
 #[error("credentials unavailable: {0}")]
 pub struct CredentialsError(pub String);
 
-/// Where the engine gets credentials. Implemented by `connector::credentials`; tests use
+/// Where the engine gets credentials. Implemented by `connector::pipeline::credentials`; tests use
 /// [`StaticCredentials`].
 pub trait CredentialsProvider: Send + Sync + 'static {
     /// The credentials for binding to `endpoint`.

@@ -4,7 +4,7 @@
 
 use tokio::sync::mpsc;
 
-use crate::codec::{
+use crate::protocol::codec::{
     AlertNotification, Body, CommandStatus, DataSm, DataSmResp, DeliverSm, DeliverSmResp, Pdu,
 };
 use crate::session::state::EndpointRole;

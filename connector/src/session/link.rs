@@ -21,7 +21,9 @@ use super::status_class::{classify, StatusClass};
 use super::submit::{LateResponse, SubmitError, SubmitJob, SubmitOutcome};
 use super::throttle::Pacer;
 use super::window::{Matched, Outstanding, SequenceNumbers, Window};
-use crate::codec::{relative_time, Body, COctetString, CommandId, CommandStatus, Decoded, Pdu};
+use crate::protocol::codec::{
+    relative_time, Body, COctetString, CommandId, CommandStatus, Decoded, Pdu,
+};
 use crate::session::state::EndpointRole;
 use crds::config::{RetryConfig, SessionConfig};
 use std::sync::Arc;
@@ -334,7 +336,7 @@ impl State<'_> {
 
     fn on_frame(
         &mut self,
-        frame: Option<Result<Decoded, crate::codec::CodecError>>,
+        frame: Option<Result<Decoded, crate::protocol::codec::CodecError>>,
         now: Instant,
         buf: &mut BytesMut,
     ) {

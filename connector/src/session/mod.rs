@@ -77,7 +77,7 @@ pub use state::{BoundMode, EndpointRole, HealthState, SessionEvent, SessionState
 pub use status_class::{classify, StatusClass};
 pub use submit::{LateResponse, SubmitError, SubmitOutcome};
 
-use crate::codec::{Body, Pdu, SubmitSm};
+use crate::protocol::codec::{Body, Pdu, SubmitSm};
 use crds::config::{
     BindConfig, ConnectorConfig, Endpoint, FailoverConfig, RetryConfig, SessionConfig,
 };

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::codec::CommandStatus;
+use crate::protocol::codec::CommandStatus;
 use serde::{Deserialize, Serialize};
 
 /// The session's state as the platform sees it (its spelling is `operator.health`'s `state`).

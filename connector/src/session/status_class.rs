@@ -1,6 +1,6 @@
 //! Classing of every SMPP 3.4 command_status as success, retryable or permanent.
 
-use crate::codec::CommandStatus;
+use crate::protocol::codec::CommandStatus;
 
 /// What a command_status means for the request that received it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::counters::Counters;
 use super::status_class::StatusClass;
-use crate::codec::{CommandStatus, Pdu};
+use crate::protocol::codec::{CommandStatus, Pdu};
 use crate::session::state::EndpointRole;
 
 /// A submit_sm the SMSC accepted.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Parser;
-use connector::codec::{Address, COctetString, SubmitSm};
+use connector::protocol::codec::{Address, COctetString, SubmitSm};
 use connector::session::{EngineConfig, SessionEngine, SmppCredentials, StaticCredentials};
 use crds::config::{BindMode, Endpoint};
 
@@ -264,8 +264,8 @@ async fn run_once(
     let counters = handle.counters();
     let responses = counters.count(
         connector::session::Direction::Received,
-        connector::codec::CommandId::SubmitSmResp,
-        connector::codec::CommandStatus::ESME_ROK,
+        connector::protocol::codec::CommandId::SubmitSmResp,
+        connector::protocol::codec::CommandStatus::ESME_ROK,
     );
     if responses < total.count() {
         return Err(format!(

@@ -159,14 +159,14 @@ impl Env {
             .await
             .map_err(|e| format!("NATS {nats_url}: {e}"))?;
         let js = jetstream::new(client.clone());
-        connector::jetstream::ensure_dispatch_stream(&js, &config.nats.dispatch_stream)
+        connector::pipeline::jetstream::ensure_dispatch_stream(&js, &config.nats.dispatch_stream)
             .await
             .map_err(|e| format!("dispatch stream: {e}"))?;
-        let dlr_stream = connector::jetstream::ensure_event_stream(
+        let dlr_stream = connector::pipeline::jetstream::ensure_event_stream(
             &js,
             &config.nats.dlr_subject,
-            connector::jetstream::DLR_STREAM,
-            connector::jetstream::DLR_DUPLICATE_WINDOW,
+            connector::pipeline::jetstream::DLR_STREAM,
+            connector::pipeline::jetstream::DLR_DUPLICATE_WINDOW,
         )
         .await
         .map_err(|e| format!("events stream: {e}"))?;

@@ -9,7 +9,7 @@ use super::env::{Env, Needs};
 use super::load::Outgoing;
 use crate::harness::{self, credentials_error, credentials_ok, ProxyMode};
 use crate::sim::{BindFailure, BreakAction, Faults, MoMessage, RefuseMode, Status, Trigger};
-use connector::codec::CommandStatus;
+use connector::protocol::codec::CommandStatus;
 
 /// One fault of the campaign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

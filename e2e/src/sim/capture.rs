@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use connector::codec::{esm_class, CommandId, DataSm, SubmitSm, Tlvs};
+use connector::protocol::codec::{esm_class, CommandId, DataSm, SubmitSm, Tlvs};
 use tokio::sync::mpsc;
 
 /// How a segment of a long message is marked.
@@ -245,7 +245,7 @@ impl Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use connector::codec::Tlv;
+    use connector::protocol::codec::Tlv;
 
     #[test]
     fn finds_udh_and_sar_segments() {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use connector::codec::{
+use connector::protocol::codec::{
     registered_delivery, Address, Bind, Body, COctetString, CodecError, CommandStatus, DeliverSm,
     InvalidPdu, MessageIdResp, Pdu, SmppCodec, SubmitSm,
 };
@@ -235,7 +235,7 @@ fn cstr<const N: usize>(s: &str) -> Result<COctetString<N>, ClientError> {
 /// A submit_sm from `from` to `to` with `text` (GSM default alphabet, ASCII subset) and
 /// a receipt requested if `receipt`.
 pub fn submit_sm(from: &str, to: &str, text: &str, receipt: bool) -> Result<SubmitSm, ClientError> {
-    if text.len() > connector::codec::MAX_SHORT_MESSAGE_LEN {
+    if text.len() > connector::protocol::codec::MAX_SHORT_MESSAGE_LEN {
         return Err(ClientError::Build(format!(
             "text of {} octets is longer than 254",
             text.len()

@@ -177,7 +177,7 @@ impl Default for SimConfig {
             capture_limit: 200_000,
             query_store_limit: 100_000,
             pdu_log: None,
-            max_pdu_len: connector::codec::DEFAULT_MAX_PDU_LEN,
+            max_pdu_len: connector::protocol::codec::DEFAULT_MAX_PDU_LEN,
             receipts: ReceiptConfig::default(),
             faults: Faults::default(),
         }
@@ -252,8 +252,8 @@ impl SimConfig {
         &self,
         system_id: &[u8],
         password: &[u8],
-    ) -> Result<(), connector::codec::CommandStatus> {
-        use connector::codec::CommandStatus;
+    ) -> Result<(), connector::protocol::codec::CommandStatus> {
+        use connector::protocol::codec::CommandStatus;
         if self.accounts.is_empty() {
             return Ok(());
         }
@@ -277,7 +277,7 @@ impl SimConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use connector::codec::CommandStatus;
+    use connector::protocol::codec::CommandStatus;
 
     #[test]
     fn credentials_are_checked() {

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use chrono::{DateTime, Utc};
-use connector::codec::{esm_class, Address, COctetString, DeliverSm, NetworkErrorCode, Tlv, Tlvs};
-use connector::text::{decode_message, Content, DecodedMessage};
+use connector::protocol::codec::{
+    esm_class, Address, COctetString, DeliverSm, NetworkErrorCode, Tlv, Tlvs,
+};
+use connector::protocol::text::{decode_message, Content, DecodedMessage};
 
 use super::config::{ReceiptFormat, ReceiptTextId};
 use super::message_id::MessageId;
@@ -62,7 +64,7 @@ impl MoMessage {
                 .map(|s| Address::new(1, 1, s))
                 .map_err(|e| format!("address `{a}`: {e}"))
         };
-        if text.len() > connector::codec::MAX_SHORT_MESSAGE_LEN {
+        if text.len() > connector::protocol::codec::MAX_SHORT_MESSAGE_LEN {
             return Err(format!("text of {} octets is longer than 254", text.len()));
         }
         Ok(MoMessage {
@@ -241,7 +243,7 @@ mod tests {
         assert_eq!(sm.tlvs.receipted_message_id().unwrap(), "abc");
         assert_eq!(
             sm.tlvs.message_state(),
-            Some(&connector::codec::MessageState::EXPIRED)
+            Some(&connector::protocol::codec::MessageState::EXPIRED)
         );
         assert_eq!(sm.esm_class, esm_class::TYPE_DELIVERY_RECEIPT);
     }

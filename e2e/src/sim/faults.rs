@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use connector::codec::CommandStatus;
+use connector::protocol::codec::CommandStatus;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::delay::Delay;

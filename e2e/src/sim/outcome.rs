@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Mutex;
 
-use connector::codec::MessageState;
+use connector::protocol::codec::MessageState;
 use serde::{Deserialize, Serialize};
 
 /// The final state a delivery receipt reports.

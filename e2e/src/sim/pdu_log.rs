@@ -5,7 +5,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
-use connector::codec::{Header, Pdu};
+use connector::protocol::codec::{Header, Pdu};
 use serde::Serialize;
 use tokio::sync::mpsc;
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use connector::codec::{CommandId, CommandStatus};
+use connector::protocol::codec::{CommandId, CommandStatus};
 use serde::Serialize;
 
 /// Which way a PDU went.

@@ -1,7 +1,7 @@
 //! Hand-written encoding of the hot-path responses, without building a `Pdu`.
 
 use bytes::{BufMut, BytesMut};
-use connector::codec::{CommandId, CommandStatus, HEADER_LEN};
+use connector::protocol::codec::{CommandId, CommandStatus, HEADER_LEN};
 
 /// Appends a submit_sm_resp / data_sm_resp: the message id on success, header only
 /// (as the specification prescribes) on error.
@@ -31,7 +31,7 @@ pub fn header_only(dst: &mut BytesMut, cmd: CommandId, status: CommandStatus, se
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use connector::codec::{Body, COctetString, MessageIdResp, Pdu};
+    use connector::protocol::codec::{Body, COctetString, MessageIdResp, Pdu};
 
     #[test]
     fn matches_the_codec() {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use connector::codec::{
+use connector::protocol::codec::{
     registered_delivery, Bind, BindResp, Body, COctetString, CommandId, CommandStatus,
     MessageState, Pdu, QuerySm, QuerySmResp, SubmitMultiResp, Tlv, Tlvs, INTERFACE_VERSION_34,
 };
@@ -348,7 +348,7 @@ impl Session {
             submitted_at: chrono::Utc::now(),
             text: receipt_text(
                 data_coding,
-                esm & connector::codec::esm_class::UDHI != 0,
+                esm & connector::protocol::codec::esm_class::UDHI != 0,
                 &text,
             ),
             format: config.format,
@@ -480,10 +480,12 @@ fn cstr<const N: usize>(bytes: &[u8]) -> COctetString<N> {
 /// (`codec::SmppTime`) is refused as a real SMSC would: ESME_RINVSCHED or ESME_RINVEXPIRY.
 fn check_times(body: &Body) -> Result<(), CommandStatus> {
     if let Body::SubmitSm(sm) = body {
-        if connector::codec::SmppTime::parse(sm.schedule_delivery_time.as_bytes()).is_err() {
+        if connector::protocol::codec::SmppTime::parse(sm.schedule_delivery_time.as_bytes())
+            .is_err()
+        {
             return Err(CommandStatus::ESME_RINVSCHED);
         }
-        if connector::codec::SmppTime::parse(sm.validity_period.as_bytes()).is_err() {
+        if connector::protocol::codec::SmppTime::parse(sm.validity_period.as_bytes()).is_err() {
             return Err(CommandStatus::ESME_RINVEXPIRY);
         }
     }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use connector::codec::{Body, CodecError, Pdu, SmppCodec};
+use connector::protocol::codec::{Body, CodecError, Pdu, SmppCodec};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval};
@@ -325,7 +325,7 @@ impl Session {
         if let CodecError::InvalidCommandLength { .. } = error {
             self.write_pdu(&Pdu::generic_nack(
                 0,
-                connector::codec::CommandStatus::ESME_RINVCMDLEN,
+                connector::protocol::codec::CommandStatus::ESME_RINVCMDLEN,
             ));
         }
         Next::Close

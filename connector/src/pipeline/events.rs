@@ -1,0 +1,462 @@
+//! The events the connector publishes: `sms.dlr.inbound` delivery / submit events (contract §2,
+//! [`DlrEvent`]) and `operator.health` session events (contract §3, [`OperatorHealth`]), their
+//! builders, and [`EventPublisher`], which publishes to JetStream with `Nats-Msg-Id` set to the
+//! event id and waits for the stream's acknowledgement.
+//!
+//! Event ids (the JetStream de-duplication key, see [`event_id`]):
+//! - operator receipt, correlated or not: `{operatorId}:{smscMessageId}:{stat}`;
+//! - rejected command: `{operatorId}:{messageId}:REJECTED`;
+//! - connector event about one segment: `{operatorId}:{messageId}:{segmentIndex}:{STATUS}`.
+
+use std::collections::BTreeMap;
+
+use async_nats::jetstream::{self, context::PublishAckFuture};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::command::Rejection;
+
+/// Event ids: the JetStream `Nats-Msg-Id`, so that the same event published twice is stored once.
+pub mod event_id {
+    /// A receipt from the operator: `{operatorId}:{smscMessageId}:{stat}`.
+    pub fn receipt(operator_id: &str, smsc_message_id: &str, stat: &str) -> String {
+        format!("{operator_id}:{smsc_message_id}:{stat}")
+    }
+
+    /// A receipt that cannot be read: `{operatorId}:unreadable:{digest}`, the digest (FNV-1a,
+    /// 64 bits, hex) of its PDU's receipt fields, so that the SMSC's retries of it are one
+    /// event.
+    pub fn unreadable_receipt(operator_id: &str, fields: &[&[u8]]) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for field in fields {
+            for b in field.iter().chain(&[0xff]) {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{operator_id}:unreadable:{h:016x}")
+    }
+
+    /// An intermediate delivery notification: `{operatorId}:{smscMessageId}:{stat}:intermediate`
+    /// (the final receipt with the same `stat` is another event).
+    pub fn intermediate_notification(
+        operator_id: &str,
+        smsc_message_id: &str,
+        stat: &str,
+    ) -> String {
+        format!("{operator_id}:{smsc_message_id}:{stat}:intermediate")
+    }
+
+    /// A command rejected by validation: `{operatorId}:{messageId}:REJECTED`.
+    pub fn rejected_command(operator_id: &str, message_id: &str) -> String {
+        format!("{operator_id}:{message_id}:REJECTED")
+    }
+
+    /// A connector event about one segment: `{operatorId}:{messageId}:{segmentIndex}:{STATUS}`.
+    pub fn segment(
+        operator_id: &str,
+        message_id: &str,
+        segment_index: u16,
+        status: super::DeliveryStatus,
+    ) -> String {
+        format!(
+            "{operator_id}:{message_id}:{segment_index}:{}",
+            status.as_str()
+        )
+    }
+}
+
+pub use crate::protocol::receipt::{
+    aggregate_status, parse_status, status_of_stat, DeliveryStatus, MessageStatus, ReceiptFacts,
+    Segment,
+};
+pub use crate::session::{BoundMode, EndpointRole, HealthState};
+pub use crate::store::CorrelatedMessage;
+
+/// Who made the event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventSource {
+    /// A receipt from the MNO.
+    Operator,
+    /// The connector itself.
+    Connector,
+}
+
+/// A `sms.dlr.inbound` event (contract §2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DlrEvent {
+    /// De-duplication id, see [`event_id`].
+    pub event_id: String,
+    /// Platform message id; `None` only for an uncorrelated receipt or an unreadable command.
+    pub message_id: Option<String>,
+    /// Operator id.
+    pub operator_id: String,
+    /// Operator's message id.
+    pub smsc_message_id: Option<String>,
+    /// The segment this event is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<Segment>,
+    /// Status of the segment.
+    pub status: DeliveryStatus,
+    /// Whether `status` is final for the segment.
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    /// Status of the whole message, when known.
+    pub message_status: Option<MessageStatus>,
+    /// `operator` or `connector`.
+    pub source: EventSource,
+    /// SMPP command_status, for connector events about a submit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_status: Option<u32>,
+    /// Why, for connector events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Receipt `stat`.
+    pub stat: Option<String>,
+    /// Receipt `err`.
+    pub err: Option<String>,
+    /// network_error_code TLV (hex of its three octets).
+    pub network_error_code: Option<String>,
+    /// Receipt `submit date`.
+    pub submit_date: Option<DateTime<Utc>>,
+    /// Receipt `done date`.
+    pub done_date: Option<DateTime<Utc>>,
+    /// When the connector received or made the event.
+    pub received_at: DateTime<Utc>,
+    /// The command's metadata.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl DlrEvent {
+    /// The event of an operator receipt; `correlated` is `None` when no submit matched it within
+    /// the waiting time (then `messageId` is null).
+    pub fn receipt(
+        operator_id: &str,
+        facts: &ReceiptFacts,
+        correlated: Option<&CorrelatedMessage>,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        let status = facts.status;
+        // A correlated receipt is named by its segment's SMSC id, so that the event id of one
+        // segment's receipt is the same whatever form the operator wrote the id in.
+        let smsc_message_id = correlated
+            .and_then(|c| c.smsc_message_id.as_deref())
+            .unwrap_or(&facts.smsc_message_id);
+        let event_id = if facts.intermediate {
+            event_id::intermediate_notification(operator_id, smsc_message_id, &facts.stat)
+        } else {
+            event_id::receipt(operator_id, smsc_message_id, &facts.stat)
+        };
+        Self {
+            event_id,
+            message_id: correlated.map(|c| c.message_id.clone()),
+            operator_id: operator_id.to_string(),
+            smsc_message_id: Some(smsc_message_id.to_string()),
+            segment: correlated.map(|c| c.segment),
+            status,
+            is_final: facts.is_final(),
+            message_status: correlated.map(|c| c.message_status),
+            source: EventSource::Operator,
+            command_status: None,
+            reason: None,
+            stat: Some(facts.stat.clone()),
+            err: facts.err.clone(),
+            network_error_code: facts.network_error_code.clone(),
+            submit_date: facts.submit_date,
+            done_date: facts.done_date,
+            received_at,
+            metadata: correlated.map(|c| c.metadata.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// The connector's EXPIRED event of a segment whose validity ended before the SMSC took it.
+    pub fn expired_segment(
+        operator_id: &str,
+        message_id: &str,
+        segment: Segment,
+        metadata: &BTreeMap<String, String>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self::segment_outcome(
+            operator_id,
+            message_id,
+            segment,
+            DeliveryStatus::Expired,
+            None,
+            None,
+            Some("validity period ended before the operator accepted the message".into()),
+            metadata,
+            at,
+        )
+    }
+
+    /// The event of a deliver_sm that is a receipt but cannot be read (`reason` says why):
+    /// UNKNOWN, uncorrelated, named by [`event_id::unreadable_receipt`] of `fields`.
+    pub fn unreadable_receipt(
+        operator_id: &str,
+        smsc_message_id: Option<&str>,
+        fields: &[&[u8]],
+        reason: String,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            event_id: event_id::unreadable_receipt(operator_id, fields),
+            message_id: None,
+            operator_id: operator_id.to_string(),
+            smsc_message_id: smsc_message_id.map(|id| id.replace('\0', "")),
+            segment: None,
+            status: DeliveryStatus::Unknown,
+            is_final: DeliveryStatus::Unknown.is_final(),
+            message_status: None,
+            source: EventSource::Operator,
+            command_status: None,
+            reason: Some(reason),
+            stat: None,
+            err: None,
+            network_error_code: None,
+            submit_date: None,
+            done_date: None,
+            received_at,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// The REJECTED event of a command that failed validation. `fallback_id` names the event
+    /// when the command has no usable `messageId` (for example its JetStream sequence).
+    pub fn rejected_command(
+        operator_id: &str,
+        rejection: &Rejection,
+        fallback_id: &str,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        let id = rejection.message_id.as_deref().unwrap_or(fallback_id);
+        Self {
+            event_id: event_id::rejected_command(operator_id, id),
+            message_id: rejection.message_id.clone(),
+            operator_id: operator_id.to_string(),
+            smsc_message_id: None,
+            segment: None,
+            status: DeliveryStatus::Rejected,
+            is_final: true,
+            message_status: Some(MessageStatus::Rejected),
+            source: EventSource::Connector,
+            command_status: None,
+            reason: Some(rejection.reason.to_string()),
+            stat: None,
+            err: None,
+            network_error_code: None,
+            submit_date: None,
+            done_date: None,
+            received_at,
+            metadata: rejection.metadata.clone(),
+        }
+    }
+
+    /// The REJECTED event of a valid command that cannot be sent as asked (for example a text
+    /// its forced encoding cannot carry): `{operatorId}:{messageId}:REJECTED`.
+    pub fn rejected_message(
+        operator_id: &str,
+        message_id: &str,
+        reason: String,
+        metadata: &BTreeMap<String, String>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            event_id: event_id::rejected_command(operator_id, message_id),
+            message_id: Some(message_id.to_string()),
+            operator_id: operator_id.to_string(),
+            smsc_message_id: None,
+            segment: None,
+            status: DeliveryStatus::Rejected,
+            is_final: true,
+            message_status: Some(MessageStatus::Rejected),
+            source: EventSource::Connector,
+            command_status: None,
+            reason: Some(reason),
+            stat: None,
+            err: None,
+            network_error_code: None,
+            submit_date: None,
+            done_date: None,
+            received_at: at,
+            metadata: metadata.clone(),
+        }
+    }
+
+    /// A connector event about one submitted segment: ACCEPTED (submit_sm_resp ESME_ROK, when
+    /// configured), REJECTED (a permanent error, or retries exhausted) or EXPIRED (validity ended
+    /// in the connector's care).
+    #[allow(clippy::too_many_arguments)]
+    pub fn segment_outcome(
+        operator_id: &str,
+        message_id: &str,
+        segment: Segment,
+        status: DeliveryStatus,
+        smsc_message_id: Option<&str>,
+        command_status: Option<u32>,
+        reason: Option<String>,
+        metadata: &BTreeMap<String, String>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let message_status = match status {
+            DeliveryStatus::Rejected => Some(MessageStatus::Rejected),
+            DeliveryStatus::Expired => Some(MessageStatus::Expired),
+            _ => Some(MessageStatus::Pending),
+        };
+        Self {
+            event_id: event_id::segment(operator_id, message_id, segment.index, status),
+            message_id: Some(message_id.to_string()),
+            operator_id: operator_id.to_string(),
+            smsc_message_id: smsc_message_id.map(str::to_string),
+            segment: Some(segment),
+            status,
+            is_final: status.is_final(),
+            message_status,
+            source: EventSource::Connector,
+            command_status,
+            reason,
+            stat: None,
+            err: None,
+            network_error_code: None,
+            submit_date: None,
+            done_date: None,
+            received_at: at,
+            metadata: metadata.clone(),
+        }
+    }
+}
+
+/// An `operator.health` event (contract §3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorHealth {
+    /// Operator id.
+    pub operator_id: String,
+    /// Session state.
+    pub state: HealthState,
+    /// Endpoint in use; `None` when unbound.
+    pub endpoint: Option<EndpointRole>,
+    /// `host:port` of the endpoint in use.
+    pub address: Option<String>,
+    /// Bind mode in use.
+    pub bind_mode: Option<BoundMode>,
+    /// Why the state changed.
+    pub reason: Option<String>,
+    /// Name of this connector instance (the pod name).
+    pub connector: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl OperatorHealth {
+    /// Bound on `endpoint` (BOUND on the primary, FAILBACK on the backup).
+    pub fn bound(
+        operator_id: &str,
+        endpoint: EndpointRole,
+        address: &str,
+        bind_mode: BoundMode,
+        reason: &str,
+        connector: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            operator_id: operator_id.to_string(),
+            state: match endpoint {
+                EndpointRole::Primary => HealthState::Bound,
+                EndpointRole::Backup => HealthState::Failback,
+            },
+            endpoint: Some(endpoint),
+            address: Some(address.to_string()),
+            bind_mode: Some(bind_mode),
+            reason: Some(reason.to_string()),
+            connector: Some(connector.to_string()),
+            at,
+        }
+    }
+
+    /// No usable session.
+    pub fn unbound(operator_id: &str, reason: &str, connector: &str, at: DateTime<Utc>) -> Self {
+        Self {
+            operator_id: operator_id.to_string(),
+            state: HealthState::Unbound,
+            endpoint: None,
+            address: None,
+            bind_mode: None,
+            reason: Some(reason.to_string()),
+            connector: Some(connector.to_string()),
+            at,
+        }
+    }
+}
+
+/// Publishing an event failed; the caller retries or answers with a temporary error.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishEventError {
+    /// The event could not be serialised.
+    #[error("cannot serialise event: {0}")]
+    Serialise(#[from] serde_json::Error),
+    /// The publish could not be sent.
+    #[error("publish failed: {0}")]
+    Publish(#[from] async_nats::jetstream::context::PublishError),
+}
+
+/// Publishes events to JetStream with `Nats-Msg-Id` and waits for the acknowledgement.
+#[derive(Clone)]
+pub struct EventPublisher {
+    js: jetstream::Context,
+    dlr_subject: String,
+    health_subject: String,
+}
+
+impl EventPublisher {
+    /// A publisher on the given subjects (`nats.dlrSubject`, `nats.healthSubject`).
+    pub fn new(js: jetstream::Context, dlr_subject: &str, health_subject: &str) -> Self {
+        Self {
+            js,
+            dlr_subject: dlr_subject.to_string(),
+            health_subject: health_subject.to_string(),
+        }
+    }
+
+    /// Sends a DLR event and returns the acknowledgement to await (so that many can be in
+    /// flight at once).
+    pub async fn send_dlr(&self, event: &DlrEvent) -> Result<PublishAckFuture, PublishEventError> {
+        let payload = Bytes::from(serde_json::to_vec(event)?);
+        let mut headers = HeaderMap::new();
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, event.event_id.as_str());
+        Ok(self
+            .js
+            .publish_with_headers(self.dlr_subject.clone(), headers, payload)
+            .await?)
+    }
+
+    /// Publishes a DLR event and waits until the stream stored it (or had it already: a
+    /// duplicate `Nats-Msg-Id` is success).
+    pub async fn publish_dlr(
+        &self,
+        event: &DlrEvent,
+    ) -> Result<jetstream::publish::PublishAck, PublishEventError> {
+        Ok(self.send_dlr(event).await?.await?)
+    }
+
+    /// Publishes a health event and waits for the acknowledgement.
+    pub async fn publish_health(
+        &self,
+        event: &OperatorHealth,
+    ) -> Result<jetstream::publish::PublishAck, PublishEventError> {
+        let payload = Bytes::from(serde_json::to_vec(event)?);
+        Ok(self
+            .js
+            .publish(self.health_subject.clone(), payload)
+            .await?
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests;
