@@ -8,7 +8,15 @@ use crds::{SessionStatus, SlowDownState, SlowDownStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::pipeline::events::{EndpointRole, HealthState};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::events::{EndpointRole, EventPublisher, HealthState, OperatorHealth};
+use crate::pipeline::metrics::Metrics;
 use crate::session::{SessionEvent, SlowDown};
 
 /// The next session event for a follower of the state (health events, the MnoConnection
@@ -157,6 +165,98 @@ impl StatusTracker {
         }
         self.status.connector_ready = self.status.bind_state != BindState::Unbound;
         &self.status
+    }
+}
+
+/// Follows the session: publishes an `operator.health` event per state change, sets the state
+/// gauge and the reconnect counter, and keeps the MnoConnection status (`status`) current,
+/// slow-down included.
+pub struct HealthReporter {
+    /// Folds the events into the status.
+    pub tracker: StatusTracker,
+    /// The session's state changes, from the start.
+    pub events: broadcast::Receiver<SessionEvent>,
+    /// The session's slow-down.
+    pub slow_down: watch::Receiver<SlowDown>,
+    /// Where the status goes (the status writer).
+    pub status: watch::Sender<Option<SessionStatus>>,
+    /// The event publisher.
+    pub publisher: EventPublisher,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The operator.
+    pub operator_id: String,
+    /// This connector instance (the pod).
+    pub instance: String,
+    /// Whether the last health event sent says UNBOUND (the final one is then not repeated).
+    pub unbound_published: Arc<AtomicBool>,
+}
+
+impl HealthReporter {
+    /// Runs until the session is gone or `shutdown`, which comes after the unbind so that
+    /// the session's last events are still reported.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut bound_before = false;
+        let mut slow_down_open = true;
+        loop {
+            let received = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                ev = next_event(&mut self.events) => ev,
+                changed = self.slow_down.changed(), if slow_down_open => {
+                    match changed {
+                        Ok(()) => {
+                            let s = *self.slow_down.borrow_and_update();
+                            self.status.send_replace(Some(self.tracker.set_slow_down(&s).clone()));
+                        }
+                        Err(_) => slow_down_open = false,
+                    }
+                    continue;
+                }
+            };
+            let Some(ev) = received else {
+                return;
+            };
+            let bound = ev.endpoint.is_some();
+            if bound && bound_before {
+                self.metrics.reconnects_total.inc();
+            }
+            bound_before |= bound;
+            self.report(&ev).await;
+        }
+    }
+
+    async fn report(&mut self, ev: &SessionEvent) {
+        let health = OperatorHealth {
+            operator_id: self.operator_id.clone(),
+            state: ev.state,
+            endpoint: ev.endpoint,
+            address: ev.address.clone(),
+            bind_mode: ev.bind_mode,
+            reason: Some(ev.reason.clone()),
+            connector: Some(self.instance.clone()),
+            at: Utc::now(),
+        };
+        let state = serde_json::to_value(ev.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let endpoint = match ev.endpoint {
+            Some(EndpointRole::Primary) => "primary",
+            Some(EndpointRole::Backup) => "backup",
+            None => "none",
+        };
+        self.metrics.set_session_state(&state, endpoint);
+        tracing::info!(state = %state, endpoint, address = ?ev.address, reason = %ev.reason, "session state");
+        let status = self.tracker.apply(ev, Timestamp::now()).clone();
+        self.status.send_replace(Some(status));
+        // Set before the publish: the stop may end this worker while it awaits the PubAck of
+        // an UNBOUND that NATS already has.
+        self.unbound_published
+            .store(health.state == HealthState::Unbound, Ordering::SeqCst);
+        if let Err(e) = self.publisher.publish_health(&health).await {
+            self.unbound_published.store(false, Ordering::SeqCst);
+            tracing::warn!(error = %e, "cannot publish a health event");
+        }
     }
 }
 

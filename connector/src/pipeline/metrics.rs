@@ -14,7 +14,8 @@
 //! `smpp_slowdown_rate_factor`.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -22,6 +23,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::receipt_flow::IdForms;
+use crate::pipeline::throttle::Throttle;
+use crate::session::SessionHandle;
 
 /// `command_status` label: the ESME_ name (`ESME_ROK`, `ESME_RTHROTTLED`, ...); a status the
 /// specification does not name is bucketed (`vendor` for 0x400..=0x4FF, `reserved` otherwise)
@@ -398,6 +404,42 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// Samples what is not counted as it happens, every second: the window in use, the TPS used,
+/// the receipt id form and the slow-down; also has the throttle check Redis when idle.
+pub struct Gauges {
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The session engine.
+    pub session: SessionHandle,
+    /// The TPS limiter.
+    pub throttle: Arc<Throttle>,
+    /// The receipt id form.
+    pub id_forms: Arc<IdForms>,
+}
+
+impl Gauges {
+    /// Samples until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let m = &self.metrics;
+            let in_use = self.session.window_size() - self.session.free_window();
+            m.window_in_use
+                .set(i64::try_from(in_use).unwrap_or(i64::MAX));
+            m.tps_used
+                .set(i64::from(self.throttle.used_last_window().await));
+            m.set_receipt_id_form(self.id_forms.label());
+            let slow = self.session.slow_down();
+            m.set_slow_down(slow.paused_total, slow.rate_factor);
+            self.throttle.probe().await;
+        }
     }
 }
 

@@ -3,12 +3,15 @@
 
 pub mod command;
 pub mod credentials;
+pub mod dispatcher;
 pub mod events;
 pub mod health;
+pub mod inbound;
 pub mod intake;
 pub mod jetstream;
 pub mod metrics;
 pub mod pdus;
 pub mod receipt_flow;
 pub mod status_writer;
+pub mod submit;
 pub mod throttle;

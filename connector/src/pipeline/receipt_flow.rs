@@ -21,6 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::events::{DlrEvent, EventPublisher, PublishEventError, ReceiptFacts};
 use crate::pipeline::metrics::Metrics;
@@ -426,17 +427,12 @@ impl ReceiptEvents {
     }
 
     /// Sweeps every `interval` until `shutdown` resolves.
-    pub async fn run_sweeper(
-        self: Arc<Self>,
-        interval: Duration,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) {
-        tokio::pin!(shutdown);
+    pub async fn run_sweeper(self: Arc<Self>, interval: Duration, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = &mut shutdown => return,
+                _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {
                     if let Err(e) = self.sweep_pending(1000).await {
                         tracing::warn!(error = %e, "sweep of kept receipts failed; retrying later");

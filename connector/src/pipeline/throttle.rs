@@ -27,11 +27,16 @@
 //! last window are added to Redis's current bucket first, so the shared window stays exact.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 use redis::aio::ConnectionManager;
 use tokio::time::Instant;
+
+use crate::session::SubmitGate;
 
 const SCRIPT: &str = r#"
 local prefix = ARGV[1]
@@ -417,6 +422,62 @@ impl Throttle {
             .map_err(|_| "Redis timed out".to_string())?
             .map_err(|e| e.to_string())?;
         Ok(res)
+    }
+}
+
+/// The session engine's [`SubmitGate`]: one permit per submit, fetched from the [`Throttle`]
+/// in batches sized by the submits waiting, used at once, dropped when stale.
+pub struct TpsGate {
+    throttle: Arc<Throttle>,
+    held: tokio::sync::Mutex<Option<Permits>>,
+    waiting: AtomicU32,
+}
+
+impl TpsGate {
+    /// A gate over `throttle`.
+    pub fn new(throttle: Arc<Throttle>) -> Self {
+        Self {
+            throttle,
+            held: tokio::sync::Mutex::new(None),
+            waiting: AtomicU32::new(0),
+        }
+    }
+
+    async fn take(&self) {
+        /// Counts a waiting submit until it has its permit or gives up.
+        struct Waiting<'a>(&'a AtomicU32);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
+        let mut held = self.held.lock().await;
+        if let Some(p) = held.as_mut() {
+            if p.count > 0 && Instant::now() < p.valid_until {
+                p.count = p.count.saturating_sub(1);
+                return;
+            }
+        }
+        let want = self.waiting.load(Ordering::SeqCst).max(1);
+        let mut p = self.throttle.acquire(want).await;
+        p.count = p.count.saturating_sub(1);
+        *held = Some(p);
+    }
+}
+
+impl std::fmt::Debug for TpsGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TpsGate")
+            .field("waiting", &self.waiting)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SubmitGate for TpsGate {
+    fn permit(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.take())
     }
 }
 

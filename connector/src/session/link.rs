@@ -95,7 +95,7 @@ struct State<'c> {
     ctx: &'c LinkContext,
     kind: BindKind,
     endpoint: EndpointRole,
-    window: Window<SubmitJob, u64>,
+    window: Window<SubmitJob, ()>,
     heartbeat: Heartbeat,
     pacer: Pacer,
     /// The pacer's paused time already recorded in the meter.
@@ -491,7 +491,6 @@ impl State<'_> {
             Matched::Late(e) => {
                 self.ctx.counters.late_response();
                 let late = LateResponse {
-                    tag: e.info,
                     sequence: seq,
                     status,
                     message_id,
@@ -619,11 +618,10 @@ impl State<'_> {
                 }
             }
         }
-        for (sequence, o) in self.window.expire(now, |job| job.tag) {
+        for (sequence, o) in self.window.expire(now, |_| ()) {
             self.ctx.counters.response_timeout();
-            let tag = o.payload.tag;
             o.payload
-                .finish(Err(SubmitError::ResponseTimeout { sequence, tag }));
+                .finish(Err(SubmitError::ResponseTimeout { sequence }));
         }
         if !self.retries.is_empty() {
             let mut i = 0;

@@ -51,6 +51,7 @@ pub mod connection;
 pub mod counters;
 pub mod credentials;
 pub mod failover;
+pub mod gate;
 pub mod heartbeat;
 pub mod inbound;
 mod link;
@@ -68,9 +69,11 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 pub use counters::{Counters, CountersSnapshot, Direction, Histogram};
 pub use credentials::{CredentialsError, CredentialsProvider, SmppCredentials, StaticCredentials};
+pub use gate::{SubmitGate, Ungated};
 pub use inbound::{Inbound, Responder};
 pub use slowdown::{SlowDown, SlowDownMeter, SlowDownSnapshot};
 pub use state::{BoundMode, EndpointRole, HealthState, SessionEvent, SessionState, UnboundCause};
@@ -151,6 +154,16 @@ impl SessionEngine {
         config: EngineConfig,
         credentials: Arc<dyn CredentialsProvider>,
     ) -> (SessionHandle, SessionStreams) {
+        Self::start_gated(config, credentials, Arc::new(Ungated))
+    }
+
+    /// Like [`SessionEngine::start`], with every submit also waiting for a permit of `gate`
+    /// (the operator's TPS budget) once its window place is taken.
+    pub fn start_gated(
+        config: EngineConfig,
+        credentials: Arc<dyn CredentialsProvider>,
+        gate: Arc<dyn SubmitGate>,
+    ) -> (SessionHandle, SessionStreams) {
         let window = config.session.window.clamp(1, 65_536) as usize;
         let counters = Arc::new(Counters::default());
         let (inbound_tx, inbound_rx) = mpsc::channel(window.max(64));
@@ -191,6 +204,7 @@ impl SessionEngine {
                 jobs: jobs_tx,
                 window: Arc::new(Semaphore::new(window)),
                 window_size: window,
+                gate,
                 counters,
                 slow_down,
                 state: state_rx,
@@ -216,6 +230,7 @@ struct Inner {
     jobs: mpsc::Sender<SubmitJob>,
     window: Arc<Semaphore>,
     window_size: usize,
+    gate: Arc<dyn SubmitGate>,
     counters: Arc<Counters>,
     slow_down: Arc<SlowDownMeter>,
     state: watch::Receiver<SessionState>,
@@ -235,34 +250,28 @@ impl SessionHandle {
     /// Sends a submit_sm: waits for window space, then for the SMSC's response (retrying
     /// after throttling as configured).
     pub async fn submit(&self, sm: SubmitSm) -> Result<SubmitOutcome, SubmitError> {
-        self.submit_tagged(sm, 0).await
-    }
-
-    /// Like [`SessionHandle::submit`], with a `tag` reported back with a late response.
-    pub async fn submit_tagged(
-        &self,
-        sm: SubmitSm,
-        tag: u64,
-    ) -> Result<SubmitOutcome, SubmitError> {
-        self.send(sm, tag, None).await
+        self.send(sm, None, None).await
     }
 
     /// Like [`SessionHandle::submit`] for a message valid until `expires`: never written at
     /// or after it ([`SubmitError::Expired`] instead), its relative validity_period rewritten
-    /// to the time left at each send.
+    /// to the time left at each send. While it waits for its window place or its gate permit,
+    /// `cancel` gives it up ([`SubmitError::ShuttingDown`], nothing written); once handed to
+    /// the link it is always answered.
     pub async fn submit_before(
         &self,
         sm: SubmitSm,
         expires: Option<Instant>,
+        cancel: &CancellationToken,
     ) -> Result<SubmitOutcome, SubmitError> {
-        self.send(sm, 0, expires).await
+        self.send(sm, expires, Some(cancel)).await
     }
 
     async fn send(
         &self,
         sm: SubmitSm,
-        tag: u64,
         expires: Option<Instant>,
+        cancel: Option<&CancellationToken>,
     ) -> Result<SubmitOutcome, SubmitError> {
         let inner = &*self.inner;
         if inner.stop.borrow().is_some() {
@@ -271,16 +280,24 @@ impl SessionHandle {
         if !*inner.bound.borrow() {
             return Err(SubmitError::NotBound);
         }
-        let permit = inner
-            .window
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| SubmitError::ShuttingDown)?;
+        // The window place, then the gate's permit: taken together, right before the link.
+        let admitted = async {
+            let permit = inner.window.clone().acquire_owned().await.ok()?;
+            inner.gate.permit().await;
+            Some(permit)
+        };
+        let permit = match cancel {
+            Some(cancel) => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => None,
+                p = admitted => p,
+            },
+            None => admitted.await,
+        }
+        .ok_or(SubmitError::ShuttingDown)?;
         let (reply, response) = oneshot::channel();
         let job = SubmitJob::new(
             Pdu::new(0, Body::SubmitSm(sm)),
-            tag,
             expires,
             reply,
             WindowPermit::new(permit, inner.counters.clone()),

@@ -47,13 +47,11 @@ pub enum SubmitError {
         maybe_accepted: bool,
     },
     /// No response within the response timeout. A later response is still reported as a
-    /// [`LateResponse`] with this sequence number and tag.
+    /// [`LateResponse`] with this sequence number.
     #[error("no response within the timeout (sequence {sequence})")]
     ResponseTimeout {
         /// The request's sequence number.
         sequence: u32,
-        /// The caller's tag.
-        tag: u64,
     },
     /// The SMSC answered with an error status.
     #[error("refused with {status} ({class:?}) after {attempts} attempt(s)")]
@@ -103,8 +101,6 @@ impl SubmitError {
 /// A response that arrived after its request had timed out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LateResponse {
-    /// The caller's tag given to [`submit_tagged`](super::SessionHandle::submit_tagged).
-    pub tag: u64,
     /// The request's sequence number.
     pub sequence: u32,
     /// The response's command_status.
@@ -143,7 +139,6 @@ impl Drop for WindowPermit {
 pub(crate) struct SubmitJob {
     /// The submit_sm PDU; its sequence number is set at each send.
     pub pdu: Pdu,
-    pub tag: u64,
     pub attempts: u32,
     /// Attempts answered `ESME_RTHROTTLED` or `ESME_RMSGQFUL` (not counted against
     /// `retry.maxAttempts`).
@@ -161,14 +156,12 @@ pub(crate) struct SubmitJob {
 impl SubmitJob {
     pub(crate) fn new(
         pdu: Pdu,
-        tag: u64,
         expires: Option<Instant>,
         reply: oneshot::Sender<Result<SubmitOutcome, SubmitError>>,
         permit: WindowPermit,
     ) -> Self {
         Self {
             pdu,
-            tag,
             attempts: 0,
             throttled: 0,
             last_status: None,

@@ -1,6 +1,9 @@
 use super::*;
 use crate::pipeline::events::MessageStatus;
+use crate::protocol::receipt::{submit_key, IdForm, ReceiptFacts, ReceiptLookup, Segment};
 use crate::test_support::{unique, TestDb};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
 use std::sync::atomic::Ordering::Relaxed;
 
 fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSubmit {

@@ -13,6 +13,8 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::protocol::codec::{DataSm, DeliverSm, Tlvs};
+
 pub use facts::{ReceiptFacts, Segment};
 pub use fields::{parse_date, parse_fields, ReceiptFields};
 pub use merge::{merge, HeldReceipt, Merge, NewReceipt};
@@ -62,6 +64,42 @@ pub struct ReceiptInput<'a> {
     pub message_state: Option<u8>,
     /// network_error_code TLV (network type, error code).
     pub network_error_code: Option<[u8; 3]>,
+}
+
+impl<'a> From<&'a DeliverSm> for ReceiptInput<'a> {
+    /// The receipt fields of a deliver_sm: short_message, or message_payload when it is empty.
+    fn from(sm: &'a DeliverSm) -> Self {
+        let short_message: &[u8] = if sm.short_message.is_empty() {
+            sm.tlvs.message_payload().map(|b| &b[..]).unwrap_or(&[])
+        } else {
+            &sm.short_message
+        };
+        Self::with_tlvs(sm.esm_class, sm.data_coding, short_message, &sm.tlvs)
+    }
+}
+
+impl<'a> From<&'a DataSm> for ReceiptInput<'a> {
+    /// The receipt fields of a data_sm (the text is its message_payload).
+    fn from(sm: &'a DataSm) -> Self {
+        let payload = sm.tlvs.message_payload().map(|b| &b[..]).unwrap_or(&[]);
+        Self::with_tlvs(sm.esm_class, sm.data_coding, payload, &sm.tlvs)
+    }
+}
+
+impl<'a> ReceiptInput<'a> {
+    fn with_tlvs(esm_class: u8, data_coding: u8, short_message: &'a [u8], tlvs: &'a Tlvs) -> Self {
+        Self {
+            esm_class,
+            data_coding,
+            short_message,
+            receipted_message_id: tlvs.receipted_message_id().and_then(|s| s.as_str().ok()),
+            message_state: tlvs.message_state().map(|m| m.0),
+            network_error_code: tlvs.network_error_code().map(|n| {
+                let [hi, lo] = n.error_code.to_be_bytes();
+                [n.network_type, hi, lo]
+            }),
+        }
+    }
 }
 
 /// The network_error_code TLV.
