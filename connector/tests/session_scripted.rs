@@ -21,7 +21,7 @@ use connector::protocol::codec::{
 use connector::session::{
     CredentialsError, CredentialsProvider, EngineConfig, Inbound, SessionEngine, SessionEvent,
     SessionHandle, SessionState, SessionStreams, SmppCredentials, StaticCredentials, SubmitError,
-    UnboundCause,
+    SubmitGate, UnboundCause,
 };
 use crds::config::{BindMode, Endpoint, SessionConfig};
 
@@ -350,6 +350,65 @@ async fn a_full_window_makes_submits_wait() {
     ids.sort();
     assert_eq!(ids, vec!["1", "2", "3"]);
     assert_eq!(handle.free_window(), 2);
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A gate that hands out permits only when the test adds them.
+#[derive(Debug)]
+struct TestGate {
+    permits: tokio::sync::Semaphore,
+    asked: AtomicU32,
+}
+
+impl SubmitGate for TestGate {
+    fn permit(&self) -> BoxFuture<'_, ()> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async {
+            if let Ok(p) = self.permits.acquire().await {
+                p.forget();
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_submit_is_written_only_with_its_gate_permit_and_a_cancel_while_waiting_writes_nothing() {
+    let peer = Peer::new().await;
+    let mut cfg = config(&peer);
+    cfg.session.window = 4;
+    let gate = Arc::new(TestGate {
+        permits: tokio::sync::Semaphore::new(0),
+        asked: AtomicU32::new(0),
+    });
+    let (handle, _streams) = SessionEngine::start_gated(cfg, creds(), gate.clone());
+    let (mut conn, _) = peer.accept_bound().await;
+    wait_bound(&handle).await;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let waiting = tokio::spawn({
+        let (h, cancel) = (handle.clone(), cancel.clone());
+        async move { h.submit_before(sm("gated"), None, &cancel).await }
+    });
+    // It holds its window place while it waits for the permit; nothing is written.
+    conn.assert_silent(Duration::from_millis(300)).await;
+    assert_eq!(gate.asked.load(Ordering::SeqCst), 1);
+    assert_eq!(handle.free_window(), 3);
+    cancel.cancel();
+    let err = waiting.await.expect("join").expect_err("cancelled");
+    assert!(matches!(err, SubmitError::ShuttingDown), "{err:?}");
+    assert_eq!(handle.free_window(), 4, "the window place is given back");
+    conn.assert_silent(Duration::from_millis(200)).await;
+
+    let sent = tokio::spawn({
+        let h = handle.clone();
+        async move { h.submit(sm("permitted")).await }
+    });
+    conn.assert_silent(Duration::from_millis(200)).await;
+    gate.permits.add_permits(1);
+    let pdu = conn.recv_skip_heartbeat().await;
+    conn.answer_submit(&pdu, CommandStatus::ESME_ROK, "7").await;
+    let outcome = sent.await.expect("join").expect("accepted");
+    assert_eq!(outcome.message_id, "7");
+    assert_eq!(gate.asked.load(Ordering::SeqCst), 2);
     handle.shutdown(Duration::from_secs(1)).await;
 }
 

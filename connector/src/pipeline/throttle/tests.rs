@@ -223,3 +223,45 @@ async fn unreachable_redis_at_start_is_degraded_not_fatal() {
         "the local window waited"
     );
 }
+
+/// The gate takes one permit per submit from batches sized by the submits waiting: 40 waiting
+/// submits against 100 TPS cost few Redis grants, each gets exactly one permit, and a submit
+/// that gives up while waiting leaves no one counted as waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_batches_permits_for_waiting_submits_and_forgets_the_ones_given_up() {
+    let op = unique("gate");
+    let throttle = Arc::new(Throttle::new(
+        redis::Client::open(REDIS_URL).unwrap(),
+        &op,
+        ThrottleSettings::new(100, 50),
+    ));
+    let gate = Arc::new(TpsGate::new(throttle));
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let g = gate.clone();
+        tasks.push(tokio::spawn(async move { g.permit().await }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let in_redis = redis_total(&format!("tps:{op}:")).await;
+    assert!(
+        (40..=40 + 50).contains(&in_redis),
+        "40 permits used, {in_redis} granted in Redis (batches of at most 50)"
+    );
+    assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
+
+    // The budget of this second is nearly used: a permit now waits, and giving up on it
+    // leaves nothing behind.
+    let given_up = tokio::time::timeout(Duration::from_millis(200), async {
+        for _ in 0..200 {
+            gate.permit().await;
+        }
+    })
+    .await;
+    assert!(
+        given_up.is_err(),
+        "200 permits within 200 ms against 100 TPS"
+    );
+    assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
+}
