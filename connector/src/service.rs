@@ -80,22 +80,7 @@ pub async fn run(
         .await
         .map_err(|e| ServiceError::Nats(e.to_string()))?;
     let jet = async_nats::jetstream::new(nats.clone());
-    let dispatch = js::ensure_dispatch_stream(&jet, &config.nats.dispatch_stream).await?;
-    js::ensure_event_stream(
-        &jet,
-        &config.nats.dlr_subject,
-        js::DLR_STREAM,
-        js::DLR_DUPLICATE_WINDOW,
-    )
-    .await?;
-    js::ensure_event_stream(
-        &jet,
-        &config.nats.health_subject,
-        js::HEALTH_STREAM,
-        Duration::from_secs(120),
-    )
-    .await?;
-    let consumer = js::dispatch_consumer(&dispatch, &config).await?;
+    let consumer = js::set_up(&jet, &config).await?;
     let publisher = EventPublisher::new(
         jet.clone(),
         &config.nats.dlr_subject,

@@ -26,6 +26,10 @@ pub const DISPATCH_SUBJECTS: &str = "smpp.operator.>";
 pub const DLR_STREAM: &str = "SMS_DLR";
 /// Name of the stream created for health events when none captures the subject.
 pub const HEALTH_STREAM: &str = "OPERATOR_HEALTH";
+
+/// How long JetStream remembers a health event id for de-duplication.
+pub const HEALTH_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
 /// Duplicate window of a created DLR stream: a receipt retried by the SMSC within it
 /// publishes no second event.
 pub const DLR_DUPLICATE_WINDOW: Duration = Duration::from_secs(300);
@@ -161,6 +165,30 @@ pub async fn dispatch_consumer(
             stream: config.nats.dispatch_stream.clone(),
             source: e.into(),
         })
+}
+
+/// Sets up everything the connector uses in JetStream: the dispatch stream, the event streams
+/// (`sms.dlr.inbound`, `operator.health`) and the operator's durable pull consumer.
+pub async fn set_up(
+    jet: &async_nats::jetstream::Context,
+    config: &ConnectorConfig,
+) -> Result<PullConsumer, SetupError> {
+    let dispatch = ensure_dispatch_stream(jet, &config.nats.dispatch_stream).await?;
+    ensure_event_stream(
+        jet,
+        &config.nats.dlr_subject,
+        DLR_STREAM,
+        DLR_DUPLICATE_WINDOW,
+    )
+    .await?;
+    ensure_event_stream(
+        jet,
+        &config.nats.health_subject,
+        HEALTH_STREAM,
+        HEALTH_DUPLICATE_WINDOW,
+    )
+    .await?;
+    dispatch_consumer(&dispatch, config).await
 }
 
 /// A pull failed (NATS unreachable, consumer deleted, ...).
