@@ -240,6 +240,7 @@ pub async fn run(
         session: session.clone(),
         throttle: throttle.clone(),
         id_forms: id_forms.clone(),
+        writer: writer.stats(),
     };
     workers.spawn(gauges.run(stop.clone()));
     let db = DbHealth::default();

@@ -73,6 +73,19 @@ async fn the_tps_limit_is_never_exceeded_at_the_smsc() {
         .await
         .expect("KEYS");
     assert!(!keys.is_empty(), "tps:{op}:{{windowStart}} keys");
+    // The group commit's counters reach the metrics (sampled every second), none failed.
+    let commits = harness::eventually(Duration::from_secs(3), || async {
+        let c = connector.metric("smpp_correlation_commits_total", "").await;
+        (c > 0.0).then_some(c)
+    })
+    .await;
+    assert!(commits.is_some(), "commits counted");
+    assert_eq!(
+        connector
+            .metric("smpp_correlation_commit_failures_total", "")
+            .await,
+        0.0
+    );
     assert_eq!(connector.stop().await, Ok(()));
     bus.cleanup().await;
 }

@@ -133,6 +133,37 @@ pub struct DlrEvent {
 }
 
 impl DlrEvent {
+    /// An event with only its name, operator, status, source and time; every optional field
+    /// empty. The constructors below fill in what their kind carries.
+    fn blank(
+        event_id: String,
+        operator_id: &str,
+        status: DeliveryStatus,
+        source: EventSource,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            event_id,
+            message_id: None,
+            operator_id: operator_id.to_string(),
+            smsc_message_id: None,
+            segment: None,
+            status,
+            is_final: status.is_final(),
+            message_status: None,
+            source,
+            command_status: None,
+            reason: None,
+            stat: None,
+            err: None,
+            network_error_code: None,
+            submit_date: None,
+            done_date: None,
+            received_at,
+            metadata: BTreeMap::new(),
+        }
+    }
+
     /// The event of an operator receipt; `correlated` is `None` when no submit matched it within
     /// the waiting time (then `messageId` is null).
     pub fn receipt(
@@ -153,24 +184,24 @@ impl DlrEvent {
             event_id::receipt(operator_id, smsc_message_id, &facts.stat)
         };
         Self {
-            event_id,
             message_id: correlated.map(|c| c.message_id.clone()),
-            operator_id: operator_id.to_string(),
             smsc_message_id: Some(smsc_message_id.to_string()),
             segment: correlated.map(|c| c.segment),
-            status,
             is_final: facts.is_final(),
             message_status: correlated.map(|c| c.message_status),
-            source: EventSource::Operator,
-            command_status: None,
-            reason: None,
             stat: Some(facts.stat.clone()),
             err: facts.err.clone(),
             network_error_code: facts.network_error_code.clone(),
             submit_date: facts.submit_date,
             done_date: facts.done_date,
-            received_at,
             metadata: correlated.map(|c| c.metadata.clone()).unwrap_or_default(),
+            ..Self::blank(
+                event_id,
+                operator_id,
+                status,
+                EventSource::Operator,
+                received_at,
+            )
         }
     }
 
@@ -205,24 +236,15 @@ impl DlrEvent {
         received_at: DateTime<Utc>,
     ) -> Self {
         Self {
-            event_id: event_id::unreadable_receipt(operator_id, fields),
-            message_id: None,
-            operator_id: operator_id.to_string(),
             smsc_message_id: smsc_message_id.map(|id| id.replace('\0', "")),
-            segment: None,
-            status: DeliveryStatus::Unknown,
-            is_final: DeliveryStatus::Unknown.is_final(),
-            message_status: None,
-            source: EventSource::Operator,
-            command_status: None,
             reason: Some(reason),
-            stat: None,
-            err: None,
-            network_error_code: None,
-            submit_date: None,
-            done_date: None,
-            received_at,
-            metadata: BTreeMap::new(),
+            ..Self::blank(
+                event_id::unreadable_receipt(operator_id, fields),
+                operator_id,
+                DeliveryStatus::Unknown,
+                EventSource::Operator,
+                received_at,
+            )
         }
     }
 
@@ -236,24 +258,14 @@ impl DlrEvent {
     ) -> Self {
         let id = rejection.message_id.as_deref().unwrap_or(fallback_id);
         Self {
-            event_id: event_id::rejected_command(operator_id, id),
             message_id: rejection.message_id.clone(),
-            operator_id: operator_id.to_string(),
-            smsc_message_id: None,
-            segment: None,
-            status: DeliveryStatus::Rejected,
-            is_final: true,
-            message_status: Some(MessageStatus::Rejected),
-            source: EventSource::Connector,
-            command_status: None,
-            reason: Some(rejection.reason.to_string()),
-            stat: None,
-            err: None,
-            network_error_code: None,
-            submit_date: None,
-            done_date: None,
-            received_at,
-            metadata: rejection.metadata.clone(),
+            ..Self::rejected_message(
+                operator_id,
+                id,
+                rejection.reason.to_string(),
+                &rejection.metadata,
+                received_at,
+            )
         }
     }
 
@@ -267,24 +279,17 @@ impl DlrEvent {
         at: DateTime<Utc>,
     ) -> Self {
         Self {
-            event_id: event_id::rejected_command(operator_id, message_id),
             message_id: Some(message_id.to_string()),
-            operator_id: operator_id.to_string(),
-            smsc_message_id: None,
-            segment: None,
-            status: DeliveryStatus::Rejected,
-            is_final: true,
             message_status: Some(MessageStatus::Rejected),
-            source: EventSource::Connector,
-            command_status: None,
             reason: Some(reason),
-            stat: None,
-            err: None,
-            network_error_code: None,
-            submit_date: None,
-            done_date: None,
-            received_at: at,
             metadata: metadata.clone(),
+            ..Self::blank(
+                event_id::rejected_command(operator_id, message_id),
+                operator_id,
+                DeliveryStatus::Rejected,
+                EventSource::Connector,
+                at,
+            )
         }
     }
 
@@ -309,24 +314,20 @@ impl DlrEvent {
             _ => Some(MessageStatus::Pending),
         };
         Self {
-            event_id: event_id::segment(operator_id, message_id, segment.index, status),
             message_id: Some(message_id.to_string()),
-            operator_id: operator_id.to_string(),
             smsc_message_id: smsc_message_id.map(str::to_string),
             segment: Some(segment),
-            status,
-            is_final: status.is_final(),
             message_status,
-            source: EventSource::Connector,
             command_status,
             reason,
-            stat: None,
-            err: None,
-            network_error_code: None,
-            submit_date: None,
-            done_date: None,
-            received_at: at,
             metadata: metadata.clone(),
+            ..Self::blank(
+                event_id::segment(operator_id, message_id, segment.index, status),
+                operator_id,
+                status,
+                EventSource::Connector,
+                at,
+            )
         }
     }
 }

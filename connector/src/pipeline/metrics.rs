@@ -13,7 +13,7 @@
 //! `smpp_unreadable_receipts_total`, `smpp_slowdown_paused_seconds_total`,
 //! `smpp_slowdown_rate_factor`.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::pipeline::receipt_flow::IdForms;
 use crate::pipeline::throttle::Throttle;
 use crate::session::SessionHandle;
+use crate::store::WriterStats;
 
 /// `command_status` label: the ESME_ name (`ESME_ROK`, `ESME_RTHROTTLED`, ...); a status the
 /// specification does not name is bucketed (`vendor` for 0x400..=0x4FF, `reserved` otherwise)
@@ -132,6 +133,10 @@ pub struct Metrics {
     pub dispatch_pulled_total: Counter,
     /// Correlation rows deleted past `postgres.retentionDays`.
     pub correlations_purged_total: Counter,
+    /// Group-commit transactions committed (`store::WriterStats`).
+    pub correlation_commits_total: Counter,
+    /// Group-commit transactions that failed.
+    pub correlation_commit_failures_total: Counter,
     /// 1 for the receipt id form in use, 0 for the others.
     pub receipt_id_form: Family<FormLabel, Gauge>,
     /// Seconds the session paused sending after ESME_RMSGQFUL.
@@ -177,6 +182,8 @@ impl Metrics {
             dispatch_pulls_total: Counter::default(),
             dispatch_pulled_total: Counter::default(),
             correlations_purged_total: Counter::default(),
+            correlation_commits_total: Counter::default(),
+            correlation_commit_failures_total: Counter::default(),
             receipt_id_form: Family::default(),
             slowdown_paused_seconds_total: Counter::default(),
             slowdown_rate_factor: Gauge::default(),
@@ -301,6 +308,16 @@ impl Metrics {
             m.correlations_purged_total.clone(),
         );
         registry.register(
+            "smpp_correlation_commits",
+            "Group commits of submit outcomes and receipts to PostgreSQL",
+            m.correlation_commits_total.clone(),
+        );
+        registry.register(
+            "smpp_correlation_commit_failures",
+            "Group commits that failed (rolled back; their callers retry or answer a temporary error)",
+            m.correlation_commit_failures_total.clone(),
+        );
+        registry.register(
             "smpp_receipt_id_form",
             "1 for the receipt id form in use (learning while auto has not locked one)",
             m.receipt_id_form.clone(),
@@ -418,12 +435,15 @@ pub struct Gauges {
     pub throttle: Arc<Throttle>,
     /// The receipt id form.
     pub id_forms: Arc<IdForms>,
+    /// The correlation writer's counters.
+    pub writer: Arc<WriterStats>,
 }
 
 impl Gauges {
     /// Samples until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let (mut commits, mut failures) = (0, 0);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -438,6 +458,14 @@ impl Gauges {
             m.set_receipt_id_form(self.id_forms.label());
             let slow = self.session.slow_down();
             m.set_slow_down(slow.paused_total, slow.rate_factor);
+            let now = self.writer.batches.load(Ordering::Relaxed);
+            m.correlation_commits_total
+                .inc_by(now.saturating_sub(commits));
+            commits = commits.max(now);
+            let now = self.writer.failures.load(Ordering::Relaxed);
+            m.correlation_commit_failures_total
+                .inc_by(now.saturating_sub(failures));
+            failures = failures.max(now);
             self.throttle.probe().await;
         }
     }

@@ -27,7 +27,7 @@ impl Op {
     }
 }
 
-/// Counters of the writer (for metrics and tests).
+/// Counters of the writer (for the metrics and tests).
 #[derive(Debug, Default)]
 pub struct WriterStats {
     /// Transactions committed.
@@ -57,9 +57,10 @@ impl CorrelationWriter {
         (Self { tx, stats }, handle)
     }
 
-    /// The writer's counters.
-    pub fn stats(&self) -> &WriterStats {
-        &self.stats
+    /// The writer's counters (exported as `smpp_correlation_commits_total` and
+    /// `smpp_correlation_commit_failures_total`).
+    pub fn stats(&self) -> Arc<WriterStats> {
+        self.stats.clone()
     }
 
     /// Queues a segment's submit outcome; the returned future resolves after COMMIT.
