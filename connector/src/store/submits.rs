@@ -249,15 +249,3 @@ pub async fn prior_submissions(
     }
     Ok(out)
 }
-
-/// Whether every segment of the message was already settled.
-pub async fn already_settled(
-    pool: &PgPool,
-    operator_id: &str,
-    message_id: &str,
-) -> Result<bool, CorrelationError> {
-    Ok(prior_submissions(pool, operator_id, &[message_id])
-        .await?
-        .get(message_id)
-        .is_some_and(PriorSubmission::is_complete))
-}

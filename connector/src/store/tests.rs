@@ -768,3 +768,15 @@ async fn a_commit_blocked_by_a_lock_fails_in_seconds_and_is_retried_after() {
     pool.close().await;
     db.drop_db().await;
 }
+
+/// Whether every segment of the message was already settled.
+async fn already_settled(
+    pool: &PgPool,
+    operator_id: &str,
+    message_id: &str,
+) -> Result<bool, CorrelationError> {
+    Ok(prior_submissions(pool, operator_id, &[message_id])
+        .await?
+        .get(message_id)
+        .is_some_and(PriorSubmission::is_complete))
+}

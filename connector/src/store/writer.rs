@@ -63,7 +63,8 @@ impl CorrelationWriter {
         self.stats.clone()
     }
 
-    /// Queues a segment's submit outcome; the returned future resolves after COMMIT.
+    /// Queues a segment's submit outcome; the returned future resolves after COMMIT (tests).
+    #[cfg(test)]
     pub async fn record_submit(
         &self,
         row: SegmentSubmit,
