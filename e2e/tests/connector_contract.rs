@@ -29,10 +29,7 @@ async fn setup(
     let op = harness::unique_operator(tag);
     let sim = harness::start_sim("ghasi01", "s3cret", tweak_sim).await;
     let dir = TempDir::new().expect("temp dir");
-    let creds = harness::file_credentials(
-        &dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    );
+    let creds = harness::sim_credentials(&dir);
     let mut config = harness::test_config(&op, sim.addr(), creds);
     tweak(&mut config);
     let bus = Bus::connect(&config.nats.url, &op).await;

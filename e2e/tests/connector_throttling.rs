@@ -3,7 +3,7 @@
 //! order of a long message's segments while throttled, and validity as the retry budget.
 //! The bounds are loose (a loaded 2-core machine): they check behaviour, not speed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use e2e::harness::{self, Bus, Connector, TempDir};
@@ -11,22 +11,6 @@ use e2e::sim::{Faults, SimHandle, StatusRule};
 use serde_json::{json, Value};
 
 const READY: Duration = Duration::from_secs(15);
-
-fn file_creds(dir: &TempDir) -> crds::config::CredentialsSource {
-    harness::file_credentials(
-        dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    )
-}
-
-/// A connector that is ready (or the reason why not).
-async fn started(config: crds::ConnectorConfig) -> Connector {
-    let connector = Connector::start(config);
-    if !connector.wait_ready(READY).await {
-        panic!("connector not ready: {:?}", connector.stop().await);
-    }
-    connector
-}
 
 fn rules(rules: &[&str]) -> Faults {
     Faults {
@@ -36,27 +20,6 @@ fn rules(rules: &[&str]) -> Faults {
             .collect(),
         ..Faults::default()
     }
-}
-
-/// Commands whose text is their message id, valid for `validity` seconds.
-fn commands(op: &str, ids: &[String], validity: u32) -> Vec<Value> {
-    ids.iter()
-        .map(|id| {
-            let mut c = harness::command(op, id, id);
-            c["validityPeriodSeconds"] = json!(validity);
-            c
-        })
-        .collect()
-}
-
-/// How many times the simulator accepted each text.
-fn accepted_by_text(sim: &SimHandle) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for s in sim.submits() {
-        *m.entry(String::from_utf8_lossy(s.message()).into_owned())
-            .or_default() += 1;
-    }
-    m
 }
 
 /// The longest time between two accepted submits.
@@ -103,20 +66,23 @@ async fn count_based_throttling_delivers_every_message_once_without_stalls() {
     })
     .await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.session.window = 10;
     config.throttle.tps = 0;
     // The defaults of production for the pauses and retries.
     config.retry = crds::config::RetryConfig::default();
     let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let connector = Connector::start_ready(config, READY).await;
 
     let ids = harness::message_ids("thrcount", 200);
     let started = Instant::now();
-    bus.publish_many(&commands(&op, &ids, 600)).await;
+    bus.publish_many(&harness::id_commands(&op, &ids, |c| {
+        c["validityPeriodSeconds"] = json!(600)
+    }))
+    .await;
     let done = bus.wait_final(&ids, Duration::from_secs(60)).await;
     let took = started.elapsed();
-    let accepted = accepted_by_text(&sim);
+    let accepted = harness::received_by_text(&sim);
     assert!(
         done,
         "all 200 settled within 60 s: {} accepted after {took:?}",
@@ -165,18 +131,21 @@ async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
     let op = harness::unique_operator("thrfull");
     let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.session.window = 10;
     config.throttle.tps = 0;
     config.retry = crds::config::RetryConfig::default();
     let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let connector = Connector::start_ready(config, READY).await;
 
     let outage = Duration::from_secs(20);
     sim.set_faults(rules(&["ESME_RMSGQFUL:for=20"]));
     let recovery = SystemTime::now() + outage;
     let ids = harness::message_ids("thrfull", 100);
-    bus.publish_many(&commands(&op, &ids, 600)).await;
+    bus.publish_many(&harness::id_commands(&op, &ids, |c| {
+        c["validityPeriodSeconds"] = json!(600)
+    }))
+    .await;
 
     // During the outage: slowed down, visible, and few probes.
     let shown = harness::eventually(Duration::from_secs(5), || async {
@@ -215,7 +184,7 @@ async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
         last <= Duration::from_secs(5),
         "all 100 accepted {last:?} after recovery"
     );
-    let accepted = accepted_by_text(&sim);
+    let accepted = harness::received_by_text(&sim);
     for id in &ids {
         assert_eq!(accepted.get(id.as_str()), Some(&1), "{id} accepted once");
     }
@@ -242,11 +211,11 @@ async fn the_segments_of_long_messages_arrive_in_order_while_throttled() {
     })
     .await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.session.window = 10;
     config.retry = crds::config::RetryConfig::default();
     let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let connector = Connector::start_ready(config, READY).await;
 
     let ids = harness::message_ids("thrseg", 20);
     let cmds: Vec<Value> = ids
@@ -292,10 +261,10 @@ async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
     let op = harness::unique_operator("thrvalid");
     let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.retry = crds::config::RetryConfig::default();
     let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let connector = Connector::start_ready(config, READY).await;
 
     // A queue full for 6 s: a long message valid for 2 s expires unsent, with an EXPIRED
     // event per segment; one valid for an hour is sent afterwards with the time left.
@@ -368,12 +337,12 @@ async fn every_segment_counts_against_the_tps_limit() {
     })
     .await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.session.window = 10;
     config.throttle.tps = 20;
     config.retry = crds::config::RetryConfig::default();
     let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let connector = Connector::start_ready(config, READY).await;
 
     // 10 messages of 4 segments: 40 submits, at most 20 in any second.
     let ids = harness::message_ids("thrtps", 10);
@@ -409,10 +378,10 @@ async fn a_command_retried_past_its_validity_expires_per_unsent_segment() {
     })
     .await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.session.response_timeout_ms = 1_000;
     let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let connector = Connector::start_ready(config, READY).await;
 
     let id = &harness::message_ids("thrredel", 1)[0];
     let mut c = harness::command(&op, id, &format!("{id} {}", "w".repeat(200)));

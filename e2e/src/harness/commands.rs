@@ -20,3 +20,20 @@ pub fn message_ids(prefix: &str, n: usize) -> Vec<String> {
     let run = format!("{:08x}", rand::random::<u32>());
     (0..n).map(|i| format!("{prefix}-{run}-{i}")).collect()
 }
+
+/// Commands whose text is their message id (to count them at the simulator with
+/// [`received_by_text`](super::received_by_text)), each adjusted by `tweak`.
+pub fn id_commands(operator: &str, ids: &[String], tweak: impl Fn(&mut Value)) -> Vec<Value> {
+    ids.iter()
+        .map(|id| {
+            let mut c = command(operator, id, id);
+            tweak(&mut c);
+            c
+        })
+        .collect()
+}
+
+/// A `tweak` of [`id_commands`]: no delivery receipt asked for.
+pub fn no_receipts(command: &mut Value) {
+    command["registeredDelivery"] = Value::Bool(false);
+}

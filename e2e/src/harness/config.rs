@@ -78,3 +78,12 @@ pub fn test_config(
 pub fn with_backup(config: &mut ConnectorConfig, backup: SocketAddr) {
     config.backup = Some(endpoint(backup));
 }
+
+/// The credentials file of the account [`start_sim`](super::start_sim) is usually given in
+/// the tests (`ghasi01` / `s3cret`).
+pub fn sim_credentials(dir: &TempDir) -> CredentialsSource {
+    file_credentials(
+        dir,
+        &serde_json::json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
+    )
+}

@@ -41,6 +41,16 @@ impl Connector {
         }
     }
 
+    /// Starts it and waits until `/ready` answers 200; panics with what `run` returned if it
+    /// does not within `timeout`.
+    pub async fn start_ready(config: ConnectorConfig, timeout: Duration) -> Self {
+        let connector = Self::start(config);
+        if !connector.wait_ready(timeout).await {
+            panic!("connector not ready: {:?}", connector.stop().await);
+        }
+        connector
+    }
+
     /// Base URL of its HTTP endpoints.
     pub fn http(&self) -> &str {
         &self.http

@@ -21,8 +21,8 @@ mod sim;
 mod temp_dir;
 
 pub use bus::{is_final_event, wait_acked, Bus};
-pub use commands::{command, message_ids};
-pub use config::{file_credentials, test_config, with_backup};
+pub use commands::{command, id_commands, message_ids, no_receipts};
+pub use config::{file_credentials, sim_credentials, test_config, with_backup};
 pub use connector::{metric_sum, Connector};
 pub use credentials_api::{
     credentials_error, credentials_ok, CredentialsAnswer, CredentialsServer,
