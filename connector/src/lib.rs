@@ -22,6 +22,4 @@ pub mod text;
 pub mod throttle;
 
 #[cfg(test)]
-mod schema_check;
-#[cfg(test)]
 mod test_support;

@@ -97,7 +97,7 @@ async fn dispatch_example_is_submitted_and_its_receipt_published_as_in_the_contr
     assert_eq!(events.len(), 1, "one event: {events:?}");
     let ev = events[0].clone();
     assert_eq!(
-        harness::schema_errors("dlr-event.schema.json", &ev),
+        testkit::instance_errors("dlr-event.schema.json", &ev),
         Vec::<String>::new()
     );
     assert_eq!(
@@ -168,7 +168,7 @@ async fn dispatch_example_is_submitted_and_its_receipt_published_as_in_the_contr
     let bound = h.iter().find(|e| e["state"] == "BOUND").expect("BOUND");
     for e in h {
         assert_eq!(
-            harness::schema_errors("operator-health.schema.json", e),
+            testkit::instance_errors("operator-health.schema.json", e),
             Vec::<String>::new()
         );
     }
@@ -227,7 +227,7 @@ async fn rejected_commands_of_each_kind_get_one_event_and_are_not_sent_or_redeli
         let reason = ev["reason"].as_str().unwrap_or_default();
         assert!(!reason.is_empty(), "a reason: {ev}");
         assert_eq!(
-            harness::schema_errors("dlr-event.schema.json", ev),
+            testkit::instance_errors("dlr-event.schema.json", ev),
             Vec::<String>::new()
         );
     }
@@ -334,7 +334,7 @@ async fn long_message(split: crds::config::SplitMethod, tag: &str) {
         for e in &evs {
             assert_eq!(e["segment"]["count"], expected_per_message);
             assert_eq!(e["status"], "DELIVERED");
-            assert!(harness::schema_errors("dlr-event.schema.json", e).is_empty());
+            assert!(testkit::instance_errors("dlr-event.schema.json", e).is_empty());
         }
         // Aggregate: PENDING until the last segment's receipt, then DELIVERED.
         let finals = evs

@@ -249,7 +249,7 @@ async fn failover_to_the_backup_and_back_with_health_events() {
         .cloned()
         .expect("FAILBACK");
     assert_eq!(fb["address"], backup.addr().to_string());
-    assert!(harness::schema_errors("operator-health.schema.json", &fb).is_empty());
+    assert!(testkit::instance_errors("operator-health.schema.json", &fb).is_empty());
     bus.publish(&harness::command(&op, &ids[1], "on backup"))
         .await;
     assert!(bus.wait_final(&ids[1..2], Duration::from_secs(10)).await);

@@ -251,7 +251,7 @@ async fn unreadable_receipts_and_receipts_with_nul_are_published_not_dropped() {
         assert!(e["reason"]
             .as_str()
             .is_some_and(|r| r.starts_with("unreadable receipt")));
-        assert!(harness::schema_errors("dlr-event.schema.json", e).is_empty());
+        assert!(testkit::instance_errors("dlr-event.schema.json", e).is_empty());
     }
     assert!(unknown.iter().any(|e| e["smscMessageId"] == "4242"));
     let nul = bus

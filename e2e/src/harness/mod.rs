@@ -16,7 +16,6 @@ mod env;
 mod nats_server;
 mod private_db;
 mod proxy;
-mod schema;
 mod sim;
 mod temp_dir;
 
@@ -34,6 +33,5 @@ pub use env::{
 pub use nats_server::NatsServer;
 pub use private_db::PrivateDb;
 pub use proxy::{ProxyMode, TcpProxy};
-pub use schema::schema_errors;
 pub use sim::{receipt_pdu, received_by_text, start_sim};
 pub use temp_dir::TempDir;
