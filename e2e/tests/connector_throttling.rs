@@ -6,11 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use e2e::harness::{self, Bus, Connector, TempDir};
+use e2e::harness::{self, Bus, Connector};
 use e2e::sim::{Faults, SimHandle, StatusRule};
 use serde_json::{json, Value};
-
-const READY: Duration = Duration::from_secs(15);
 
 fn rules(rules: &[&str]) -> Faults {
     Faults {
@@ -57,22 +55,55 @@ fn relative_seconds(t: &str) -> u64 {
     n(0) * 365 * 86_400 + n(2) * 30 * 86_400 + n(4) * 86_400 + n(6) * 3600 + n(8) * 60 + n(10)
 }
 
+/// Waits (15 s at most) for two EXPIRED events of `id`, then returns the (index, count) of
+/// each of its EXPIRED events, sorted; every one must come from the connector.
+async fn expired_segments(bus: &mut Bus, id: &str) -> Vec<(u64, u64)> {
+    let expired = bus
+        .wait_for(Duration::from_secs(15), |dlr, _| {
+            dlr.iter()
+                .filter(|e| e["messageId"] == id && e["status"] == "EXPIRED")
+                .count()
+                >= 2
+        })
+        .await;
+    assert!(expired, "EXPIRED events: {:?}", bus.events_of(id));
+    let mut segments: Vec<(u64, u64)> = bus
+        .events_of(id)
+        .iter()
+        .filter(|e| e["status"] == "EXPIRED")
+        .map(|e| {
+            assert_eq!(e["source"], "connector", "{e}");
+            (
+                e["segment"]["index"].as_u64().unwrap_or(0),
+                e["segment"]["count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    segments.sort();
+    segments
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn count_based_throttling_delivers_every_message_once_without_stalls() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrcount");
-    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.faults = rules(&["ESME_RTHROTTLED:every=5", "ESME_RMSGQFUL:every=7"]);
-    })
+    let harness::Setup {
+        op,
+        sim,
+        connector,
+        mut bus,
+        dir: _dir,
+    } = harness::setup(
+        "thrcount",
+        |c| {
+            c.faults = rules(&["ESME_RTHROTTLED:every=5", "ESME_RMSGQFUL:every=7"]);
+        },
+        |config| {
+            config.session.window = 10;
+            config.throttle.tps = 0;
+            // The defaults of production for the pauses and retries.
+            config.retry = crds::config::RetryConfig::default();
+        },
+    )
     .await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
-    config.session.window = 10;
-    config.throttle.tps = 0;
-    // The defaults of production for the pauses and retries.
-    config.retry = crds::config::RetryConfig::default();
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = Connector::start_ready(config, READY).await;
 
     let ids = harness::message_ids("thrcount", 200);
     let started = Instant::now();
@@ -127,16 +158,22 @@ async fn count_based_throttling_delivers_every_message_once_without_stalls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrfull");
-    let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
-    config.session.window = 10;
-    config.throttle.tps = 0;
-    config.retry = crds::config::RetryConfig::default();
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = Connector::start_ready(config, READY).await;
+    let harness::Setup {
+        op,
+        sim,
+        connector,
+        mut bus,
+        dir: _dir,
+    } = harness::setup(
+        "thrfull",
+        |_| {},
+        |config| {
+            config.session.window = 10;
+            config.throttle.tps = 0;
+            config.retry = crds::config::RetryConfig::default();
+        },
+    )
+    .await;
 
     let outage = Duration::from_secs(20);
     sim.set_faults(rules(&["ESME_RMSGQFUL:for=20"]));
@@ -204,18 +241,23 @@ async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_segments_of_long_messages_arrive_in_order_while_throttled() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrseg");
-    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.faults = rules(&["ESME_RTHROTTLED:every=3", "ESME_RMSGQFUL:every=4"]);
-    })
+    let harness::Setup {
+        op,
+        sim,
+        connector,
+        mut bus,
+        dir: _dir,
+    } = harness::setup(
+        "thrseg",
+        |c| {
+            c.faults = rules(&["ESME_RTHROTTLED:every=3", "ESME_RMSGQFUL:every=4"]);
+        },
+        |config| {
+            config.session.window = 10;
+            config.retry = crds::config::RetryConfig::default();
+        },
+    )
     .await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
-    config.session.window = 10;
-    config.retry = crds::config::RetryConfig::default();
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = Connector::start_ready(config, READY).await;
 
     let ids = harness::message_ids("thrseg", 20);
     let cmds: Vec<Value> = ids
@@ -257,14 +299,20 @@ async fn the_segments_of_long_messages_arrive_in_order_while_throttled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrvalid");
-    let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
-    config.retry = crds::config::RetryConfig::default();
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = Connector::start_ready(config, READY).await;
+    let harness::Setup {
+        op,
+        sim,
+        connector,
+        mut bus,
+        dir: _dir,
+    } = harness::setup(
+        "thrvalid",
+        |_| {},
+        |config| {
+            config.retry = crds::config::RetryConfig::default();
+        },
+    )
+    .await;
 
     // A queue full for 6 s: a long message valid for 2 s expires unsent, with an EXPIRED
     // event per segment; one valid for an hour is sent afterwards with the time left.
@@ -280,29 +328,7 @@ async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
     c["registeredDelivery"] = json!(false);
     bus.publish(&c).await;
 
-    let expired = bus
-        .wait_for(Duration::from_secs(15), |dlr, _| {
-            dlr.iter()
-                .filter(|e| e["messageId"] == short.as_str() && e["status"] == "EXPIRED")
-                .count()
-                >= 2
-        })
-        .await;
-    assert!(expired, "EXPIRED events: {:?}", bus.events_of(short));
-    let mut segments: Vec<(u64, u64)> = bus
-        .events_of(short)
-        .iter()
-        .filter(|e| e["status"] == "EXPIRED")
-        .map(|e| {
-            assert_eq!(e["source"], "connector");
-            (
-                e["segment"]["index"].as_u64().unwrap_or(0),
-                e["segment"]["count"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect();
-    segments.sort();
-    assert_eq!(segments, [(1, 2), (2, 2)]);
+    assert_eq!(expired_segments(&mut bus, short).await, [(1, 2), (2, 2)]);
 
     let sent = harness::eventually(Duration::from_secs(20), || async {
         sim.submits()
@@ -330,19 +356,24 @@ async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_segment_counts_against_the_tps_limit() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrtps");
-    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.faults = rules(&["ESME_RTHROTTLED:every=4"]);
-    })
+    let harness::Setup {
+        op,
+        sim,
+        connector,
+        mut bus,
+        dir: _dir,
+    } = harness::setup(
+        "thrtps",
+        |c| {
+            c.faults = rules(&["ESME_RTHROTTLED:every=4"]);
+        },
+        |config| {
+            config.session.window = 10;
+            config.throttle.tps = 20;
+            config.retry = crds::config::RetryConfig::default();
+        },
+    )
     .await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
-    config.session.window = 10;
-    config.throttle.tps = 20;
-    config.retry = crds::config::RetryConfig::default();
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = Connector::start_ready(config, READY).await;
 
     // 10 messages of 4 segments: 40 submits, at most 20 in any second.
     let ids = harness::message_ids("thrtps", 10);
@@ -370,45 +401,30 @@ async fn every_segment_counts_against_the_tps_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_retried_past_its_validity_expires_per_unsent_segment() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrredel");
     // Never answered: each attempt times out, the command is nak'ed and redelivered.
-    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.faults.no_response = Some("always".parse().expect("trigger"));
-    })
+    let harness::Setup {
+        op,
+        sim,
+        connector,
+        mut bus,
+        dir: _dir,
+    } = harness::setup(
+        "thrredel",
+        |c| {
+            c.faults.no_response = Some("always".parse().expect("trigger"));
+        },
+        |config| {
+            config.session.response_timeout_ms = 1_000;
+        },
+    )
     .await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
-    config.session.response_timeout_ms = 1_000;
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = Connector::start_ready(config, READY).await;
 
     let id = &harness::message_ids("thrredel", 1)[0];
     let mut c = harness::command(&op, id, &format!("{id} {}", "w".repeat(200)));
     c["validityPeriodSeconds"] = json!(2);
     c["registeredDelivery"] = json!(false);
     bus.publish(&c).await;
-    let expired = bus
-        .wait_for(Duration::from_secs(15), |dlr, _| {
-            dlr.iter()
-                .filter(|e| e["messageId"] == id.as_str() && e["status"] == "EXPIRED")
-                .count()
-                >= 2
-        })
-        .await;
-    assert!(expired, "EXPIRED events: {:?}", bus.events_of(id));
-    let mut segments: Vec<(u64, u64)> = bus
-        .events_of(id)
-        .iter()
-        .filter(|e| e["status"] == "EXPIRED" && e["source"] == "connector")
-        .map(|e| {
-            (
-                e["segment"]["index"].as_u64().unwrap_or(0),
-                e["segment"]["count"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect();
-    segments.sort();
+    let mut segments = expired_segments(&mut bus, id).await;
     segments.dedup();
     assert_eq!(segments, [(1, 2), (2, 2)]);
     // Only the first segment was ever written (the second waits for it), at most once per

@@ -16,6 +16,7 @@ mod env;
 mod nats_server;
 mod private_db;
 mod proxy;
+mod setup;
 mod sim;
 mod temp_dir;
 
@@ -33,5 +34,6 @@ pub use env::{
 pub use nats_server::NatsServer;
 pub use private_db::PrivateDb;
 pub use proxy::{ProxyMode, TcpProxy};
+pub use setup::{setup, Setup};
 pub use sim::{receipt_pdu, received_by_text, start_sim};
 pub use temp_dir::TempDir;
