@@ -85,13 +85,7 @@ async fn expired_segments(bus: &mut Bus, id: &str) -> Vec<(u64, u64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn count_based_throttling_delivers_every_message_once_without_stalls() {
-    let harness::Setup {
-        op,
-        sim,
-        connector,
-        mut bus,
-        dir: _dir,
-    } = harness::setup(
+    let run = harness::setup(
         "thrcount",
         |c| {
             c.faults = rules(&["ESME_RTHROTTLED:every=5", "ESME_RMSGQFUL:every=7"]);
@@ -104,6 +98,8 @@ async fn count_based_throttling_delivers_every_message_once_without_stalls() {
         },
     )
     .await;
+    // `run.dir` (the credentials file) lives to the end of the test.
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     let ids = harness::message_ids("thrcount", 200);
     let started = Instant::now();
@@ -158,13 +154,7 @@ async fn count_based_throttling_delivers_every_message_once_without_stalls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
-    let harness::Setup {
-        op,
-        sim,
-        connector,
-        mut bus,
-        dir: _dir,
-    } = harness::setup(
+    let run = harness::setup(
         "thrfull",
         |_| {},
         |config| {
@@ -174,6 +164,7 @@ async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
         },
     )
     .await;
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     let outage = Duration::from_secs(20);
     sim.set_faults(rules(&["ESME_RMSGQFUL:for=20"]));
@@ -241,13 +232,7 @@ async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_segments_of_long_messages_arrive_in_order_while_throttled() {
-    let harness::Setup {
-        op,
-        sim,
-        connector,
-        mut bus,
-        dir: _dir,
-    } = harness::setup(
+    let run = harness::setup(
         "thrseg",
         |c| {
             c.faults = rules(&["ESME_RTHROTTLED:every=3", "ESME_RMSGQFUL:every=4"]);
@@ -258,6 +243,7 @@ async fn the_segments_of_long_messages_arrive_in_order_while_throttled() {
         },
     )
     .await;
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     let ids = harness::message_ids("thrseg", 20);
     let cmds: Vec<Value> = ids
@@ -299,13 +285,7 @@ async fn the_segments_of_long_messages_arrive_in_order_while_throttled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
-    let harness::Setup {
-        op,
-        sim,
-        connector,
-        mut bus,
-        dir: _dir,
-    } = harness::setup(
+    let run = harness::setup(
         "thrvalid",
         |_| {},
         |config| {
@@ -313,6 +293,7 @@ async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
         },
     )
     .await;
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     // A queue full for 6 s: a long message valid for 2 s expires unsent, with an EXPIRED
     // event per segment; one valid for an hour is sent afterwards with the time left.
@@ -356,13 +337,7 @@ async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_segment_counts_against_the_tps_limit() {
-    let harness::Setup {
-        op,
-        sim,
-        connector,
-        mut bus,
-        dir: _dir,
-    } = harness::setup(
+    let run = harness::setup(
         "thrtps",
         |c| {
             c.faults = rules(&["ESME_RTHROTTLED:every=4"]);
@@ -374,6 +349,7 @@ async fn every_segment_counts_against_the_tps_limit() {
         },
     )
     .await;
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     // 10 messages of 4 segments: 40 submits, at most 20 in any second.
     let ids = harness::message_ids("thrtps", 10);
@@ -402,13 +378,7 @@ async fn every_segment_counts_against_the_tps_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_retried_past_its_validity_expires_per_unsent_segment() {
     // Never answered: each attempt times out, the command is nak'ed and redelivered.
-    let harness::Setup {
-        op,
-        sim,
-        connector,
-        mut bus,
-        dir: _dir,
-    } = harness::setup(
+    let run = harness::setup(
         "thrredel",
         |c| {
             c.faults.no_response = Some("always".parse().expect("trigger"));
@@ -418,6 +388,7 @@ async fn a_command_retried_past_its_validity_expires_per_unsent_segment() {
         },
     )
     .await;
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     let id = &harness::message_ids("thrredel", 1)[0];
     let mut c = harness::command(&op, id, &format!("{id} {}", "w".repeat(200)));
