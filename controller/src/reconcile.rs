@@ -331,19 +331,9 @@ async fn update_status(
     let namespace = mno.namespace().ok_or(Error::MissingMetadata("namespace"))?;
     let api: Api<MnoConnection> = Api::namespaced(ctx.client.clone(), &namespace);
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    let mut attempt = 1;
-    loop {
-        match api
-            .patch_status(&mno.name_any(), &params, &Patch::Apply(&patch))
-            .await
-        {
-            Ok(_) => break,
-            Err(kube::Error::Api(s)) if s.code == 409 && attempt < apply::CONFLICT_ATTEMPTS => {
-                attempt += 1
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let name = mno.name_any();
+    let patch = Patch::Apply(&patch);
+    apply::retry_conflicts(&name, || api.patch_status(&name, &params, &patch)).await?;
     for transition in conditions::transitions(&existing.conditions, &merged) {
         tracing::info!(object = %key(mno), ?transition, "state transition");
         publish(ctx, mno, &events::for_transition(&transition)).await;

@@ -7,6 +7,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use controller::apply::CONFLICT_ATTEMPTS;
 use controller::context::Context;
 use controller::metrics::Metrics;
 use controller::reconcile::{error_policy, reconcile, RESYNC, STALLED_RETRY};
@@ -382,6 +383,31 @@ async fn conflicts_are_retried() {
     assert_eq!(cm_patches, 2);
     assert_eq!(h.writes_to(&format!("{MNO_PATH}/status")).len(), 2);
     assert!(h.fake.get(CM).is_some());
+}
+
+#[tokio::test]
+async fn conflicts_on_every_attempt_fail_the_reconcile_as_a_conflict() {
+    for (path_part, path) in [
+        ("/configmaps/", CM.to_string()),
+        ("/status", format!("{MNO_PATH}/status")),
+    ] {
+        let h = Harness::new();
+        for _ in 0..CONFLICT_ATTEMPTS {
+            h.fake.fail_next(Method::PATCH, path_part, 409);
+        }
+        let err = h
+            .reconcile(&mno(1))
+            .await
+            .expect_err("a conflict on every attempt fails the reconcile");
+        assert_eq!(err.metric_label(), "conflict", "{path_part}");
+        let patches = h
+            .fake
+            .seen()
+            .into_iter()
+            .filter(|s| s.path == path && s.method == Method::PATCH)
+            .count();
+        assert_eq!(patches, CONFLICT_ATTEMPTS, "attempts at {path}");
+    }
 }
 
 #[tokio::test]

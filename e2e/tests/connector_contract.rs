@@ -4,56 +4,11 @@
 use std::time::Duration;
 
 use connector::protocol::codec::{CommandId, CommandStatus};
-use e2e::harness::{self, Bus, Connector, Db, TempDir};
-use e2e::sim::{Direction, SegmentMark, SimHandle};
+use e2e::harness::{self, Db};
+use e2e::sim::{Direction, SegmentMark};
 use serde_json::{json, Value};
 
-const READY: Duration = Duration::from_secs(15);
 const EVENTS: Duration = Duration::from_secs(20);
-
-/// A simulator, a file-credentials connector and the operator's bus.
-struct Setup {
-    op: String,
-    sim: SimHandle,
-    connector: Connector,
-    bus: Bus,
-    _dir: TempDir,
-}
-
-async fn setup(
-    tag: &str,
-    tweak_sim: impl FnOnce(&mut e2e::sim::SimConfig),
-    tweak: impl FnOnce(&mut crds::ConnectorConfig),
-) -> Setup {
-    harness::init_logging();
-    let op = harness::unique_operator(tag);
-    let sim = harness::start_sim("ghasi01", "s3cret", tweak_sim).await;
-    let dir = TempDir::new().expect("temp dir");
-    let creds = harness::file_credentials(
-        &dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    );
-    let mut config = harness::test_config(&op, sim.addr(), creds);
-    tweak(&mut config);
-    let bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = Connector::start(config);
-    assert!(connector.wait_ready(READY).await, "connector not ready");
-    Setup {
-        op,
-        sim,
-        connector,
-        bus,
-        _dir: dir,
-    }
-}
-
-impl Setup {
-    async fn finish(self) {
-        let stopped = self.connector.stop().await;
-        self.bus.cleanup().await;
-        assert_eq!(stopped, Ok(()), "graceful stop");
-    }
-}
 
 fn example_command(op: &str, message_id: &str) -> Value {
     json!({
@@ -72,7 +27,7 @@ fn example_command(op: &str, message_id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispatch_example_is_submitted_and_its_receipt_published_as_in_the_contract() {
-    let mut s = setup("example", |_| {}, |_| {}).await;
+    let mut s = harness::setup("example", |_| {}, |_| {}).await;
     let id = harness::message_ids("01JDX0Q7S9W3B2K4M5N6P7R8T9", 1).remove(0);
     let mut submits = s.sim.subscribe_submits().expect("capture on");
     s.bus.publish(&example_command(&s.op, &id)).await;
@@ -100,7 +55,7 @@ async fn dispatch_example_is_submitted_and_its_receipt_published_as_in_the_contr
     assert_eq!(events.len(), 1, "one event: {events:?}");
     let ev = events[0].clone();
     assert_eq!(
-        harness::schema_errors("dlr-event.schema.json", &ev),
+        testkit::instance_errors("dlr-event.schema.json", &ev),
         Vec::<String>::new()
     );
     assert_eq!(
@@ -171,7 +126,7 @@ async fn dispatch_example_is_submitted_and_its_receipt_published_as_in_the_contr
     let bound = h.iter().find(|e| e["state"] == "BOUND").expect("BOUND");
     for e in h {
         assert_eq!(
-            harness::schema_errors("operator-health.schema.json", e),
+            testkit::instance_errors("operator-health.schema.json", e),
             Vec::<String>::new()
         );
     }
@@ -185,7 +140,7 @@ async fn dispatch_example_is_submitted_and_its_receipt_published_as_in_the_contr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_commands_of_each_kind_get_one_event_and_are_not_sent_or_redelivered() {
-    let mut s = setup("reject", |_| {}, |c| c.nats.ack_wait_seconds = 1).await;
+    let mut s = harness::setup("reject", |_| {}, |c| c.nats.ack_wait_seconds = 1).await;
     let ids = harness::message_ids("rej", 6);
     let subject = s.bus.subject();
     // Not JSON.
@@ -230,7 +185,7 @@ async fn rejected_commands_of_each_kind_get_one_event_and_are_not_sent_or_redeli
         let reason = ev["reason"].as_str().unwrap_or_default();
         assert!(!reason.is_empty(), "a reason: {ev}");
         assert_eq!(
-            harness::schema_errors("dlr-event.schema.json", ev),
+            testkit::instance_errors("dlr-event.schema.json", ev),
             Vec::<String>::new()
         );
     }
@@ -273,7 +228,7 @@ async fn rejected_commands_of_each_kind_get_one_event_and_are_not_sent_or_redeli
 }
 
 async fn long_message(split: crds::config::SplitMethod, tag: &str) {
-    let mut s = setup(tag, |_| {}, |c| c.encoding.split = split).await;
+    let mut s = harness::setup(tag, |_| {}, |c| c.encoding.split = split).await;
     let ids = harness::message_ids(tag, 2);
     let text: String = (0..400)
         .map(|i| char::from(b'a' + (i % 26) as u8))
@@ -337,7 +292,7 @@ async fn long_message(split: crds::config::SplitMethod, tag: &str) {
         for e in &evs {
             assert_eq!(e["segment"]["count"], expected_per_message);
             assert_eq!(e["status"], "DELIVERED");
-            assert!(harness::schema_errors("dlr-event.schema.json", e).is_empty());
+            assert!(testkit::instance_errors("dlr-event.schema.json", e).is_empty());
         }
         // Aggregate: PENDING until the last segment's receipt, then DELIVERED.
         let finals = evs
@@ -379,7 +334,7 @@ async fn long_messages_by_message_payload_are_one_submit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receipt_before_its_submit_response_is_correlated() {
-    let mut s = setup(
+    let mut s = harness::setup(
         "early",
         |c| {
             c.faults.receipt_before_response = true;
@@ -411,7 +366,7 @@ async fn a_receipt_before_its_submit_response_is_correlated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_receipt_publishes_no_duplicate_event() {
-    let mut s = setup(
+    let mut s = harness::setup(
         "dupdlr",
         |c| c.faults.duplicate_receipts = Some(e2e::sim::Trigger::Always),
         |_| {},
@@ -452,7 +407,7 @@ async fn hex_submit_ids_and_decimal_receipt_ids_are_correlated_under_auto() {
     // in decimal, in the text only (no receipted_message_id): the connector, configured
     // `auto`, keeps the first receipts until their as-is reading is ruled out (the settle
     // time), learns the form from them, then finds the submits by the learnt form alone.
-    let mut s = setup(
+    let mut s = harness::setup(
         "idform",
         |c| {
             c.message_id = e2e::sim::message_id::IdForm::Hex;

@@ -9,16 +9,9 @@ use e2e::harness::{
     self, credentials_error, credentials_ok, Bus, Connector, CredentialsServer, Db, NatsServer,
     ProxyMode, TcpProxy, TempDir,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const READY: Duration = Duration::from_secs(15);
-
-fn file_creds(dir: &TempDir) -> crds::config::CredentialsSource {
-    harness::file_credentials(
-        dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    )
-}
 
 async fn readiness(c: &Connector) -> Option<(u16, Value)> {
     let (status, body) = c.get("/ready").await?;
@@ -98,7 +91,7 @@ async fn redis_down_degrades_to_the_local_limiter_and_recovers() {
     let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
     let dir = TempDir::new().expect("temp dir");
     let port = harness::free_port();
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.redis.url = format!("redis://127.0.0.1:{port}");
     config.throttle.tps = 200;
     let mut bus = Bus::connect(&config.nats.url, &op).await;
@@ -148,7 +141,7 @@ async fn postgres_down_stops_the_pulling_and_loses_nothing() {
     let dir = TempDir::new().expect("temp dir");
     let pg: SocketAddr = "127.0.0.1:5432".parse().expect("address");
     let proxy = TcpProxy::start(pg).await;
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.postgres.url = format!("postgres://postgres@{}/postgres", proxy.addr());
     config.nats.ack_wait_seconds = 2;
     let mut bus = Bus::connect(&config.nats.url, &op).await;
@@ -214,7 +207,7 @@ async fn a_nats_restart_is_survived() {
     let mut nats = NatsServer::start().await;
     let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.nats.url = nats.url();
     let mut bus = Bus::connect(&nats.url(), &op).await;
     let connector = Connector::start(config);

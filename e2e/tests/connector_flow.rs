@@ -11,31 +11,13 @@ use serde_json::{json, Value};
 
 const READY: Duration = Duration::from_secs(15);
 
-fn file_creds(dir: &TempDir) -> crds::config::CredentialsSource {
-    harness::file_credentials(
-        dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    )
-}
-
-/// Commands whose text is their message id (to count them at the simulator).
-fn commands(op: &str, ids: &[String], receipts: bool) -> Vec<Value> {
-    ids.iter()
-        .map(|id| {
-            let mut c = harness::command(op, id, id);
-            c["registeredDelivery"] = json!(receipts);
-            c
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tps_limit_is_never_exceeded_at_the_smsc() {
     harness::init_logging();
     let op = harness::unique_operator("tps");
     let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.throttle.tps = 500;
     config.session.window = 128;
     let bus = Bus::connect(&config.nats.url, &op).await;
@@ -44,7 +26,8 @@ async fn the_tps_limit_is_never_exceeded_at_the_smsc() {
 
     let total = 5_000;
     let ids = harness::message_ids("tps", total);
-    bus.publish_many(&commands(&op, &ids, false)).await;
+    bus.publish_many(&harness::id_commands(&op, &ids, harness::no_receipts))
+        .await;
     let all = harness::eventually(Duration::from_secs(30), || async {
         (sim.accepted_submits() >= total as u64).then_some(())
     })
@@ -104,7 +87,7 @@ async fn a_crash_before_the_acks_does_not_send_twice_except_in_the_documented_wi
         .parse()
         .expect("nats address");
     let proxy = TcpProxy::start(nats_addr).await;
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.nats.ack_wait_seconds = 1;
     let direct = config.clone();
     config.nats.url = format!("nats://{}", proxy.addr());
@@ -115,7 +98,8 @@ async fn a_crash_before_the_acks_does_not_send_twice_except_in_the_documented_wi
     // Phase 1: submits answered and committed, acknowledgements lost in a crash.
     let n = 40;
     let ids = harness::message_ids("crash", n);
-    bus.publish_many(&commands(&op, &ids, false)).await;
+    bus.publish_many(&harness::id_commands(&op, &ids, harness::no_receipts))
+        .await;
     let sent = harness::eventually(Duration::from_secs(10), || async {
         (sim.submits().len() >= n).then_some(())
     })
@@ -163,7 +147,8 @@ async fn a_crash_before_the_acks_does_not_send_twice_except_in_the_documented_wi
     let m = 10;
     let ids2 = harness::message_ids("window", m);
     let before = sim.submits().len();
-    bus.publish_many(&commands(&op, &ids2, false)).await;
+    bus.publish_many(&harness::id_commands(&op, &ids2, harness::no_receipts))
+        .await;
     let sent = harness::eventually(Duration::from_secs(10), || async {
         (sim.submits().len() >= before + m).then_some(())
     })
@@ -277,7 +262,7 @@ async fn failover_to_the_backup_and_back_with_health_events() {
         .cloned()
         .expect("FAILBACK");
     assert_eq!(fb["address"], backup.addr().to_string());
-    assert!(harness::schema_errors("operator-health.schema.json", &fb).is_empty());
+    assert!(testkit::instance_errors("operator-health.schema.json", &fb).is_empty());
     bus.publish(&harness::command(&op, &ids[1], "on backup"))
         .await;
     assert!(bus.wait_final(&ids[1..2], Duration::from_secs(10)).await);
@@ -322,7 +307,7 @@ async fn a_graceful_stop_drains_the_window_commits_and_unbinds_and_the_rest_is_s
     })
     .await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.session.window = 16;
     let mut bus = Bus::connect(&config.nats.url, &op).await;
     let connector = Connector::start(config.clone());
@@ -330,7 +315,8 @@ async fn a_graceful_stop_drains_the_window_commits_and_unbinds_and_the_rest_is_s
 
     let total = 200;
     let ids = harness::message_ids("stop", total);
-    bus.publish_many(&commands(&op, &ids, false)).await;
+    bus.publish_many(&harness::id_commands(&op, &ids, harness::no_receipts))
+        .await;
     let in_flight = harness::eventually(Duration::from_secs(10), || async {
         (sim.submits().len() >= 16).then_some(())
     })

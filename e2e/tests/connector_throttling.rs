@@ -3,30 +3,12 @@
 //! order of a long message's segments while throttled, and validity as the retry budget.
 //! The bounds are loose (a loaded 2-core machine): they check behaviour, not speed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use e2e::harness::{self, Bus, Connector, TempDir};
+use e2e::harness::{self, Bus, Connector};
 use e2e::sim::{Faults, SimHandle, StatusRule};
 use serde_json::{json, Value};
-
-const READY: Duration = Duration::from_secs(15);
-
-fn file_creds(dir: &TempDir) -> crds::config::CredentialsSource {
-    harness::file_credentials(
-        dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    )
-}
-
-/// A connector that is ready (or the reason why not).
-async fn started(config: crds::ConnectorConfig) -> Connector {
-    let connector = Connector::start(config);
-    if !connector.wait_ready(READY).await {
-        panic!("connector not ready: {:?}", connector.stop().await);
-    }
-    connector
-}
 
 fn rules(rules: &[&str]) -> Faults {
     Faults {
@@ -36,27 +18,6 @@ fn rules(rules: &[&str]) -> Faults {
             .collect(),
         ..Faults::default()
     }
-}
-
-/// Commands whose text is their message id, valid for `validity` seconds.
-fn commands(op: &str, ids: &[String], validity: u32) -> Vec<Value> {
-    ids.iter()
-        .map(|id| {
-            let mut c = harness::command(op, id, id);
-            c["validityPeriodSeconds"] = json!(validity);
-            c
-        })
-        .collect()
-}
-
-/// How many times the simulator accepted each text.
-fn accepted_by_text(sim: &SimHandle) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for s in sim.submits() {
-        *m.entry(String::from_utf8_lossy(s.message()).into_owned())
-            .or_default() += 1;
-    }
-    m
 }
 
 /// The longest time between two accepted submits.
@@ -94,29 +55,61 @@ fn relative_seconds(t: &str) -> u64 {
     n(0) * 365 * 86_400 + n(2) * 30 * 86_400 + n(4) * 86_400 + n(6) * 3600 + n(8) * 60 + n(10)
 }
 
+/// Waits (15 s at most) for two EXPIRED events of `id`, then returns the (index, count) of
+/// each of its EXPIRED events, sorted; every one must come from the connector.
+async fn expired_segments(bus: &mut Bus, id: &str) -> Vec<(u64, u64)> {
+    let expired = bus
+        .wait_for(Duration::from_secs(15), |dlr, _| {
+            dlr.iter()
+                .filter(|e| e["messageId"] == id && e["status"] == "EXPIRED")
+                .count()
+                >= 2
+        })
+        .await;
+    assert!(expired, "EXPIRED events: {:?}", bus.events_of(id));
+    let mut segments: Vec<(u64, u64)> = bus
+        .events_of(id)
+        .iter()
+        .filter(|e| e["status"] == "EXPIRED")
+        .map(|e| {
+            assert_eq!(e["source"], "connector", "{e}");
+            (
+                e["segment"]["index"].as_u64().unwrap_or(0),
+                e["segment"]["count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    segments.sort();
+    segments
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn count_based_throttling_delivers_every_message_once_without_stalls() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrcount");
-    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.faults = rules(&["ESME_RTHROTTLED:every=5", "ESME_RMSGQFUL:every=7"]);
-    })
+    let run = harness::setup(
+        "thrcount",
+        |c| {
+            c.faults = rules(&["ESME_RTHROTTLED:every=5", "ESME_RMSGQFUL:every=7"]);
+        },
+        |config| {
+            config.session.window = 10;
+            config.throttle.tps = 0;
+            // The defaults of production for the pauses and retries.
+            config.retry = crds::config::RetryConfig::default();
+        },
+    )
     .await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
-    config.session.window = 10;
-    config.throttle.tps = 0;
-    // The defaults of production for the pauses and retries.
-    config.retry = crds::config::RetryConfig::default();
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    // `run.dir` (the credentials file) lives to the end of the test.
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     let ids = harness::message_ids("thrcount", 200);
     let started = Instant::now();
-    bus.publish_many(&commands(&op, &ids, 600)).await;
+    bus.publish_many(&harness::id_commands(&op, &ids, |c| {
+        c["validityPeriodSeconds"] = json!(600)
+    }))
+    .await;
     let done = bus.wait_final(&ids, Duration::from_secs(60)).await;
     let took = started.elapsed();
-    let accepted = accepted_by_text(&sim);
+    let accepted = harness::received_by_text(&sim);
     assert!(
         done,
         "all 200 settled within 60 s: {} accepted after {took:?}",
@@ -167,22 +160,26 @@ async fn count_based_throttling_delivers_every_message_once_without_stalls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrfull");
-    let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
-    config.session.window = 10;
-    config.throttle.tps = 0;
-    config.retry = crds::config::RetryConfig::default();
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let run = harness::setup(
+        "thrfull",
+        |_| {},
+        |config| {
+            config.session.window = 10;
+            config.throttle.tps = 0;
+            config.retry = crds::config::RetryConfig::default();
+        },
+    )
+    .await;
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     let outage = Duration::from_secs(20);
     sim.set_faults(rules(&["ESME_RMSGQFUL:for=20"]));
     let recovery = SystemTime::now() + outage;
     let ids = harness::message_ids("thrfull", 100);
-    bus.publish_many(&commands(&op, &ids, 600)).await;
+    bus.publish_many(&harness::id_commands(&op, &ids, |c| {
+        c["validityPeriodSeconds"] = json!(600)
+    }))
+    .await;
 
     // During the outage: slowed down, visible, and few probes.
     let shown = harness::eventually(Duration::from_secs(5), || async {
@@ -224,7 +221,7 @@ async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
         last <= Duration::from_secs(5),
         "all 100 accepted {last:?} after recovery"
     );
-    let accepted = accepted_by_text(&sim);
+    let accepted = harness::received_by_text(&sim);
     for id in &ids {
         assert_eq!(accepted.get(id.as_str()), Some(&1), "{id} accepted once");
     }
@@ -244,18 +241,18 @@ async fn a_queue_full_for_20_seconds_is_probed_gently_and_traffic_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_segments_of_long_messages_arrive_in_order_while_throttled() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrseg");
-    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.faults = rules(&["ESME_RTHROTTLED:every=3", "ESME_RMSGQFUL:every=4"]);
-    })
+    let run = harness::setup(
+        "thrseg",
+        |c| {
+            c.faults = rules(&["ESME_RTHROTTLED:every=3", "ESME_RMSGQFUL:every=4"]);
+        },
+        |config| {
+            config.session.window = 10;
+            config.retry = crds::config::RetryConfig::default();
+        },
+    )
     .await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
-    config.session.window = 10;
-    config.retry = crds::config::RetryConfig::default();
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     let ids = harness::message_ids("thrseg", 20);
     let cmds: Vec<Value> = ids
@@ -300,14 +297,15 @@ async fn the_segments_of_long_messages_arrive_in_order_while_throttled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrvalid");
-    let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
-    config.retry = crds::config::RetryConfig::default();
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let run = harness::setup(
+        "thrvalid",
+        |_| {},
+        |config| {
+            config.retry = crds::config::RetryConfig::default();
+        },
+    )
+    .await;
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     // A queue full for 6 s: a long message valid for 2 s expires unsent, with an EXPIRED
     // event per segment; one valid for an hour is sent afterwards with the time left.
@@ -323,29 +321,7 @@ async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
     c["registeredDelivery"] = json!(false);
     bus.publish(&c).await;
 
-    let expired = bus
-        .wait_for(Duration::from_secs(15), |dlr, _| {
-            dlr.iter()
-                .filter(|e| e["messageId"] == short.as_str() && e["status"] == "EXPIRED")
-                .count()
-                >= 2
-        })
-        .await;
-    assert!(expired, "EXPIRED events: {:?}", bus.events_of(short));
-    let mut segments: Vec<(u64, u64)> = bus
-        .events_of(short)
-        .iter()
-        .filter(|e| e["status"] == "EXPIRED")
-        .map(|e| {
-            assert_eq!(e["source"], "connector");
-            (
-                e["segment"]["index"].as_u64().unwrap_or(0),
-                e["segment"]["count"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect();
-    segments.sort();
-    assert_eq!(segments, [(1, 2), (2, 2)]);
+    assert_eq!(expired_segments(&mut bus, short).await, [(1, 2), (2, 2)]);
 
     let sent = harness::eventually(Duration::from_secs(20), || async {
         sim.submits()
@@ -373,19 +349,19 @@ async fn validity_bounds_the_retries_and_the_time_left_is_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_segment_counts_against_the_tps_limit() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrtps");
-    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.faults = rules(&["ESME_RTHROTTLED:every=4"]);
-    })
+    let run = harness::setup(
+        "thrtps",
+        |c| {
+            c.faults = rules(&["ESME_RTHROTTLED:every=4"]);
+        },
+        |config| {
+            config.session.window = 10;
+            config.throttle.tps = 20;
+            config.retry = crds::config::RetryConfig::default();
+        },
+    )
     .await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
-    config.session.window = 10;
-    config.throttle.tps = 20;
-    config.retry = crds::config::RetryConfig::default();
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     // 10 messages of 4 segments: 40 submits, at most 20 in any second.
     let ids = harness::message_ids("thrtps", 10);
@@ -413,45 +389,25 @@ async fn every_segment_counts_against_the_tps_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_retried_past_its_validity_expires_per_unsent_segment() {
-    harness::init_logging();
-    let op = harness::unique_operator("thrredel");
     // Never answered: each attempt times out, the command is nak'ed and redelivered.
-    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.faults.no_response = Some("always".parse().expect("trigger"));
-    })
+    let run = harness::setup(
+        "thrredel",
+        |c| {
+            c.faults.no_response = Some("always".parse().expect("trigger"));
+        },
+        |config| {
+            config.session.response_timeout_ms = 1_000;
+        },
+    )
     .await;
-    let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
-    config.session.response_timeout_ms = 1_000;
-    let mut bus = Bus::connect(&config.nats.url, &op).await;
-    let connector = started(config).await;
+    let (op, sim, connector, mut bus) = (run.op, run.sim, run.connector, run.bus);
 
     let id = &harness::message_ids("thrredel", 1)[0];
     let mut c = harness::command(&op, id, &format!("{id} {}", "w".repeat(200)));
     c["validityPeriodSeconds"] = json!(2);
     c["registeredDelivery"] = json!(false);
     bus.publish(&c).await;
-    let expired = bus
-        .wait_for(Duration::from_secs(15), |dlr, _| {
-            dlr.iter()
-                .filter(|e| e["messageId"] == id.as_str() && e["status"] == "EXPIRED")
-                .count()
-                >= 2
-        })
-        .await;
-    assert!(expired, "EXPIRED events: {:?}", bus.events_of(id));
-    let mut segments: Vec<(u64, u64)> = bus
-        .events_of(id)
-        .iter()
-        .filter(|e| e["status"] == "EXPIRED" && e["source"] == "connector")
-        .map(|e| {
-            (
-                e["segment"]["index"].as_u64().unwrap_or(0),
-                e["segment"]["count"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect();
-    segments.sort();
+    let mut segments = expired_segments(&mut bus, id).await;
     segments.dedup();
     assert_eq!(segments, [(1, 2), (2, 2)]);
     // Only the first segment was ever written (the second waits for it), at most once per

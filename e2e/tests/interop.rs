@@ -111,10 +111,7 @@ fn reassembled(submits: &[NodeSubmit]) -> Vec<(String, u64)> {
 /// A test configuration of operator `op` bound to `node` with the account it accepts
 /// (credentials file in `dir`).
 fn node_config(dir: &TempDir, op: &str, node: &NodeSmsc) -> crds::ConnectorConfig {
-    let creds = harness::file_credentials(
-        dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    );
+    let creds = harness::sim_credentials(dir);
     harness::test_config(op, node.addr, creds)
 }
 

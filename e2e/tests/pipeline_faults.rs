@@ -11,24 +11,6 @@ use serde_json::{json, Value};
 
 const READY: Duration = Duration::from_secs(15);
 
-fn file_creds(dir: &TempDir) -> crds::config::CredentialsSource {
-    harness::file_credentials(
-        dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    )
-}
-
-/// Commands whose text is their message id (to count them at the simulator).
-fn commands(op: &str, ids: &[String]) -> Vec<Value> {
-    ids.iter()
-        .map(|id| {
-            let mut c = harness::command(op, id, id);
-            c["registeredDelivery"] = json!(false);
-            c
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_under_load_with_a_short_drain_sends_nothing_twice() {
     harness::init_logging();
@@ -40,7 +22,7 @@ async fn a_stop_under_load_with_a_short_drain_sends_nothing_twice() {
     })
     .await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.session.window = 10;
     config.session.drain_timeout_seconds = 2;
     config.session.response_timeout_ms = 5_000;
@@ -50,7 +32,8 @@ async fn a_stop_under_load_with_a_short_drain_sends_nothing_twice() {
 
     let total = 150;
     let ids = harness::message_ids("stopload", total);
-    bus.publish_many(&commands(&op, &ids)).await;
+    bus.publish_many(&harness::id_commands(&op, &ids, harness::no_receipts))
+        .await;
     let in_flight = harness::eventually(Duration::from_secs(10), || async {
         (sim.submits().len() >= 10).then_some(())
     })
@@ -81,7 +64,7 @@ async fn nothing_is_sent_while_postgres_refuses_writes_and_all_is_sent_once_afte
     let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
     let db = PrivateDb::create().await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.session.window = 10;
     config.postgres.url = db.url.clone();
     let bus = Bus::connect(&config.nats.url, &op).await;
@@ -89,7 +72,8 @@ async fn nothing_is_sent_while_postgres_refuses_writes_and_all_is_sent_once_afte
     assert!(connector.wait_ready(READY).await);
 
     let first = harness::message_ids("ro-before", 20);
-    bus.publish_many(&commands(&op, &first)).await;
+    bus.publish_many(&harness::id_commands(&op, &first, harness::no_receipts))
+        .await;
     assert!(harness::wait_acked(&bus, Duration::from_secs(30)).await);
     assert_eq!(sim.submits().len(), 20);
 
@@ -102,7 +86,8 @@ async fn nothing_is_sent_while_postgres_refuses_writes_and_all_is_sent_once_afte
     .await;
     assert!(unready.is_some(), "/ready tests a write");
     let during = harness::message_ids("ro-during", 100);
-    bus.publish_many(&commands(&op, &during)).await;
+    bus.publish_many(&harness::id_commands(&op, &during, harness::no_receipts))
+        .await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let sent_during = sim.submits().len() - 20;
     // At most the commands of the pull made before the first commit failed (4 windows); not
@@ -136,7 +121,7 @@ async fn a_command_published_again_under_another_msg_id_is_sent_once() {
     })
     .await;
     let dir = TempDir::new().expect("temp dir");
-    let config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     let mut bus = Bus::connect(&config.nats.url, &op).await;
     let connector = Connector::start(config);
     assert!(connector.wait_ready(READY).await);
@@ -144,7 +129,10 @@ async fn a_command_published_again_under_another_msg_id_is_sent_once() {
     // Two copies in one pull (JetStream's duplicate window does not know the second id), and
     // a third published once the first was sent (an orchestrator republish after the window).
     let ids = harness::message_ids("republish", 10);
-    for (n, c) in commands(&op, &ids).iter().enumerate() {
+    for (n, c) in harness::id_commands(&op, &ids, harness::no_receipts)
+        .iter()
+        .enumerate()
+    {
         let body = serde_json::to_vec(c).unwrap_or_default();
         bus.publish_raw(&bus.subject(), &format!("{op}-a-{n}"), body.clone())
             .await;
@@ -152,7 +140,10 @@ async fn a_command_published_again_under_another_msg_id_is_sent_once() {
             .await;
     }
     assert!(harness::wait_acked(&bus, Duration::from_secs(30)).await);
-    for (n, c) in commands(&op, &ids).iter().enumerate() {
+    for (n, c) in harness::id_commands(&op, &ids, harness::no_receipts)
+        .iter()
+        .enumerate()
+    {
         let body = serde_json::to_vec(c).unwrap_or_default();
         bus.publish_raw(&bus.subject(), &format!("{op}-c-{n}"), body)
             .await;
@@ -174,7 +165,7 @@ async fn a_nul_in_metadata_is_rejected_and_poisons_nothing() {
     let op = harness::unique_operator("nul");
     let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     // Large batches, so that the bad command would share a commit with the others.
     config.postgres.batch_delay_ms = 50;
     let mut bus = Bus::connect(&config.nats.url, &op).await;
@@ -182,7 +173,7 @@ async fn a_nul_in_metadata_is_rejected_and_poisons_nothing() {
     assert!(connector.wait_ready(READY).await);
 
     let ids = harness::message_ids("nul", 20);
-    let mut cmds = commands(&op, &ids);
+    let mut cmds = harness::id_commands(&op, &ids, harness::no_receipts);
     cmds[7]["metadata"] = json!({"note": "a\u{0}b"});
     bus.publish_many(&cmds).await;
     assert!(harness::wait_acked(&bus, Duration::from_secs(30)).await);
@@ -215,7 +206,7 @@ async fn unreadable_receipts_and_receipts_with_nul_are_published_not_dropped() {
     let op = harness::unique_operator("unreadable");
     let sim = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
     let dir = TempDir::new().expect("temp dir");
-    let mut config = harness::test_config(&op, sim.addr(), file_creds(&dir));
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
     config.receipts.correlation_wait_seconds = 1;
     let mut bus = Bus::connect(&config.nats.url, &op).await;
     let connector = Connector::start(config);
@@ -260,7 +251,7 @@ async fn unreadable_receipts_and_receipts_with_nul_are_published_not_dropped() {
         assert!(e["reason"]
             .as_str()
             .is_some_and(|r| r.starts_with("unreadable receipt")));
-        assert!(harness::schema_errors("dlr-event.schema.json", e).is_empty());
+        assert!(testkit::instance_errors("dlr-event.schema.json", e).is_empty());
     }
     assert!(unknown.iter().any(|e| e["smscMessageId"] == "4242"));
     let nul = bus

@@ -20,10 +20,7 @@ async fn sequential_decimal_ids_correlate_each_receipt_to_its_own_message() {
     })
     .await;
     let dir = TempDir::new().expect("temp dir");
-    let creds = harness::file_credentials(
-        &dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    );
+    let creds = harness::sim_credentials(&dir);
     let mut config = harness::test_config(&op, sim.addr(), creds);
     config.session.window = 64;
     let mut bus = Bus::connect(&config.nats.url, &op).await;
@@ -32,14 +29,7 @@ async fn sequential_decimal_ids_correlate_each_receipt_to_its_own_message() {
 
     let total = 500;
     let ids = harness::message_ids("seq", total);
-    let commands: Vec<_> = ids
-        .iter()
-        .map(|id| {
-            let mut c = harness::command(&op, id, id);
-            c["registeredDelivery"] = json!(true);
-            c
-        })
-        .collect();
+    let commands = harness::id_commands(&op, &ids, |c| c["registeredDelivery"] = json!(true));
     bus.publish_many(&commands).await;
     assert!(
         bus.wait_final(&ids, Duration::from_secs(90)).await,
@@ -109,10 +99,7 @@ async fn an_intermediate_notification_is_not_final_and_the_final_receipt_follows
     let op = harness::unique_operator("interim");
     let sim = harness::start_sim("ghasi01", "s3cret", |c| c.receipts.enabled = false).await;
     let dir = TempDir::new().expect("temp dir");
-    let creds = harness::file_credentials(
-        &dir,
-        &json!({"systemId": "ghasi01", "password": "s3cret", "systemType": ""}),
-    );
+    let creds = harness::sim_credentials(&dir);
     let config = harness::test_config(&op, sim.addr(), creds);
     let mut bus = Bus::connect(&config.nats.url, &op).await;
     let connector = Connector::start(config);

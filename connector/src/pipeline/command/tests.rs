@@ -1,6 +1,6 @@
 use super::*;
-use crate::schema_check::schema_errors;
 use serde_json::json;
+use testkit::schema_errors;
 
 const OP: &str = "mtn-gh";
 

@@ -1,11 +1,11 @@
 use super::*;
-use crate::schema_check::schema_errors;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use std::collections::VecDeque;
 use std::sync::Mutex as StdMutex;
+use testkit::schema_errors;
 
 const GOOD: &str = r#"{"systemId": "ghasi01", "password": "s3cret", "systemType": "", "backup": {"systemId": "ghasi01b", "password": "s3cret2"}}"#;
 

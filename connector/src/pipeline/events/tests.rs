@@ -1,8 +1,8 @@
 use super::*;
 use crate::pipeline::command::parse_command;
-use crate::schema_check::{assert_valid, schema_errors};
 use crate::test_support::{event_publisher, event_stream, jetstream};
 use serde_json::{json, Value};
+use testkit::{assert_valid, schema_errors};
 
 fn dlr_example() -> Value {
     json!({
