@@ -3,7 +3,7 @@
 use std::hint::black_box;
 
 use connector::protocol::receipt::{parse_receipt, ReceiptInput, ESM_DELIVERY_RECEIPT};
-use connector::protocol::text::{plan, ucs2, RequestedEncoding, GsmTables};
+use connector::protocol::text::{plan, ucs2, GsmTables, RequestedEncoding};
 use crds::config::EncodingConfig;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 

@@ -9,10 +9,10 @@ pub mod msgid;
 pub mod names;
 pub mod status;
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 
+/// The network_error_code TLV: the codec's type, one from the PDU to the event.
+pub use crate::protocol::codec::NetworkErrorCode;
 pub use facts::{ReceiptFacts, Segment};
 pub use fields::{parse_date, parse_fields, ReceiptFields};
 pub use merge::{merge, HeldReceipt, Merge, NewReceipt};
@@ -62,31 +62,6 @@ pub struct ReceiptInput<'a> {
     pub message_state: Option<u8>,
     /// network_error_code TLV (network type, error code).
     pub network_error_code: Option<[u8; 3]>,
-}
-
-/// The network_error_code TLV.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NetworkErrorCode {
-    /// Network type (1 ANSI-136, 2 IS-95, 3 GSM, ...).
-    pub network_type: u8,
-    /// Error code.
-    pub error_code: u16,
-}
-
-impl From<[u8; 3]> for NetworkErrorCode {
-    fn from(b: [u8; 3]) -> Self {
-        NetworkErrorCode {
-            network_type: b[0],
-            error_code: u16::from_be_bytes([b[1], b[2]]),
-        }
-    }
-}
-
-impl fmt::Display for NetworkErrorCode {
-    /// `type:code` in decimal, e.g. `3:27` (the event's `networkErrorCode`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.network_type, self.error_code)
-    }
 }
 
 /// Where a receipt value came from.
