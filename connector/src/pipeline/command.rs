@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::protocol::codec::{npi, ton};
 pub use crate::protocol::text::RequestedEncoding;
 
 /// Prefix of the dispatch subjects; the operator id follows it.
@@ -88,26 +89,6 @@ pub struct DispatchCommand {
 
 fn default_true() -> bool {
     true
-}
-
-/// SMPP type of number.
-pub mod ton {
-    /// Unknown.
-    pub const UNKNOWN: u8 = 0;
-    /// International.
-    pub const INTERNATIONAL: u8 = 1;
-    /// Network specific (short codes).
-    pub const NETWORK_SPECIFIC: u8 = 3;
-    /// Alphanumeric.
-    pub const ALPHANUMERIC: u8 = 5;
-}
-
-/// SMPP numbering plan indicator.
-pub mod npi {
-    /// Unknown.
-    pub const UNKNOWN: u8 = 0;
-    /// ISDN (E.163/E.164).
-    pub const ISDN: u8 = 1;
 }
 
 /// What an address looks like.
@@ -605,10 +586,10 @@ fn validate_object(
         ),
     };
     let priority = small_int(obj, "priority", 3)?.unwrap_or(0);
-    let source_ton = small_int(obj, "sourceTon", 6)?;
-    let source_npi = small_int(obj, "sourceNpi", 18)?;
-    let dest_ton = small_int(obj, "destTon", 6)?;
-    let dest_npi = small_int(obj, "destNpi", 18)?;
+    let source_ton = small_int(obj, "sourceTon", ton::ABBREVIATED)?;
+    let source_npi = small_int(obj, "sourceNpi", npi::WAP_CLIENT_ID)?;
+    let dest_ton = small_int(obj, "destTon", ton::ABBREVIATED)?;
+    let dest_npi = small_int(obj, "destNpi", npi::WAP_CLIENT_ID)?;
     let metadata = metadata_of(obj)?;
     let content = match (text, binary) {
         (None, None) => return Err(RejectReason::NoContent),

@@ -20,12 +20,12 @@ pub use msgid::{receipt_key, submit_key, IdForm, IdFormLearner, IdKey, IdSide, R
 pub use names::{aggregate_status, parse_status, status_of_stat};
 pub use status::{message_status, DeliveryStatus, MessageStatus, SegmentState};
 
-/// esm_class message type of an SMSC delivery receipt.
-pub const ESM_DELIVERY_RECEIPT: u8 = 0x04;
-/// esm_class message type of an intermediate delivery notification.
-pub const ESM_INTERMEDIATE_NOTIFICATION: u8 = 0x20;
-/// Bits of esm_class that hold the message type (bits 2 to 5).
-pub const ESM_MESSAGE_TYPE_MASK: u8 = 0x3C;
+/// esm_class message type of an SMSC delivery receipt (the codec's constant).
+pub use crate::protocol::codec::esm_class::TYPE_DELIVERY_RECEIPT as ESM_DELIVERY_RECEIPT;
+/// esm_class message type of an intermediate delivery notification (the codec's constant).
+pub use crate::protocol::codec::esm_class::TYPE_INTERMEDIATE_NOTIFICATION as ESM_INTERMEDIATE_NOTIFICATION;
+/// Bits of esm_class that hold the message type (bits 2 to 5; the codec's constant).
+pub use crate::protocol::codec::esm_class::TYPE_MASK as ESM_MESSAGE_TYPE_MASK;
 
 /// What a deliver_sm or data_sm carries, by its esm_class message type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
