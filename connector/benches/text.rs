@@ -3,7 +3,7 @@
 use std::hint::black_box;
 
 use connector::protocol::receipt::{parse_receipt, ReceiptInput, ESM_DELIVERY_RECEIPT};
-use connector::protocol::text::{plan, ucs2, ForcedEncoding, GsmTables};
+use connector::protocol::text::{plan, ucs2, GsmTables, RequestedEncoding};
 use crds::config::EncodingConfig;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -30,14 +30,14 @@ fn bench_encodings(c: &mut Criterion) {
     });
     let long: String = gsm.chars().cycle().take(400).collect();
     let config = EncodingConfig::default();
-    let segments = plan(&long, &config, ForcedEncoding::Auto, 42).map(|p| p.segment_count());
+    let segments = plan(&long, &config, RequestedEncoding::Auto, 42).map(|p| p.segment_count());
     assert_eq!(
         segments,
         Ok(3),
         "the benchmark text must take three segments"
     );
     g.bench_function("plan_split_3_segments", |b| {
-        b.iter(|| plan(black_box(&long), &config, ForcedEncoding::Auto, 42))
+        b.iter(|| plan(black_box(&long), &config, RequestedEncoding::Auto, 42))
     });
     let receipt = "id:0A1B2C3D4E sub:001 dlvrd:001 submit date:2511260000 \
                    done date:2511260001 stat:DELIVRD err:000 text:Your code is 123456";

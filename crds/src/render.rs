@@ -25,8 +25,10 @@ pub mod paths {
     pub const HTTP_PORT: u16 = 8080;
 }
 
-/// Which endpoint a TLS mount belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which endpoint: the primary or the backup SMSC (of a TLS mount here; the connector's
+/// session, its events and credentials use the same type, spelt `primary` / `backup`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EndpointRole {
     /// The primary endpoint.
     Primary,

@@ -2,7 +2,7 @@
 //! segment must respect the size limits, and joining the segments must give the text back.
 #![no_main]
 
-use connector::protocol::text::{join, plan, ForcedEncoding, PlanError, TextEncoding};
+use connector::protocol::text::{join, plan, RequestedEncoding, PlanError, TextEncoding};
 use crds::config::{Charset, EncodingConfig, NationalLanguage, SplitMethod};
 use libfuzzer_sys::fuzz_target;
 
@@ -40,9 +40,9 @@ fuzz_target!(|data: &[u8]| {
         gsm7_packed: packed,
     };
     let forced = if flags & 0x80 != 0 {
-        ForcedEncoding::Gsm7
+        RequestedEncoding::Gsm7
     } else {
-        ForcedEncoding::Auto
+        RequestedEncoding::Auto
     };
     match plan(&text, &config, forced, u16::from(flags)) {
         Ok(p) => {

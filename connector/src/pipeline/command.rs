@@ -15,6 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::protocol::codec::{npi, ton};
+pub use crate::protocol::text::RequestedEncoding;
+
 /// Prefix of the dispatch subjects; the operator id follows it.
 pub const SUBJECT_PREFIX: &str = "smpp.operator.";
 
@@ -28,36 +31,6 @@ pub const MAX_VALIDITY_SECONDS: i64 = 31_536_000;
 pub fn operator_from_subject(subject: &str) -> Option<&str> {
     let id = subject.strip_prefix(SUBJECT_PREFIX)?;
     (!id.is_empty() && !id.contains('.')).then_some(id)
-}
-
-/// Requested encoding of a command.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    /// The cheapest exact encoding the operator accepts.
-    #[default]
-    Auto,
-    /// GSM 03.38 default alphabet.
-    Gsm7,
-    /// UCS-2.
-    Ucs2,
-    /// ISO-8859-1.
-    Latin1,
-    /// Raw bytes from `binary`.
-    Binary,
-}
-
-impl Encoding {
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "auto" => Self::Auto,
-            "gsm7" => Self::Gsm7,
-            "ucs2" => Self::Ucs2,
-            "latin1" => Self::Latin1,
-            "binary" => Self::Binary,
-            _ => return None,
-        })
-    }
 }
 
 /// The dispatch command exactly as it travels on NATS (for producers such as the load
@@ -81,7 +54,7 @@ pub struct DispatchCommand {
     pub binary: Option<String>,
     /// Requested encoding.
     #[serde(default)]
-    pub encoding: Encoding,
+    pub encoding: RequestedEncoding,
     /// data_coding of binary content.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_coding: Option<u8>,
@@ -116,26 +89,6 @@ pub struct DispatchCommand {
 
 fn default_true() -> bool {
     true
-}
-
-/// SMPP type of number.
-pub mod ton {
-    /// Unknown.
-    pub const UNKNOWN: u8 = 0;
-    /// International.
-    pub const INTERNATIONAL: u8 = 1;
-    /// Network specific (short codes).
-    pub const NETWORK_SPECIFIC: u8 = 3;
-    /// Alphanumeric.
-    pub const ALPHANUMERIC: u8 = 5;
-}
-
-/// SMPP numbering plan indicator.
-pub mod npi {
-    /// Unknown.
-    pub const UNKNOWN: u8 = 0;
-    /// ISDN (E.163/E.164).
-    pub const ISDN: u8 = 1;
 }
 
 /// What an address looks like.
@@ -187,19 +140,6 @@ impl Address {
     }
 }
 
-/// Text encodings a command may force.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TextEncoding {
-    /// The cheapest exact encoding the operator accepts.
-    Auto,
-    /// GSM 03.38.
-    Gsm7,
-    /// UCS-2.
-    Ucs2,
-    /// ISO-8859-1.
-    Latin1,
-}
-
 /// The content of a valid command: text or bytes, never both, never neither.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Content {
@@ -207,8 +147,8 @@ pub enum Content {
     Text {
         /// The text.
         text: String,
-        /// The requested encoding.
-        encoding: TextEncoding,
+        /// The requested encoding (never `binary`).
+        encoding: RequestedEncoding,
         /// A data_coding the producer asked for (the schema allows it beside `text`).
         data_coding: Option<u8>,
     },
@@ -613,10 +553,9 @@ fn validate_object(
     }
     let binary = string_field(obj, "binary")?;
     let encoding = match string_field(obj, "encoding") {
-        Ok(None) => Encoding::Auto,
-        Ok(Some(s)) => {
-            Encoding::parse(s).ok_or_else(|| RejectReason::UnknownEncoding(shorten(s)))?
-        }
+        Ok(None) => RequestedEncoding::Auto,
+        Ok(Some(s)) => RequestedEncoding::deserialize(serde_json::Value::from(s))
+            .map_err(|_| RejectReason::UnknownEncoding(shorten(s)))?,
         Err(_) => {
             let written = obj
                 .get("encoding")
@@ -647,10 +586,10 @@ fn validate_object(
         ),
     };
     let priority = small_int(obj, "priority", 3)?.unwrap_or(0);
-    let source_ton = small_int(obj, "sourceTon", 6)?;
-    let source_npi = small_int(obj, "sourceNpi", 18)?;
-    let dest_ton = small_int(obj, "destTon", 6)?;
-    let dest_npi = small_int(obj, "destNpi", 18)?;
+    let source_ton = small_int(obj, "sourceTon", ton::ABBREVIATED)?;
+    let source_npi = small_int(obj, "sourceNpi", npi::WAP_CLIENT_ID)?;
+    let dest_ton = small_int(obj, "destTon", ton::ABBREVIATED)?;
+    let dest_npi = small_int(obj, "destNpi", npi::WAP_CLIENT_ID)?;
     let metadata = metadata_of(obj)?;
     let content = match (text, binary) {
         (None, None) => return Err(RejectReason::NoContent),
@@ -658,30 +597,21 @@ fn validate_object(
         (Some(text), None) => Content::Text {
             text: text.to_string(),
             encoding: match encoding {
-                Encoding::Auto => TextEncoding::Auto,
-                Encoding::Gsm7 => TextEncoding::Gsm7,
-                Encoding::Ucs2 => TextEncoding::Ucs2,
-                Encoding::Latin1 => TextEncoding::Latin1,
-                Encoding::Binary => {
+                RequestedEncoding::Binary => {
                     return Err(RejectReason::EncodingMismatch {
                         encoding: "binary",
                         content: "text",
                     })
                 }
+                text => text,
             },
             data_coding,
         },
         (None, Some(b64)) => {
             let data_coding = data_coding.ok_or(RejectReason::BinaryWithoutDataCoding)?;
-            let name = match encoding {
-                Encoding::Auto | Encoding::Binary => None,
-                Encoding::Gsm7 => Some("gsm7"),
-                Encoding::Ucs2 => Some("ucs2"),
-                Encoding::Latin1 => Some("latin1"),
-            };
-            if let Some(encoding) = name {
+            if encoding.forced_charset().is_some() {
                 return Err(RejectReason::EncodingMismatch {
-                    encoding,
+                    encoding: encoding.as_str(),
                     content: "binary",
                 });
             }

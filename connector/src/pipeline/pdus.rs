@@ -9,12 +9,12 @@ use bytes::Bytes;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use crds::config::EncodingConfig;
 
-use crate::pipeline::command::{Content, TextEncoding, ValidCommand};
+use crate::pipeline::command::{Content, ValidCommand};
 use crate::pipeline::events::Segment;
 use crate::protocol::codec::{
     esm_class, registered_delivery, Address, COctetString, SubmitSm, Tlv, Tlvs,
 };
-use crate::protocol::text::{plan, split_binary, ForcedEncoding, SplitPolicy};
+use crate::protocol::text::{plan, split_binary, SplitPolicy};
 
 /// Why a command cannot become PDUs.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -96,13 +96,7 @@ pub fn build(
             encoding: forced,
             ..
         } => {
-            let forced = match forced {
-                TextEncoding::Auto => ForcedEncoding::Auto,
-                TextEncoding::Gsm7 => ForcedEncoding::Gsm7,
-                TextEncoding::Ucs2 => ForcedEncoding::Ucs2,
-                TextEncoding::Latin1 => ForcedEncoding::Latin1,
-            };
-            plan(text, encoding, forced, reference)
+            plan(text, encoding, *forced, reference)
                 .map_err(|e| BuildError::Text(e.to_string()))?
                 .segments
         }

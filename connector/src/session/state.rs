@@ -5,27 +5,12 @@ use std::time::Duration;
 use crate::protocol::codec::CommandStatus;
 use serde::{Deserialize, Serialize};
 
-/// The session's state as the platform sees it (its spelling is `operator.health`'s `state`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HealthState {
-    /// Bound on the primary.
-    Bound,
-    /// Bound on the backup.
-    Failback,
-    /// No usable session.
-    Unbound,
-}
+/// The session's state as the platform sees it: the crds type of `status.session.bindState`,
+/// whose spelling (`BOUND`, `FAILBACK`, `UNBOUND`) is also `operator.health`'s `state`.
+pub use crds::status::BindState as HealthState;
 
-/// Which endpoint a session uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EndpointRole {
-    /// The primary SMSC.
-    Primary,
-    /// The backup SMSC.
-    Backup,
-}
+/// Which endpoint a session uses (`primary` or `backup`): the crds type.
+pub use crds::render::EndpointRole;
 
 /// How the session is bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -388,7 +388,7 @@ fn contract_example_parses_with_defaults() {
         c.content,
         Content::Text {
             text: "Your code is 123456".into(),
-            encoding: TextEncoding::Auto,
+            encoding: RequestedEncoding::Auto,
             data_coding: None
         }
     );
@@ -482,7 +482,7 @@ fn wire_type_round_trips_through_the_validator() {
         to: "233241234567".into(),
         text: Some("hello".into()),
         binary: None,
-        encoding: Encoding::Auto,
+        encoding: RequestedEncoding::Auto,
         data_coding: None,
         registered_delivery: true,
         validity_period_seconds: None,

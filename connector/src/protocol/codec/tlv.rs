@@ -32,6 +32,31 @@ pub struct NetworkErrorCode {
     pub error_code: u16,
 }
 
+impl From<[u8; 3]> for NetworkErrorCode {
+    /// From its value octets: the network type, then the error code (big-endian).
+    fn from([network_type, hi, lo]: [u8; 3]) -> Self {
+        NetworkErrorCode {
+            network_type,
+            error_code: u16::from_be_bytes([hi, lo]),
+        }
+    }
+}
+
+impl From<NetworkErrorCode> for [u8; 3] {
+    /// Its value octets.
+    fn from(n: NetworkErrorCode) -> Self {
+        let [hi, lo] = n.error_code.to_be_bytes();
+        [n.network_type, hi, lo]
+    }
+}
+
+impl std::fmt::Display for NetworkErrorCode {
+    /// `type:code` in decimal, e.g. `3:27` (the event's `networkErrorCode`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.network_type, self.error_code)
+    }
+}
+
 /// How a typed parameter value is read from and written to its value octets.
 trait TlvValue: Sized {
     /// Parses the value held in `buf[range]`; `None` if the octets do not have the
@@ -122,20 +147,15 @@ impl TlvValue for () {
 
 impl TlvValue for NetworkErrorCode {
     fn from_value(buf: &Bytes, range: Range<usize>) -> Option<Self> {
-        match buf[range] {
-            [network_type, hi, lo] => Some(NetworkErrorCode {
-                network_type,
-                error_code: u16::from_be_bytes([hi, lo]),
-            }),
-            _ => None,
-        }
+        <[u8; 3]>::try_from(&buf[range])
+            .ok()
+            .map(NetworkErrorCode::from)
     }
     fn value_len(&self) -> usize {
         3
     }
     fn put_value(&self, dst: &mut BytesMut) {
-        dst.put_u8(self.network_type);
-        dst.put_u16(self.error_code);
+        dst.put_slice(&<[u8; 3]>::from(*self));
     }
 }
 

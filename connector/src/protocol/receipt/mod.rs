@@ -9,12 +9,12 @@ pub mod msgid;
 pub mod names;
 pub mod status;
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 
 use crate::protocol::codec::{DataSm, DeliverSm, Tlvs};
 
+/// The network_error_code TLV: the codec's type, one from the PDU to the event.
+pub use crate::protocol::codec::NetworkErrorCode;
 pub use facts::{ReceiptFacts, Segment};
 pub use fields::{parse_date, parse_fields, ReceiptFields};
 pub use merge::{merge, HeldReceipt, Merge, NewReceipt};
@@ -22,12 +22,12 @@ pub use msgid::{receipt_key, submit_key, IdForm, IdFormLearner, IdKey, IdSide, R
 pub use names::{aggregate_status, parse_status, status_of_stat};
 pub use status::{message_status, DeliveryStatus, MessageStatus, SegmentState};
 
-/// esm_class message type of an SMSC delivery receipt.
-pub const ESM_DELIVERY_RECEIPT: u8 = 0x04;
-/// esm_class message type of an intermediate delivery notification.
-pub const ESM_INTERMEDIATE_NOTIFICATION: u8 = 0x20;
-/// Bits of esm_class that hold the message type (bits 2 to 5).
-pub const ESM_MESSAGE_TYPE_MASK: u8 = 0x3C;
+/// esm_class message type of an SMSC delivery receipt (the codec's constant).
+pub use crate::protocol::codec::esm_class::TYPE_DELIVERY_RECEIPT as ESM_DELIVERY_RECEIPT;
+/// esm_class message type of an intermediate delivery notification (the codec's constant).
+pub use crate::protocol::codec::esm_class::TYPE_INTERMEDIATE_NOTIFICATION as ESM_INTERMEDIATE_NOTIFICATION;
+/// Bits of esm_class that hold the message type (bits 2 to 5; the codec's constant).
+pub use crate::protocol::codec::esm_class::TYPE_MASK as ESM_MESSAGE_TYPE_MASK;
 
 /// What a deliver_sm or data_sm carries, by its esm_class message type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,36 +94,8 @@ impl<'a> ReceiptInput<'a> {
             short_message,
             receipted_message_id: tlvs.receipted_message_id().and_then(|s| s.as_str().ok()),
             message_state: tlvs.message_state().map(|m| m.0),
-            network_error_code: tlvs.network_error_code().map(|n| {
-                let [hi, lo] = n.error_code.to_be_bytes();
-                [n.network_type, hi, lo]
-            }),
+            network_error_code: tlvs.network_error_code().map(|n| <[u8; 3]>::from(*n)),
         }
-    }
-}
-
-/// The network_error_code TLV.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NetworkErrorCode {
-    /// Network type (1 ANSI-136, 2 IS-95, 3 GSM, ...).
-    pub network_type: u8,
-    /// Error code.
-    pub error_code: u16,
-}
-
-impl From<[u8; 3]> for NetworkErrorCode {
-    fn from(b: [u8; 3]) -> Self {
-        NetworkErrorCode {
-            network_type: b[0],
-            error_code: u16::from_be_bytes([b[1], b[2]]),
-        }
-    }
-}
-
-impl fmt::Display for NetworkErrorCode {
-    /// `type:code` in decimal, e.g. `3:27` (the event's `networkErrorCode`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.network_type, self.error_code)
     }
 }
 

@@ -13,7 +13,7 @@ pub mod ucs2;
 pub mod udh;
 
 pub use gsm::{GsmTables, LockingShift};
-pub use plan::{plan, ForcedEncoding, Plan, PlanError, TextEncoding};
+pub use plan::{plan, Plan, PlanError, RequestedEncoding, TextEncoding};
 pub use split::{
     join, split_binary, ReferenceBits, Sar, Segment, SplitError, SplitPolicy, UserData,
 };

@@ -7,9 +7,9 @@
 //! restricts the candidates to its own family and must be accepted by the operator.
 
 use std::fmt;
-use std::str::FromStr;
 
 use crds::config::{Charset, EncodingConfig};
+use serde::{Deserialize, Serialize};
 
 use super::gsm::{GsmCode, GsmTables, LockingShift, ESCAPE};
 use super::split::{
@@ -17,10 +17,13 @@ use super::split::{
 };
 use super::{data_coding, latin1, ucs2, Unencodable};
 
-/// The `encoding` of a dispatch command for text.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ForcedEncoding {
-    /// The cheapest exact encoding.
+/// The `encoding` a dispatch command requests (the contract's spelling): `auto`, a text
+/// family to force, or `binary` (raw bytes, never planned as text). The encoding the planner
+/// chooses is [`TextEncoding`], a different concept: always exact, shift tables included.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestedEncoding {
+    /// The cheapest exact encoding the operator accepts.
     #[default]
     Auto,
     /// GSM-7 (national shift tables allowed where configured).
@@ -29,20 +32,29 @@ pub enum ForcedEncoding {
     Ucs2,
     /// Latin-1.
     Latin1,
+    /// Raw bytes from the command's `binary`: no text encoding.
+    Binary,
 }
 
-impl FromStr for ForcedEncoding {
-    type Err = String;
+impl RequestedEncoding {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestedEncoding::Auto => "auto",
+            RequestedEncoding::Gsm7 => "gsm7",
+            RequestedEncoding::Ucs2 => "ucs2",
+            RequestedEncoding::Latin1 => "latin1",
+            RequestedEncoding::Binary => "binary",
+        }
+    }
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "auto" => Ok(ForcedEncoding::Auto),
-            "gsm7" => Ok(ForcedEncoding::Gsm7),
-            "ucs2" => Ok(ForcedEncoding::Ucs2),
-            "latin1" => Ok(ForcedEncoding::Latin1),
-            other => Err(format!(
-                "{other:?} is not a text encoding (auto, gsm7, ucs2, latin1)"
-            )),
+    /// The text family it forces (`None` for `auto` and `binary`).
+    pub fn forced_charset(self) -> Option<Charset> {
+        match self {
+            RequestedEncoding::Auto | RequestedEncoding::Binary => None,
+            RequestedEncoding::Gsm7 => Some(Charset::Gsm7),
+            RequestedEncoding::Ucs2 => Some(Charset::Ucs2),
+            RequestedEncoding::Latin1 => Some(Charset::Latin1),
         }
     }
 }
@@ -153,21 +165,16 @@ impl Plan {
 /// The candidate encodings for `forced` under `config`, in order of preference.
 pub fn candidates(
     config: &EncodingConfig,
-    forced: ForcedEncoding,
+    forced: RequestedEncoding,
 ) -> Result<Vec<TextEncoding>, PlanError> {
     let accepts = |c: Charset| config.accepted.contains(&c);
     let wanted = |c: Charset| match forced {
-        ForcedEncoding::Auto => accepts(c),
-        ForcedEncoding::Gsm7 => c == Charset::Gsm7,
-        ForcedEncoding::Ucs2 => c == Charset::Ucs2,
-        ForcedEncoding::Latin1 => c == Charset::Latin1,
+        RequestedEncoding::Auto => accepts(c),
+        // Bytes are never planned as text: no candidate.
+        RequestedEncoding::Binary => false,
+        _ => forced.forced_charset() == Some(c),
     };
-    let forced_charset = match forced {
-        ForcedEncoding::Auto => None,
-        ForcedEncoding::Gsm7 => Some(Charset::Gsm7),
-        ForcedEncoding::Ucs2 => Some(Charset::Ucs2),
-        ForcedEncoding::Latin1 => Some(Charset::Latin1),
-    };
+    let forced_charset = forced.forced_charset();
     if let Some(c) = forced_charset {
         if !accepts(c) {
             return Err(PlanError::NotAccepted(c));
@@ -264,7 +271,7 @@ fn view<'a>(encoded: &'a Encoded, encoding: TextEncoding) -> EncodedText<'a> {
 pub fn plan(
     text: &str,
     config: &EncodingConfig,
-    forced: ForcedEncoding,
+    forced: RequestedEncoding,
     reference: u16,
 ) -> Result<Plan, PlanError> {
     let policy = SplitPolicy::from_config(config)?;

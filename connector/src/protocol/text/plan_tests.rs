@@ -28,7 +28,7 @@ fn payload_len(s: &Segment) -> usize {
 #[test]
 fn exactly_160_gsm_characters_is_one_message() {
     let text = "a".repeat(160);
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 7).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 7).unwrap();
     assert_eq!(p.encoding, TextEncoding::Gsm7(GsmTables::DEFAULT));
     assert_eq!(p.data_coding, 0x00);
     assert_eq!(p.segment_count(), 1);
@@ -41,7 +41,7 @@ fn exactly_160_gsm_characters_is_one_message() {
 #[test]
 fn gsm_161_characters_is_two_segments_of_153_and_8() {
     let text = "a".repeat(161);
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 0x1A7).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 0x1A7).unwrap();
     assert_eq!(p.segment_count(), 2);
     let s1 = &p.segments[0];
     assert!(s1.esm_udhi);
@@ -63,7 +63,7 @@ fn an_escape_pair_at_152_153_moves_to_the_next_segment() {
     // 152 characters, then '€' whose escape would be septet 152 and code septet 153 (0-based)
     // of a 153-septet segment: the pair moves whole.
     let text = format!("{}€{}", "a".repeat(152), "b".repeat(20));
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 1).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 1).unwrap();
     assert_eq!(p.segment_count(), 2);
     let first = &p.segments[0].short_message()[6..];
     assert_eq!(first.len(), 152);
@@ -73,7 +73,7 @@ fn an_escape_pair_at_152_153_moves_to_the_next_segment() {
     assert_eq!(join(&p.segments, false).unwrap(), text);
     // One character earlier the pair ends exactly on septet 153.
     let text = format!("{}€{}", "a".repeat(151), "b".repeat(20));
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 1).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 1).unwrap();
     let first = &p.segments[0].short_message()[6..];
     assert_eq!(first.len(), 153);
     assert_eq!(&first[151..], &[0x1B, 0x65]);
@@ -84,13 +84,13 @@ fn an_escape_pair_at_152_153_moves_to_the_next_segment() {
 fn escapes_count_twice_in_a_single_message() {
     let text = "€".repeat(80);
     assert_eq!(
-        plan(&text, &config(), ForcedEncoding::Auto, 0)
+        plan(&text, &config(), RequestedEncoding::Auto, 0)
             .unwrap()
             .segment_count(),
         1
     );
     let text = "€".repeat(81);
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.segment_count(), 2);
     assert_eq!(payload_len(&p.segments[0]), 152);
 }
@@ -98,13 +98,13 @@ fn escapes_count_twice_in_a_single_message() {
 #[test]
 fn ucs2_70_is_one_message_and_71_is_two() {
     let text = "я".repeat(70);
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.encoding, TextEncoding::Ucs2);
     assert_eq!(p.data_coding, 0x08);
     assert_eq!(p.segment_count(), 1);
     assert_eq!(p.segments[0].short_message().len(), 140);
     let text = "я".repeat(71);
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.segment_count(), 2);
     assert_eq!(payload_len(&p.segments[0]), 134);
     assert_eq!(payload_len(&p.segments[1]), 8);
@@ -115,7 +115,7 @@ fn ucs2_70_is_one_message_and_71_is_two() {
 fn an_emoji_at_the_67_unit_boundary_is_not_cut() {
     // 66 characters then an emoji (two UTF-16 units): 68 units do not fit in 67.
     let text = format!("{}😀{}", "я".repeat(66), "ж".repeat(10));
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.segment_count(), 2);
     let first = &p.segments[0].short_message()[6..];
     assert_eq!(first.len(), 132);
@@ -124,7 +124,7 @@ fn an_emoji_at_the_67_unit_boundary_is_not_cut() {
     assert_eq!(join(&p.segments, false).unwrap(), text);
     // 65 characters then the emoji fill exactly 67 units.
     let text = format!("{}😀{}", "я".repeat(65), "ж".repeat(10));
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 0).unwrap();
     let first = &p.segments[0].short_message()[6..];
     assert_eq!(first.len(), 134);
     assert_eq!(&first[130..], &[0xD8, 0x3D, 0xDE, 0x00]);
@@ -134,13 +134,13 @@ fn an_emoji_at_the_67_unit_boundary_is_not_cut() {
 #[test]
 fn at_most_255_segments() {
     let text = "a".repeat(255 * 153);
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 9).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 9).unwrap();
     assert_eq!(p.segment_count(), 255);
     assert_eq!(p.segments[254].index, 255);
     assert_eq!(p.segments[254].count, 255);
     let text = "a".repeat(255 * 153 + 1);
     assert_eq!(
-        plan(&text, &config(), ForcedEncoding::Auto, 9),
+        plan(&text, &config(), RequestedEncoding::Auto, 9),
         Err(PlanError::Split(SplitError::TooManySegments {
             needed: 256
         }))
@@ -151,7 +151,7 @@ fn at_most_255_segments() {
 fn sixteen_bit_references_take_one_more_octet() {
     let c = with(|c| c.reference_bits = 16);
     let text = "a".repeat(200);
-    let p = plan(&text, &c, ForcedEncoding::Auto, 0xBEEF).unwrap();
+    let p = plan(&text, &c, RequestedEncoding::Auto, 0xBEEF).unwrap();
     assert_eq!(p.segment_count(), 2);
     assert_eq!(
         &p.segments[0].short_message()[..7],
@@ -165,7 +165,7 @@ fn sixteen_bit_references_take_one_more_octet() {
 fn sar_segments_carry_tlv_values_and_no_udh() {
     let c = with(|c| c.split = SplitMethod::Sar);
     let text = "b".repeat(400);
-    let p = plan(&text, &c, ForcedEncoding::Auto, 0x1234).unwrap();
+    let p = plan(&text, &c, RequestedEncoding::Auto, 0x1234).unwrap();
     assert_eq!(p.segment_count(), 3);
     for (i, s) in p.segments.iter().enumerate() {
         assert!(!s.esm_udhi);
@@ -181,7 +181,7 @@ fn sar_segments_carry_tlv_values_and_no_udh() {
     assert_eq!(p.segments[0].short_message().len(), 152);
     assert_eq!(join(&p.segments, false).unwrap(), text);
     // A short text is one plain message, without SAR.
-    let p = plan("hi", &c, ForcedEncoding::Auto, 1).unwrap();
+    let p = plan("hi", &c, RequestedEncoding::Auto, 1).unwrap();
     assert_eq!(p.segments[0].sar, None);
 }
 
@@ -189,7 +189,7 @@ fn sar_segments_carry_tlv_values_and_no_udh() {
 fn payload_mode_sends_the_whole_message_once() {
     let c = with(|c| c.split = SplitMethod::Payload);
     let text = "c".repeat(1000);
-    let p = plan(&text, &c, ForcedEncoding::Auto, 1).unwrap();
+    let p = plan(&text, &c, RequestedEncoding::Auto, 1).unwrap();
     assert_eq!(p.segment_count(), 1);
     let s = &p.segments[0];
     assert!(s.short_message().is_empty());
@@ -198,7 +198,7 @@ fn payload_mode_sends_the_whole_message_once() {
     assert_eq!(join(&p.segments, false).unwrap(), text);
     let huge = "c".repeat(65_536);
     assert_eq!(
-        plan(&huge, &c, ForcedEncoding::Auto, 1),
+        plan(&huge, &c, RequestedEncoding::Auto, 1),
         Err(PlanError::Split(SplitError::PayloadTooLong {
             octets: 65_536
         }))
@@ -210,15 +210,15 @@ fn latin1_wins_when_it_needs_fewer_segments() {
     let c = with(|c| c.accepted = vec![Charset::Gsm7, Charset::Latin1, Charset::Ucs2]);
     // 100 '[' take 200 septets in GSM-7 (two segments) but 100 octets in Latin-1.
     let text = "[".repeat(100);
-    let p = plan(&text, &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&text, &c, RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.encoding, TextEncoding::Latin1);
     assert_eq!(p.data_coding, 0x03);
     assert_eq!(p.segments[0].short_message(), text.as_bytes());
     // Equal segment counts: GSM-7 is preferred.
-    let p = plan("[[", &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan("[[", &c, RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.encoding, TextEncoding::Gsm7(GsmTables::DEFAULT));
     // Without Latin-1 accepted, the same text stays GSM-7.
-    let p = plan(&text, &config(), ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&text, &config(), RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.encoding, TextEncoding::Gsm7(GsmTables::DEFAULT));
     assert_eq!(p.segment_count(), 2);
 }
@@ -226,19 +226,19 @@ fn latin1_wins_when_it_needs_fewer_segments() {
 #[test]
 fn latin1_for_characters_outside_gsm() {
     let c = with(|c| c.accepted = vec![Charset::Gsm7, Charset::Latin1, Charset::Ucs2]);
-    let p = plan("Größe: 5 ½ m", &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan("Größe: 5 ½ m", &c, RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.encoding, TextEncoding::Latin1);
-    let p = plan("Größe: 5 m", &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan("Größe: 5 m", &c, RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.encoding, TextEncoding::Gsm7(GsmTables::DEFAULT));
 }
 
 #[test]
 fn turkish_uses_national_tables_when_configured() {
     let text = "Işık ağacı";
-    let p = plan(text, &config(), ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(text, &config(), RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.encoding, TextEncoding::Ucs2);
     let c = with(|c| c.national_languages = vec![NationalLanguage::Turkish]);
-    let p = plan(text, &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(text, &c, RequestedEncoding::Auto, 0).unwrap();
     // Single shift alone carries it with a 4-octet UDH: the cheapest UDH wins the tie.
     assert_eq!(
         p.encoding,
@@ -258,7 +258,7 @@ fn turkish_locking_shift_when_it_saves_segments() {
     // 100 'ı' take 200 septets with the single shift, 100 with the locking shift.
     let text = "ı".repeat(100);
     let c = with(|c| c.national_languages = vec![NationalLanguage::Turkish]);
-    let p = plan(&text, &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&text, &c, RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(
         p.encoding,
         TextEncoding::Gsm7(GsmTables {
@@ -282,7 +282,7 @@ fn both_shift_tables_and_concatenation_share_the_udh() {
     let c = with(|c| {
         c.national_languages = vec![NationalLanguage::Turkish, NationalLanguage::Portuguese]
     });
-    let p = plan(&text, &c, ForcedEncoding::Gsm7, 3).unwrap();
+    let p = plan(&text, &c, RequestedEncoding::Gsm7, 3).unwrap();
     assert_eq!(
         p.encoding,
         TextEncoding::Gsm7(GsmTables {
@@ -310,7 +310,7 @@ fn spanish_and_portuguese_single_shifts() {
     let c = with(|c| {
         c.national_languages = vec![NationalLanguage::Spanish, NationalLanguage::Portuguese]
     });
-    let p = plan("Canción: ¿Dónde está?", &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan("Canción: ¿Dónde está?", &c, RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(
         p.encoding,
         TextEncoding::Gsm7(GsmTables {
@@ -318,7 +318,7 @@ fn spanish_and_portuguese_single_shifts() {
             single: Some(NationalLanguage::Spanish)
         })
     );
-    let p = plan("Ação e coração", &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan("Ação e coração", &c, RequestedEncoding::Auto, 0).unwrap();
     assert!(matches!(
         p.encoding,
         TextEncoding::Gsm7(GsmTables {
@@ -334,7 +334,7 @@ fn spanish_and_portuguese_single_shifts() {
 
 #[test]
 fn forced_encoding_errors_name_the_character_and_position() {
-    let err = plan("Hello мир", &config(), ForcedEncoding::Gsm7, 0).unwrap_err();
+    let err = plan("Hello мир", &config(), RequestedEncoding::Gsm7, 0).unwrap_err();
     assert_eq!(
         err,
         PlanError::Unencodable(Unencodable {
@@ -345,7 +345,7 @@ fn forced_encoding_errors_name_the_character_and_position() {
     );
     assert!(err.to_string().contains("'м'"), "{err}");
     let c = with(|c| c.accepted = vec![Charset::Gsm7, Charset::Latin1, Charset::Ucs2]);
-    let err = plan("naïve €", &c, ForcedEncoding::Latin1, 0).unwrap_err();
+    let err = plan("naïve €", &c, RequestedEncoding::Latin1, 0).unwrap_err();
     assert_eq!(
         err,
         PlanError::Unencodable(Unencodable {
@@ -355,17 +355,17 @@ fn forced_encoding_errors_name_the_character_and_position() {
         })
     );
     assert_eq!(
-        plan("x", &config(), ForcedEncoding::Latin1, 0),
+        plan("x", &config(), RequestedEncoding::Latin1, 0),
         Err(PlanError::NotAccepted(Charset::Latin1))
     );
-    let p = plan("plain", &config(), ForcedEncoding::Ucs2, 0).unwrap();
+    let p = plan("plain", &config(), RequestedEncoding::Ucs2, 0).unwrap();
     assert_eq!(p.encoding, TextEncoding::Ucs2);
 }
 
 #[test]
 fn auto_without_ucs2_reports_the_blocking_character() {
     let c = with(|c| c.accepted = vec![Charset::Gsm7]);
-    let err = plan("ok 😀", &c, ForcedEncoding::Auto, 0).unwrap_err();
+    let err = plan("ok 😀", &c, RequestedEncoding::Auto, 0).unwrap_err();
     assert!(matches!(
         err,
         PlanError::Unencodable(Unencodable {
@@ -382,7 +382,7 @@ fn candidates_follow_the_preference_order() {
         c.accepted = vec![Charset::Ucs2, Charset::Latin1, Charset::Gsm7];
         c.national_languages = vec![NationalLanguage::Spanish, NationalLanguage::Turkish];
     });
-    let list = candidates(&c, ForcedEncoding::Auto).unwrap();
+    let list = candidates(&c, RequestedEncoding::Auto).unwrap();
     assert_eq!(list[0], TextEncoding::Gsm7(GsmTables::DEFAULT));
     assert_eq!(list[list.len() - 2], TextEncoding::Latin1);
     assert_eq!(list[list.len() - 1], TextEncoding::Ucs2);
@@ -396,10 +396,10 @@ fn candidates_follow_the_preference_order() {
 #[test]
 fn packed_gsm_segments_use_fill_bits() {
     let c = with(|c| c.gsm7_packed = true);
-    let p = plan(&"a".repeat(160), &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&"a".repeat(160), &c, RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.segments[0].short_message().len(), 140);
     let text = "a".repeat(300);
-    let p = plan(&text, &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&text, &c, RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(p.segment_count(), 2);
     // 6 UDH octets + 1 fill bit + 153 septets = 140 octets.
     assert_eq!(p.segments[0].short_message().len(), 140);
@@ -411,7 +411,7 @@ fn packed_segments_never_end_in_a_cr_on_an_octet_boundary() {
     let c = with(|c| c.gsm7_packed = true);
     // With fill 1, septet 153 ends on an octet boundary: put a CR there.
     let text = format!("{}\r{}", "a".repeat(152), "b".repeat(30));
-    let p = plan(&text, &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan(&text, &c, RequestedEncoding::Auto, 0).unwrap();
     assert_eq!(join(&p.segments, true).unwrap(), text);
 }
 
@@ -437,7 +437,7 @@ fn binary_splits_by_octets() {
 fn invalid_reference_bits_are_an_error() {
     let c = with(|c| c.reference_bits = 12);
     assert_eq!(
-        plan("x", &c, ForcedEncoding::Auto, 0),
+        plan("x", &c, RequestedEncoding::Auto, 0),
         Err(PlanError::Split(SplitError::InvalidReferenceBits(12)))
     );
 }
@@ -445,7 +445,7 @@ fn invalid_reference_bits_are_an_error() {
 #[test]
 fn decode_message_reads_udh_and_tables() {
     let c = with(|c| c.national_languages = vec![NationalLanguage::Turkish]);
-    let p = plan("ışık", &c, ForcedEncoding::Auto, 0).unwrap();
+    let p = plan("ışık", &c, RequestedEncoding::Auto, 0).unwrap();
     let s = &p.segments[0];
     let d = decode_message(s.data_coding, s.esm_udhi, s.short_message(), false).unwrap();
     assert_eq!(d.content, Content::Text("ışık".into()));

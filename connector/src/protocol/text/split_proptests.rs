@@ -3,7 +3,7 @@ use proptest::prelude::*;
 
 use super::plan::{candidates, plan, plan_with};
 use super::split::join;
-use super::ForcedEncoding;
+use super::RequestedEncoding;
 
 /// GSM default and extension characters.
 const GSM: &[char] = &[
@@ -44,12 +44,12 @@ fn method() -> impl Strategy<Value = (SplitMethod, u8)> {
     ]
 }
 
-fn forced() -> impl Strategy<Value = ForcedEncoding> {
+fn forced() -> impl Strategy<Value = RequestedEncoding> {
     prop_oneof![
-        Just(ForcedEncoding::Auto),
-        Just(ForcedEncoding::Gsm7),
-        Just(ForcedEncoding::Latin1),
-        Just(ForcedEncoding::Ucs2),
+        Just(RequestedEncoding::Auto),
+        Just(RequestedEncoding::Gsm7),
+        Just(RequestedEncoding::Latin1),
+        Just(RequestedEncoding::Ucs2),
     ]
 }
 
@@ -102,7 +102,7 @@ proptest! {
                 }
             }
             Err(super::PlanError::Unencodable(u)) => {
-                prop_assert!(forced != ForcedEncoding::Auto && forced != ForcedEncoding::Ucs2);
+                prop_assert!(forced != RequestedEncoding::Auto && forced != RequestedEncoding::Ucs2);
                 prop_assert_eq!(text.chars().nth(u.position), Some(u.character));
             }
             Err(e) => prop_assert!(false, "unexpected error {e}"),
