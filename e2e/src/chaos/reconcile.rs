@@ -32,6 +32,8 @@ pub struct Observed {
     pub events: Vec<Value>,
     /// Submit statuses of the correlation rows per messageId.
     pub rows: HashMap<String, Vec<String>>,
+    /// The SMSC message ids the simulators gave each text (to explain a lost receipt).
+    pub smsc_ids: HashMap<String, Vec<String>>,
 }
 
 /// The figures of one run.
@@ -58,6 +60,17 @@ pub fn submits_by_text(sims: &[&SimHandle]) -> HashMap<String, usize> {
     for s in sims.iter().flat_map(|s| s.submits()) {
         *m.entry(String::from_utf8_lossy(s.message()).into_owned())
             .or_default() += 1;
+    }
+    m
+}
+
+/// The SMSC message ids the simulators gave, per text.
+pub fn smsc_ids_by_text(sims: &[&SimHandle]) -> HashMap<String, Vec<String>> {
+    let mut m: HashMap<String, Vec<String>> = HashMap::new();
+    for s in sims.iter().flat_map(|s| s.submits()) {
+        m.entry(String::from_utf8_lossy(s.message()).into_owned())
+            .or_default()
+            .push(s.message_id.clone());
     }
     m
 }
@@ -110,17 +123,23 @@ pub async fn stream_events(
     Ok(out)
 }
 
-/// Submit statuses of `operator`'s correlation rows per messageId.
-pub async fn rows(pg_url: &str, operator: &str) -> Result<HashMap<String, Vec<String>>, String> {
+/// Submit statuses of `operator`'s correlation rows of `ids`, per messageId.
+pub async fn rows(
+    pg_url: &str,
+    operator: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, String> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(pg_url)
         .await
         .map_err(|e| format!("PostgreSQL: {e}"))?;
     let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT message_id, submit_status FROM smpp.message_correlations WHERE operator_id = $1",
+        "SELECT message_id, submit_status FROM smpp.message_correlations \
+         WHERE operator_id = $1 AND message_id = ANY($2)",
     )
     .bind(operator)
+    .bind(ids)
     .fetch_all(&pool)
     .await
     .map_err(|e| format!("correlation rows: {e}"))?;
@@ -179,7 +198,13 @@ pub fn reconcile(expected: &Expected<'_>, observed: &Observed) -> Outcome {
                 out.problems
                     .push(format!("{id}: sent {sent} time(s) but no SUBMITTED row"));
             }
-            _ if !by_operator => out.lost_receipts.push(id.clone()),
+            _ if !by_operator => {
+                if out.lost_receipts.len() < 3 {
+                    out.problems
+                        .push(explain_lost_receipt(id, events, observed));
+                }
+                out.lost_receipts.push(id.clone());
+            }
             _ => {}
         }
     }
@@ -212,6 +237,33 @@ pub fn reconcile(expected: &Expected<'_>, observed: &Observed) -> Outcome {
         out.duplicate_events += n.saturating_sub(1);
     }
     out
+}
+
+/// What was seen of a message whose receipt is missing: its events, and whether the receipts
+/// for its SMSC ids came out uncorrelated.
+fn explain_lost_receipt(id: &str, events: &[&Value], observed: &Observed) -> String {
+    let seen: Vec<String> = events
+        .iter()
+        .map(|e| format!("{}/{}", e["status"], e["source"]))
+        .collect();
+    let smsc = observed.smsc_ids.get(id).cloned().unwrap_or_default();
+    let uncorrelated: Vec<String> = observed
+        .events
+        .iter()
+        .filter(|e| {
+            e["messageId"].is_null()
+                && e["smscMessageId"]
+                    .as_str()
+                    .is_some_and(|s| smsc.iter().any(|x| x == s))
+        })
+        .map(|e| format!("{}", e["status"]))
+        .collect();
+    format!(
+        "{id}: no final receipt event; its events [{}]; SMSC ids {smsc:?}; uncorrelated events \
+         for those ids [{}]",
+        seen.join(", "),
+        uncorrelated.join(", ")
+    )
 }
 
 /// Events beyond the first of each status of one message.
