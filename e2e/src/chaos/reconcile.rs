@@ -306,6 +306,7 @@ mod tests {
                 ("b".into(), vec!["SUBMITTED".into()]),
                 ("c".into(), vec!["SUBMITTED".into()]),
             ]),
+            ..Observed::default()
         };
         let o = reconcile(
             &Expected {
@@ -319,7 +320,9 @@ mod tests {
         assert_eq!(o.duplicate_submits, 1);
         assert_eq!(o.duplicate_events, 1);
         assert_eq!(o.rejected, 1);
-        assert!(o.problems.is_empty(), "{:?}", o.problems);
+        // The lost receipt is explained (its events, its SMSC ids).
+        assert_eq!(o.problems.len(), 1, "{:?}", o.problems);
+        assert!(o.problems[0].starts_with("c: no final receipt event"));
     }
 
     #[test]
@@ -332,6 +335,7 @@ mod tests {
                 ev("a", "1", "DELIVERED", "operator"),
             ],
             rows: HashMap::from([("a".into(), vec!["SUBMITTED".into()])]),
+            ..Observed::default()
         };
         let o = reconcile(
             &Expected {
