@@ -149,9 +149,11 @@ pub async fn run_round(
 
     let counted = env.duplicates_counted().await - counted_start;
     let watched = keys.finish(&env.redis_url, &env.keys).await;
+    let every: Vec<String> = ids.iter().chain(&injected.bad_ids).cloned().collect();
+    let (submits, smsc_ids) = reconcile::submits_of(&[&env.primary, &env.backup], &every);
     let observed = reconcile::Observed {
-        submits: reconcile::submits_by_text(&[&env.primary, &env.backup]),
-        smsc_ids: reconcile::smsc_ids_by_text(&[&env.primary, &env.backup]),
+        submits,
+        smsc_ids,
         events: reconcile::stream_events(
             &env.js,
             &env.dlr_stream,
