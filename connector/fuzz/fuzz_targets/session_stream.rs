@@ -14,7 +14,7 @@
 //!   enquire_link and unbind, the graceful shutdown's path).
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -125,8 +125,7 @@ async fn one_session(flags: u8, chunk: usize, bytes: &[u8]) {
             .map(|i| {
                 let h = handle.clone();
                 tokio::spawn(async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(3), h.submit(submit(i)))
-                        .await;
+                    let _ = tokio::time::timeout(Duration::from_secs(3), h.submit(submit(i))).await;
                 })
             })
             .collect()
@@ -201,7 +200,16 @@ async fn behave(io: &mut Framed<tokio::net::TcpStream, SmppCodec>) {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(
+    init: {
+        // A Rust binary ignores SIGPIPE before `main` (so the connector gets EPIPE from a
+        // write to a closed socket); libFuzzer's `main` is not Rust's, so do it here.
+        // SAFETY: setting a signal disposition to SIG_IGN at start, before any thread.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+    },
+    |data: &[u8]| {
     let (flags, chunk, bytes) = match data {
         [f, c, rest @ ..] => (*f, usize::from(*c) + 1, rest),
         _ => return,
@@ -216,4 +224,5 @@ fuzz_target!(|data: &[u8]| {
     if done.is_err() {
         panic!("the session did not end within {HANG:?} (flags {flags:#04x}, chunk {chunk})");
     }
-});
+}
+);
