@@ -296,18 +296,32 @@ pub fn verdict(samples: &[Sample], keys: &KeyScheme) -> Vec<String> {
     }
     let series =
         |f: &dyn Fn(&Sample) -> Option<f64>| -> Vec<f64> { samples.iter().filter_map(f).collect() };
-    let checks: [(&str, Vec<f64>, f64, f64); 3] = [
-        ("RSS", series(&|s| s.rss_kib.map(|v| v as f64)), 0.10, 0.0),
-        ("open fds", series(&|s| s.fds.map(|v| v as f64)), 0.10, 8.0),
+    // Tasks follow the load (one per submit in flight): judged by their floor.
+    let checks: [(&str, Vec<f64>, Rule, f64, f64); 3] = [
         (
-            "connector tasks",
+            "RSS",
+            series(&|s| s.rss_kib.map(|v| v as f64)),
+            Rule::Peak,
+            0.10,
+            0.0,
+        ),
+        (
+            "open fds",
+            series(&|s| s.fds.map(|v| v as f64)),
+            Rule::Peak,
+            0.10,
+            8.0,
+        ),
+        (
+            "connector tasks (floor)",
             series(&|s| s.tasks.map(|v| v as f64)),
+            Rule::Floor,
             0.10,
             16.0,
         ),
     ];
-    for (name, values, tol, slack) in checks {
-        if !levels_off(&values, tol, slack) {
+    for (name, values, rule, tol, slack) in checks {
+        if !holds(rule, &values, tol, slack) {
             p.push(format!(
                 "{name} still growing in the last third: {}",
                 trend(&values)
@@ -552,6 +566,22 @@ mod tests {
         let p = verdict(&pending, &keys);
         assert!(p.len() == 1 && p[0].contains("pending_receipts"), "{p:?}");
         assert!(!verdict(&good[..5], &keys).is_empty());
+        // Tasks peaking with the load (the soak of 2026-12-03) do not fail it; a rising floor
+        // does.
+        let mut peaks = good.clone();
+        for (i, s) in peaks.iter_mut().enumerate() {
+            s.tasks = Some(if i % 3 == 1 { 17 } else { 100 + 30 * i });
+        }
+        assert!(
+            verdict(&peaks, &keys).is_empty(),
+            "{:?}",
+            verdict(&peaks, &keys)
+        );
+        let mut floor = good.clone();
+        for (i, s) in floor.iter_mut().enumerate() {
+            s.tasks = Some(20 + 40 * i);
+        }
+        assert_eq!(verdict(&floor, &keys).len(), 1);
         let text = csv(&good);
         assert!(text.starts_with(
             "at_s,rss_kib,fds,tasks,redis_keys,published,rows_message_correlations,rows_pending_receipts\n"
