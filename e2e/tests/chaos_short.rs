@@ -15,6 +15,7 @@ async fn every_fault_is_survived_with_nothing_lost_and_duplicates_counted() {
         outage: Duration::from_secs(4),
         settle_timeout: Duration::from_secs(60),
         window: 64,
+        capture_limit: None,
     };
     let rows = chaos::run_campaign(&Fault::ALL, &opts).await;
     let table = chaos::report::render(&rows);

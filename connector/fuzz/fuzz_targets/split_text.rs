@@ -49,7 +49,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(p.segment_count() <= 255);
             for s in &p.segments {
                 if split != SplitMethod::Payload {
-                    assert!(s.air_octets(packed) <= 140, "{} octets", s.air_octets(packed));
+                    assert!(
+                        s.air_octets(packed) <= 140,
+                        "{} octets",
+                        s.air_octets(packed)
+                    );
                 }
             }
             let joined = join(&p.segments, packed).expect("planned segments must join");

@@ -1,15 +1,21 @@
 //! The environment of one fault run: a fresh operator, smsc-sim primary and backup with
-//! receipts, proxies in front of PostgreSQL and Redis, optionally a private NATS server and a
-//! credentials API, and the in-process connector (restartable).
+//! receipts, proxies in front of PostgreSQL and Redis (or private servers the fault really
+//! stops), optionally a private NATS server, a credentials API and a delaying proxy before the
+//! primary, and the in-process connector (restartable).
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream;
 use crds::ConnectorConfig;
 
+use super::connector::Connector;
+use super::delay_proxy::DelayProxy;
+use super::redis_keys::KeyScheme;
+use super::servers::{PgServer, RedisServer};
 use crate::harness::{
-    self, credentials_ok, Connector, CredentialsServer, NatsServer, PrivateDb, TcpProxy, TempDir,
+    self, credentials_ok, CredentialsServer, NatsServer, PrivateDb, TcpProxy, TempDir,
 };
 use crate::sim::{Delay, IdStart, SimConfig, SimHandle, Simulator};
 
@@ -25,6 +31,26 @@ pub struct Needs {
     pub private_nats: bool,
     /// Credentials from an API (the fault makes it fail).
     pub credentials_api: bool,
+    /// A private PostgreSQL server the connector uses directly (the fault stops it).
+    pub private_pg: bool,
+    /// A private Redis server the connector uses directly (the fault kills it).
+    pub private_redis: bool,
+    /// A delaying proxy between the connector and the primary SMSC.
+    pub latency_proxy: bool,
+}
+
+impl Needs {
+    /// Everything but the delaying proxy: the soak's one environment, where every fault but
+    /// `smsc-latency` can be injected.
+    pub fn soak() -> Self {
+        Self {
+            private_nats: true,
+            credentials_api: true,
+            private_pg: true,
+            private_redis: true,
+            latency_proxy: false,
+        }
+    }
 }
 
 /// Settings of a run shared by every fault.
@@ -40,6 +66,9 @@ pub struct Options {
     pub settle_timeout: Duration,
     /// The connector's window.
     pub window: u32,
+    /// Submits each simulator keeps for the reconciliation (`None`: the simulator's default,
+    /// 200,000). The soak bounds it so that the suite's own memory levels off.
+    pub capture_limit: Option<usize>,
 }
 
 /// One fault's world.
@@ -50,12 +79,26 @@ pub struct Env {
     pub primary: SimHandle,
     /// Backup SMSC.
     pub backup: SimHandle,
-    /// The run's database.
+    /// The run's database on the machine's server (absent with a private server).
     pub db: Option<PrivateDb>,
-    /// Between the connector and PostgreSQL.
+    /// The run's database, reached directly (for the reconciliation).
+    pub db_url: String,
+    /// Between the connector and the machine's PostgreSQL (unused with a private server).
     pub pg: TcpProxy,
-    /// Between the connector and Redis.
+    /// Between the connector and the machine's Redis (unused with a private server).
     pub redis: TcpProxy,
+    /// The Redis the connector uses, reached directly (for the key reconciliation).
+    pub redis_url: String,
+    /// The private PostgreSQL server, if the fault needs one.
+    pub pg_server: Option<PgServer>,
+    /// The private Redis server, if the fault needs one.
+    pub redis_server: Option<RedisServer>,
+    /// The delaying proxy before the primary, if the fault needs one.
+    pub delay: Option<DelayProxy>,
+    /// The throttle's Redis keys of this operator and their bounds.
+    pub keys: KeyScheme,
+    /// The runtime of the connector running now (for the soak's task count).
+    pub runtime: Arc<Mutex<Option<tokio::runtime::Handle>>>,
     /// The private NATS server, if the fault needs one.
     pub nats: Option<NatsServer>,
     /// The credentials API, if the fault needs one.
@@ -87,10 +130,13 @@ pub fn authority(url: &str) -> Option<(String, SocketAddr)> {
     Some((host_port.to_string(), addr))
 }
 
-async fn start_sim() -> Result<SimHandle, String> {
+async fn start_sim(capture_limit: Option<usize>) -> Result<SimHandle, String> {
     let mut c = SimConfig::with_account(SYSTEM_ID, PASSWORD);
     c.receipts.delay = Delay::from_millis(20);
     c.id_start = IdStart::Random(crate::sim::message_id::RandomWord::Random);
+    if let Some(n) = capture_limit {
+        c.capture_limit = n;
+    }
     Simulator::start(c)
         .await
         .map_err(|e| format!("smsc-sim: {e}"))
@@ -100,18 +146,35 @@ impl Env {
     /// Builds everything but the connector.
     pub async fn start(opts: &Options, needs: Needs, tag: &str) -> Result<Self, String> {
         let op = harness::unique_operator(tag);
-        let primary = start_sim().await?;
-        let backup = start_sim().await?;
+        let primary = start_sim(opts.capture_limit).await?;
+        let backup = start_sim(opts.capture_limit).await?;
         // A database of its own: the shared one may carry other branches' migrations.
-        let db = PrivateDb::create().await;
-        let pg_url = db.url.clone();
-        let redis_url = harness::redis_url();
+        let (db, pg_server) = match needs.private_pg {
+            true => (None, Some(PgServer::start().await?)),
+            false => (Some(PrivateDb::create().await), None),
+        };
+        let pg_url = match (&db, &pg_server) {
+            (Some(d), _) => d.url.clone(),
+            (None, Some(s)) => s.chaos_url(),
+            (None, None) => return Err("no database".into()),
+        };
+        let redis_server = match needs.private_redis {
+            true => Some(RedisServer::start().await?),
+            false => None,
+        };
+        let redis_url = redis_server
+            .as_ref()
+            .map_or_else(harness::redis_url, RedisServer::url);
         let (pg_auth, pg_addr) =
             authority(&pg_url).ok_or_else(|| format!("cannot read {pg_url}"))?;
         let (redis_auth, redis_addr) =
             authority(&redis_url).ok_or_else(|| format!("cannot read {redis_url}"))?;
         let pg = TcpProxy::start(pg_addr).await;
         let redis = TcpProxy::start(redis_addr).await;
+        let delay = match needs.latency_proxy {
+            true => Some(DelayProxy::start(primary.addr()).await?),
+            false => None,
+        };
         let nats = match needs.private_nats {
             true => Some(NatsServer::start().await),
             false => None,
@@ -143,16 +206,26 @@ impl Env {
             };
             (None, source)
         };
-        let mut config = harness::test_config(&op, primary.addr(), source);
+        let primary_addr = delay.as_ref().map_or(primary.addr(), DelayProxy::addr);
+        let mut config = harness::test_config(&op, primary_addr, source);
         harness::with_backup(&mut config, backup.addr());
         config.session.window = opts.window;
         config.throttle.tps = opts.rate.saturating_mul(2);
         config.retry.initial_delay_ms = 200;
         config.retry.max_delay_ms = 2_000;
         config.nats.url = nats_url.clone();
-        config.postgres.url = pg_url.replacen(&pg_auth, &pg.addr().to_string(), 1);
+        // Private servers are used directly: a stopped one refuses connections as a real
+        // outage does (a proxy would accept and close).
+        config.postgres.url = match pg_server {
+            Some(_) => pg_url.clone(),
+            None => pg_url.replacen(&pg_auth, &pg.addr().to_string(), 1),
+        };
         config.postgres.max_connections = 8;
-        config.redis.url = redis_url.replacen(&redis_auth, &redis.addr().to_string(), 1);
+        config.redis.url = match redis_server {
+            Some(_) => redis_url.clone(),
+            None => redis_url.replacen(&redis_auth, &redis.addr().to_string(), 1),
+        };
+        let keys = KeyScheme::new(&op, config.throttle.tps, config.throttle.permit_batch);
         let client = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
             .connect(&nats_url)
@@ -175,9 +248,16 @@ impl Env {
             op,
             primary,
             backup,
-            db: Some(db),
+            db,
+            db_url: pg_url,
             pg,
             redis,
+            redis_url,
+            pg_server,
+            redis_server,
+            delay,
+            keys,
+            runtime: Arc::new(Mutex::new(None)),
             nats,
             creds,
             config,
@@ -199,7 +279,10 @@ impl Env {
     /// Starts the connector and waits until it is ready.
     pub async fn start_connector(&mut self) -> Result<(), String> {
         self.config.http.address = format!("127.0.0.1:{}", harness::free_port());
-        let c = Connector::start(self.config.clone());
+        let c = Connector::start(self.config.clone())?;
+        if let Ok(mut r) = self.runtime.lock() {
+            *r = c.runtime_handle();
+        }
         let ready = c.wait_ready(READY_TIMEOUT).await;
         if !ready && c.finished() {
             let r = c.stop().await;
@@ -220,6 +303,9 @@ impl Env {
     pub async fn restart_connector(&mut self, crash: bool) -> Result<(), String> {
         if let Some(c) = self.connector.take() {
             self.counted_before += counted(&c).await;
+            if let Ok(mut r) = self.runtime.lock() {
+                *r = None;
+            }
             if crash {
                 c.crash();
             } else {
@@ -263,8 +349,21 @@ impl Env {
         Some((info.num_pending, info.num_ack_pending))
     }
 
+    /// Whether a connector runs.
+    pub fn has_connector(&self) -> bool {
+        self.connector.is_some()
+    }
+
+    /// Tasks alive on the connector's runtime now.
+    pub fn connector_tasks(&self) -> Option<usize> {
+        self.connector.as_ref().and_then(Connector::alive_tasks)
+    }
+
     /// Stops the connector and removes this operator's consumer and commands.
     pub async fn shutdown(&mut self) {
+        if let Ok(mut r) = self.runtime.lock() {
+            *r = None;
+        }
         if let Some(c) = self.connector.take() {
             let _ = c.stop().await;
         }
@@ -279,6 +378,12 @@ impl Env {
         }
         if let Some(mut n) = self.nats.take() {
             n.kill().await;
+        }
+        if let Some(mut r) = self.redis_server.take() {
+            r.kill().await;
+        }
+        if let Some(mut p) = self.pg_server.take() {
+            let _ = p.stop(super::servers::PgStop::Immediate).await;
         }
     }
 }

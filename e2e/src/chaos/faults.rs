@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::env::{Env, Needs};
 use super::load::Outgoing;
-use crate::harness::{self, credentials_error, credentials_ok, ProxyMode};
+use super::servers::PgStop;
+use crate::harness::{self, credentials_error, credentials_ok};
 use crate::sim::{BindFailure, BreakAction, Faults, MoMessage, RefuseMode, Status, Trigger};
 use connector::protocol::codec::CommandStatus;
 
@@ -34,23 +35,35 @@ pub enum Fault {
     Stop,
     /// The NATS server is killed and started again.
     NatsRestart,
-    /// Every PostgreSQL connection is cut at once (as a restart does).
+    /// The private PostgreSQL server is stopped `-m immediate` (every backend killed, WAL
+    /// recovery at the next start) and started again at once.
     PgRestart,
-    /// PostgreSQL refuses connections for the outage.
+    /// The private PostgreSQL server is stopped `-m fast` and stays down (connections refused)
+    /// for the outage, then starts again.
     PgDown,
-    /// Redis refuses connections for the outage.
+    /// The private Redis server is killed (SIGKILL), stays down (connections refused) for the
+    /// outage and starts again empty.
     RedisDown,
+    /// The private Redis server is killed (SIGKILL) and started again at once, empty.
+    RedisRestart,
     /// The credentials API answers 500 then 401 while the connector must bind again.
     Credentials,
     /// A burst of malformed commands mixed with the good ones.
     Malformed,
-    /// Added latency and loss with `tc netem` (not run: see [`Fault::skipped`]).
+    /// 250 ms added each way between the connector and the primary for the outage (a delaying
+    /// TCP proxy: what is possible without `tc netem`).
+    Latency,
+    /// Added latency and loss with `tc netem` (skipped where netem is missing: see
+    /// [`Fault::skipped`]).
     Netem,
 }
 
+/// One-way latency of the `smsc-latency` fault.
+pub const ADDED_LATENCY: Duration = Duration::from_millis(250);
+
 impl Fault {
     /// Every fault, in campaign order.
-    pub const ALL: [Fault; 16] = [
+    pub const ALL: [Fault; 18] = [
         Fault::Close,
         Fault::Reset,
         Fault::HalfOpen,
@@ -64,8 +77,10 @@ impl Fault {
         Fault::PgRestart,
         Fault::PgDown,
         Fault::RedisDown,
+        Fault::RedisRestart,
         Fault::Credentials,
         Fault::Malformed,
+        Fault::Latency,
         Fault::Netem,
     ];
 
@@ -85,8 +100,10 @@ impl Fault {
             Fault::PgRestart => "pg-restart",
             Fault::PgDown => "pg-down",
             Fault::RedisDown => "redis-down",
+            Fault::RedisRestart => "redis-restart",
             Fault::Credentials => "creds-500-401",
             Fault::Malformed => "malformed-burst",
+            Fault::Latency => "smsc-latency",
             Fault::Netem => "netem",
         }
     }
@@ -114,14 +131,26 @@ impl Fault {
     }
 
     /// Why the fault is not run here, if it is not.
-    pub fn skipped(self) -> Option<&'static str> {
+    pub fn skipped(self) -> Option<String> {
         match self {
-            Fault::Netem => Some(
-                "network latency/loss needs a network namespace and `tc netem` (root); \
-                 not implemented yet, skipped",
-            ),
+            Fault::Netem => Some(match super::netem::probe() {
+                Err(why) => format!(
+                    "skipped: tc netem is not usable here: {why}; latency is covered by \
+                     smsc-latency (a delaying proxy)"
+                ),
+                Ok(()) => "skipped: tc netem works on this machine, but the namespace path \
+                           (smsc-sim inside a namespace) is not implemented; latency is \
+                           covered by smsc-latency"
+                    .to_string(),
+            }),
             _ => None,
         }
+    }
+
+    /// Whether the soak's one environment can take it (the delaying proxy would turn the
+    /// SMSC's RST into a FIN for every other fault, so `smsc-latency` is not in the soak).
+    pub fn in_soak(self) -> bool {
+        !matches!(self, Fault::Latency | Fault::Netem)
     }
 
     /// What its environment needs.
@@ -129,6 +158,9 @@ impl Fault {
         Needs {
             private_nats: self == Fault::NatsRestart,
             credentials_api: self == Fault::Credentials,
+            private_pg: matches!(self, Fault::PgRestart | Fault::PgDown),
+            private_redis: matches!(self, Fault::RedisDown | Fault::RedisRestart),
+            latency_proxy: self == Fault::Latency,
         }
     }
 
@@ -201,27 +233,117 @@ impl Fault {
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 nats.restart().await;
             }
-            Fault::PgRestart => {
-                env.pg.set(ProxyMode::Down);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                env.pg.set(ProxyMode::Up);
-            }
-            Fault::PgDown => {
-                env.pg.set(ProxyMode::Down);
-                tokio::time::sleep(outage).await;
-                env.pg.set(ProxyMode::Up);
-            }
-            Fault::RedisDown => {
-                env.redis.set(ProxyMode::Down);
-                tokio::time::sleep(outage).await;
-                env.redis.set(ProxyMode::Up);
-            }
+            Fault::PgRestart => out = pg_restart(env).await?,
+            Fault::PgDown => out = pg_down(env, outage).await?,
+            Fault::RedisDown => out = redis_kill(env, outage).await?,
+            Fault::RedisRestart => out = redis_kill(env, Duration::ZERO).await?,
             Fault::Credentials => out = credentials(env).await?,
             Fault::Malformed => out = malformed(env).await,
+            Fault::Latency => {
+                let Some(proxy) = env.delay.as_ref() else {
+                    return Err("no delaying proxy".into());
+                };
+                proxy.set_delay(ADDED_LATENCY);
+                tokio::time::sleep(outage).await;
+                proxy.set_delay(Duration::ZERO);
+                out.note = format!(
+                    "{} ms added each way to every chunk between the connector and the primary \
+                     for {} s",
+                    ADDED_LATENCY.as_millis(),
+                    outage.as_secs()
+                );
+            }
             Fault::Netem => {}
         }
         Ok(out)
     }
+}
+
+/// Whether a TCP connection to the `host:port` of `url` is refused now.
+async fn refused(url: &str) -> bool {
+    let Some((_, addr)) = super::env::authority(url) else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused
+    )
+}
+
+async fn pg_restart(env: &mut Env) -> Result<Injected, String> {
+    let url = env.db_url.clone();
+    let Some(pg) = env.pg_server.as_mut() else {
+        return Err("no private PostgreSQL server".into());
+    };
+    let t = Instant::now();
+    pg.stop(PgStop::Immediate).await?;
+    let was_refused = refused(&url).await;
+    pg.start_again().await?;
+    let mut out = Injected {
+        note: format!(
+            "private PostgreSQL stopped -m immediate and started again: down {:.1} s, \
+             connections refused: {was_refused}, WAL recovery logged: {}",
+            t.elapsed().as_secs_f64(),
+            pg.recovered()
+        ),
+        ..Injected::default()
+    };
+    if !pg.recovered() {
+        out.problems
+            .push("the restart after an immediate stop logged no recovery".into());
+    }
+    Ok(out)
+}
+
+async fn pg_down(env: &mut Env, outage: Duration) -> Result<Injected, String> {
+    let url = env.db_url.clone();
+    let Some(pg) = env.pg_server.as_mut() else {
+        return Err("no private PostgreSQL server".into());
+    };
+    pg.stop(PgStop::Fast).await?;
+    let was_refused = refused(&url).await;
+    tokio::time::sleep(outage).await;
+    let still_refused = refused(&url).await;
+    pg.start_again().await?;
+    let mut out = Injected {
+        note: format!(
+            "private PostgreSQL stopped -m fast, connections refused for {} s (checked at both \
+             ends: {})",
+            outage.as_secs(),
+            was_refused && still_refused
+        ),
+        ..Injected::default()
+    };
+    if !(was_refused && still_refused) {
+        out.problems
+            .push("PostgreSQL did not refuse connections during the outage".into());
+    }
+    Ok(out)
+}
+
+async fn redis_kill(env: &mut Env, outage: Duration) -> Result<Injected, String> {
+    let url = env.redis_url.clone();
+    let Some(redis) = env.redis_server.as_mut() else {
+        return Err("no private Redis server".into());
+    };
+    let t = Instant::now();
+    redis.kill().await;
+    let was_refused = refused(&url).await;
+    tokio::time::sleep(outage).await;
+    redis.start_again().await?;
+    let mut out = Injected {
+        note: format!(
+            "private redis-server killed (SIGKILL), connections refused: {was_refused}, \
+             started again empty after {:.1} s",
+            t.elapsed().as_secs_f64()
+        ),
+        ..Injected::default()
+    };
+    if !was_refused {
+        out.problems
+            .push("Redis did not refuse connections once killed".into());
+    }
+    Ok(out)
 }
 
 /// What an injection left to check besides the common reconciliation.
@@ -358,7 +480,8 @@ async fn malformed(env: &Env) -> Injected {
     // Published at 100/s while the good load goes on: they are mixed in the same pulls.
     let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let published =
-        super::load::publish_at_rate(env.js.clone(), env.subject(), outgoing, 100, progress).await;
+        super::load::publish_at_rate(env.js.clone(), env.subject(), outgoing, 100, progress, None)
+            .await;
     let mut out = Injected {
         note: format!(
             "{} malformed commands (no `to`, bad `to`, NUL in metadata, priority 9)",

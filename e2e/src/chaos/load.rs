@@ -40,13 +40,15 @@ pub struct Published {
 }
 
 /// Publishes `commands` to `subject` at `rate` per second; `progress` counts the commands handed
-/// to JetStream so far (the fault schedule watches it).
+/// to JetStream so far (the fault schedule watches it), and `total` too if given (the soak's
+/// count over every round).
 pub async fn publish_at_rate(
     js: jetstream::Context,
     subject: String,
     commands: Vec<Outgoing>,
     rate: u32,
     progress: Arc<std::sync::atomic::AtomicUsize>,
+    total: Option<Arc<std::sync::atomic::AtomicUsize>>,
 ) -> Published {
     let rate = f64::from(rate.max(1));
     let start = tokio::time::Instant::now();
@@ -62,6 +64,9 @@ pub async fn publish_at_rate(
         }
         pending.push(publish_one(js.clone(), subject.clone(), c));
         progress.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = &total {
+            t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     while let Some((id, ok)) = pending.next().await {
         record(&mut out, id, ok);
@@ -106,9 +111,25 @@ pub struct Tracker {
     pub uncorrelated: usize,
 }
 
-/// A shared [`Tracker`] fed by a background task.
+/// A shared [`Tracker`] fed by a background task, which ends when the last clone is dropped
+/// (the soak follows each round with a new one).
 #[derive(Clone, Debug, Default)]
-pub struct LiveEvents(Arc<Mutex<Tracker>>);
+pub struct LiveEvents {
+    tracker: Arc<Mutex<Tracker>>,
+    _follower: Arc<Follower>,
+}
+
+/// Aborts the following task on drop.
+#[derive(Debug, Default)]
+pub struct Follower(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            t.abort();
+        }
+    }
+}
 
 impl LiveEvents {
     /// Subscribes to `subject` and follows the events of `operator` until the client closes.
@@ -121,10 +142,10 @@ impl LiveEvents {
             .subscribe(subject.to_string())
             .await
             .map_err(|e| format!("subscribe {subject}: {e}"))?;
-        let live = Self::default();
-        let inner = live.0.clone();
+        let inner = Arc::new(Mutex::new(Tracker::default()));
+        let tracker = inner.clone();
         let operator = operator.to_string();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             while let Some(m) = sub.next().await {
                 let Ok(e) = serde_json::from_slice::<Value>(&m.payload) else {
                     continue;
@@ -147,22 +168,25 @@ impl LiveEvents {
             }
         });
         let _ = client.flush().await;
-        Ok(live)
+        Ok(Self {
+            tracker,
+            _follower: Arc::new(Follower(Some(task))),
+        })
     }
 
     /// Messages with a final event so far.
     pub fn finals(&self) -> usize {
-        self.0.lock().map(|t| t.final_at.len()).unwrap_or(0)
+        self.tracker.lock().map(|t| t.final_at.len()).unwrap_or(0)
     }
 
     /// Uncorrelated events so far.
     pub fn uncorrelated(&self) -> usize {
-        self.0.lock().map(|t| t.uncorrelated).unwrap_or(0)
+        self.tracker.lock().map(|t| t.uncorrelated).unwrap_or(0)
     }
 
     /// Whether every id has a final event.
     pub fn all_final(&self, ids: &[String]) -> bool {
-        self.0
+        self.tracker
             .lock()
             .map(|t| ids.iter().all(|id| t.final_at.contains_key(id)))
             .unwrap_or(false)
@@ -170,7 +194,7 @@ impl LiveEvents {
 
     /// When each id got its final event (absent: not yet).
     pub fn final_times(&self, ids: &[String]) -> Vec<Option<Instant>> {
-        self.0
+        self.tracker
             .lock()
             .map(|t| ids.iter().map(|id| t.final_at.get(id).copied()).collect())
             .unwrap_or_default()

@@ -2,15 +2,22 @@
 //! every messageId published accounted for ([`reconcile`]) and one row per fault ([`report`]).
 //!
 //! Each fault runs in an environment of its own ([`env::Env`]: fresh operator, smsc-sim
-//! primary and backup with receipts, proxies in front of PostgreSQL and Redis). The fault is
-//! injected once a third of the commands are published, while the publishing goes on; once
-//! every command settled (or the settle timeout passed) the run is reconciled.
+//! primary and backup with receipts, proxies in front of PostgreSQL and Redis, or private
+//! servers for the faults that stop them). The fault is injected once a third of the commands
+//! are published, while the publishing goes on; once every command settled (or the settle
+//! timeout passed) the run is reconciled. The soak ([`soak::run`]) runs round after round of
+//! the same in one environment, sampled every 10 s.
 
+pub mod connector;
+pub mod delay_proxy;
 pub mod env;
 pub mod faults;
 pub mod load;
+pub mod netem;
 pub mod reconcile;
+pub mod redis_keys;
 pub mod report;
+pub mod servers;
 pub mod soak;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,7 +49,7 @@ pub async fn run_campaign(faults: &[Fault], opts: &Options) -> Vec<Row> {
 /// Runs one fault and reconciles it.
 pub async fn run_fault(fault: Fault, opts: &Options) -> Row {
     if let Some(why) = fault.skipped() {
-        return Row::skipped(fault.name(), why);
+        return Row::skipped(fault.name(), &why);
     }
     match run(fault, opts).await {
         Ok(row) => row,
@@ -52,15 +59,38 @@ pub async fn run_fault(fault: Fault, opts: &Options) -> Row {
 
 async fn run(fault: Fault, opts: &Options) -> Result<Row, String> {
     let mut env = Env::start(opts, fault.needs(), "chaos").await?;
-    let result = run_in(fault, opts, &mut env).await;
+    let result = run_round(fault, opts, &mut env, None).await;
     env.shutdown().await;
     result
 }
 
-async fn run_in(fault: Fault, opts: &Options, env: &mut Env) -> Result<Row, String> {
+/// One round in `env`: load, `fault` once a third is published, settle, reconcile (the
+/// commands of this round only). Starts the connector if none runs. `total` counts the
+/// commands published over every round (the soak).
+pub async fn run_round(
+    fault: Fault,
+    opts: &Options,
+    env: &mut Env,
+    total: Option<Arc<AtomicUsize>>,
+) -> Result<Row, String> {
     let subject = env.config.nats.dlr_subject.clone();
     let live = LiveEvents::follow(&env.client, &subject, &env.op).await?;
-    env.start_connector().await?;
+    if !env.has_connector() {
+        env.start_connector().await?;
+    }
+    let counted_start = env.duplicates_counted().await;
+    let dlr_start_seq = env::last_sequence(&env.js, &env.dlr_stream).await?;
+    let keys = redis_keys::KeyWatch::start(env.redis_url.clone(), env.keys.clone());
+    let abandoned_start: u64 = [&env.primary, &env.backup]
+        .iter()
+        .map(|s| {
+            s.stats()
+                .events
+                .get("deliveries_abandoned")
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum();
 
     let run_id = format!("{:08x}", rand::random::<u32>());
     let ids: Vec<String> = (0..opts.messages)
@@ -80,6 +110,7 @@ async fn run_in(fault: Fault, opts: &Options, env: &mut Env) -> Result<Row, Stri
         commands,
         opts.rate,
         progress.clone(),
+        total,
     ));
     let third = opts.messages / 3;
     // The fault comes once a third is published and the pipeline flows (a message settled).
@@ -116,18 +147,22 @@ async fn run_in(fault: Fault, opts: &Options, env: &mut Env) -> Result<Row, Stri
     // Late copies (a redelivered command, a receipt sent again) have time to show.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let counted = env.duplicates_counted().await;
+    let counted = env.duplicates_counted().await - counted_start;
+    let watched = keys.finish(&env.redis_url, &env.keys).await;
+    let every: Vec<String> = ids.iter().chain(&injected.bad_ids).cloned().collect();
+    let (submits, smsc_ids) = reconcile::submits_of(&[&env.primary, &env.backup], &every);
     let observed = reconcile::Observed {
-        submits: reconcile::submits_by_text(&[&env.primary, &env.backup]),
+        submits,
+        smsc_ids,
         events: reconcile::stream_events(
             &env.js,
             &env.dlr_stream,
             &subject,
-            env.dlr_start_seq,
+            dlr_start_seq,
             &env.op,
         )
         .await?,
-        rows: reconcile::rows(env.db.as_ref().map_or("", |d| d.url.as_str()), &env.op).await?,
+        rows: reconcile::rows(&env.db_url, &env.op, &ids).await?,
     };
     let good: Vec<String> = published
         .acked
@@ -151,7 +186,31 @@ async fn run_in(fault: Fault, opts: &Options, env: &mut Env) -> Result<Row, Stri
             "; recovery from the settlements seen live ({unseen} missed by the live view)"
         ));
     }
+    note.push_str(&format!(
+        "{}{}",
+        if note.is_empty() { "" } else { "; " },
+        watched.summary(&env.keys)
+    ));
     let mut problems = injected.problems.clone();
+    problems.extend(watched.problems(&env.keys));
+    let abandoned: u64 = [&env.primary, &env.backup]
+        .iter()
+        .map(|s| {
+            s.stats()
+                .events
+                .get("deliveries_abandoned")
+                .copied()
+                .unwrap_or(0)
+        })
+        .sum::<u64>()
+        .saturating_sub(abandoned_start);
+    if abandoned > 0 {
+        problems.push(format!(
+            "the SMSCs gave up {abandoned} receipt(s) after {} attempts each (every attempt \
+             refused or unanswered by the connector)",
+            env.primary.config().receipts.max_attempts
+        ));
+    }
     problems.extend(outcome.problems.iter().cloned());
     if !published.failed.is_empty() {
         problems.push(format!(
@@ -189,6 +248,7 @@ async fn run_in(fault: Fault, opts: &Options, env: &mut Env) -> Result<Row, Stri
             .primary
             .max_accepted_in(Duration::from_secs(1))
             .max(env.backup.max_accepted_in(Duration::from_secs(1))),
+        redis_keys: Some(watched.max_keys),
         note,
         problems,
         skipped: None,

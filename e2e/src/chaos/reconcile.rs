@@ -32,6 +32,8 @@ pub struct Observed {
     pub events: Vec<Value>,
     /// Submit statuses of the correlation rows per messageId.
     pub rows: HashMap<String, Vec<String>>,
+    /// The SMSC message ids the simulators gave each text (to explain a lost receipt).
+    pub smsc_ids: HashMap<String, Vec<String>>,
 }
 
 /// The figures of one run.
@@ -52,14 +54,28 @@ pub struct Outcome {
     pub problems: Vec<String>,
 }
 
-/// Accepted submits of both simulators, per text.
-pub fn submits_by_text(sims: &[&SimHandle]) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for s in sims.iter().flat_map(|s| s.submits()) {
-        *m.entry(String::from_utf8_lossy(s.message()).into_owned())
-            .or_default() += 1;
+/// Accepted submits of the simulators among `ids`, per text (the text of every command is its
+/// messageId), and the SMSC message ids they were given.
+pub fn submits_of(
+    sims: &[&SimHandle],
+    ids: &[String],
+) -> (HashMap<String, usize>, HashMap<String, Vec<String>>) {
+    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut counts = HashMap::new();
+    let mut smsc: HashMap<String, Vec<String>> = HashMap::new();
+    for sim in sims {
+        for s in sim.submits() {
+            let text = String::from_utf8_lossy(s.message());
+            if !wanted.contains(text.as_ref()) {
+                continue;
+            }
+            *counts.entry(text.to_string()).or_default() += 1;
+            smsc.entry(text.into_owned())
+                .or_default()
+                .push(s.message_id.clone());
+        }
     }
-    m
+    (counts, smsc)
 }
 
 /// The events of `operator` stored in `stream` after `start_seq`, up to its last sequence now.
@@ -100,7 +116,7 @@ pub async fn stream_events(
         let seq = m.info().map(|i| i.stream_sequence).unwrap_or(end_seq);
         if let Ok(v) = serde_json::from_slice::<Value>(&m.payload) {
             if v["operatorId"] == operator {
-                out.push(v);
+                out.push(trim(v));
             }
         }
         if seq >= end_seq {
@@ -110,17 +126,47 @@ pub async fn stream_events(
     Ok(out)
 }
 
-/// Submit statuses of `operator`'s correlation rows per messageId.
-pub async fn rows(pg_url: &str, operator: &str) -> Result<HashMap<String, Vec<String>>, String> {
+/// The fields the reconciliation reads (an event is ~1.5 KB as a full `Value`; a soak round
+/// reads 100,000 of them).
+const KEPT_FIELDS: [&str; 7] = [
+    "messageId",
+    "eventId",
+    "status",
+    "messageStatus",
+    "source",
+    "smscMessageId",
+    "operatorId",
+];
+
+fn trim(mut v: Value) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(o) = v.as_object_mut() {
+        for k in KEPT_FIELDS {
+            if let Some(x) = o.remove(k) {
+                out.insert(k.to_string(), x);
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// Submit statuses of `operator`'s correlation rows of `ids`, per messageId.
+pub async fn rows(
+    pg_url: &str,
+    operator: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, String> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(pg_url)
         .await
         .map_err(|e| format!("PostgreSQL: {e}"))?;
     let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT message_id, submit_status FROM smpp.message_correlations WHERE operator_id = $1",
+        "SELECT message_id, submit_status FROM smpp.message_correlations \
+         WHERE operator_id = $1 AND message_id = ANY($2)",
     )
     .bind(operator)
+    .bind(ids)
     .fetch_all(&pool)
     .await
     .map_err(|e| format!("correlation rows: {e}"))?;
@@ -179,7 +225,13 @@ pub fn reconcile(expected: &Expected<'_>, observed: &Observed) -> Outcome {
                 out.problems
                     .push(format!("{id}: sent {sent} time(s) but no SUBMITTED row"));
             }
-            _ if !by_operator => out.lost_receipts.push(id.clone()),
+            _ if !by_operator => {
+                if out.lost_receipts.len() < 3 {
+                    out.problems
+                        .push(explain_lost_receipt(id, events, observed));
+                }
+                out.lost_receipts.push(id.clone());
+            }
             _ => {}
         }
     }
@@ -212,6 +264,33 @@ pub fn reconcile(expected: &Expected<'_>, observed: &Observed) -> Outcome {
         out.duplicate_events += n.saturating_sub(1);
     }
     out
+}
+
+/// What was seen of a message whose receipt is missing: its events, and whether the receipts
+/// for its SMSC ids came out uncorrelated.
+fn explain_lost_receipt(id: &str, events: &[&Value], observed: &Observed) -> String {
+    let seen: Vec<String> = events
+        .iter()
+        .map(|e| format!("{}/{}", e["status"], e["source"]))
+        .collect();
+    let smsc = observed.smsc_ids.get(id).cloned().unwrap_or_default();
+    let uncorrelated: Vec<String> = observed
+        .events
+        .iter()
+        .filter(|e| {
+            e["messageId"].is_null()
+                && e["smscMessageId"]
+                    .as_str()
+                    .is_some_and(|s| smsc.iter().any(|x| x == s))
+        })
+        .map(|e| format!("{}", e["status"]))
+        .collect();
+    format!(
+        "{id}: no final receipt event; its events [{}]; SMSC ids {smsc:?}; uncorrelated events \
+         for those ids [{}]",
+        seen.join(", "),
+        uncorrelated.join(", ")
+    )
 }
 
 /// Events beyond the first of each status of one message.
@@ -254,6 +333,7 @@ mod tests {
                 ("b".into(), vec!["SUBMITTED".into()]),
                 ("c".into(), vec!["SUBMITTED".into()]),
             ]),
+            ..Observed::default()
         };
         let o = reconcile(
             &Expected {
@@ -267,7 +347,9 @@ mod tests {
         assert_eq!(o.duplicate_submits, 1);
         assert_eq!(o.duplicate_events, 1);
         assert_eq!(o.rejected, 1);
-        assert!(o.problems.is_empty(), "{:?}", o.problems);
+        // The lost receipt is explained (its events, its SMSC ids).
+        assert_eq!(o.problems.len(), 1, "{:?}", o.problems);
+        assert!(o.problems[0].starts_with("c: no final receipt event"));
     }
 
     #[test]
@@ -280,6 +362,7 @@ mod tests {
                 ev("a", "1", "DELIVERED", "operator"),
             ],
             rows: HashMap::from([("a".into(), vec!["SUBMITTED".into()])]),
+            ..Observed::default()
         };
         let o = reconcile(
             &Expected {

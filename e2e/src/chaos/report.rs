@@ -29,6 +29,8 @@ pub struct Row {
     pub recover_s: Option<f64>,
     /// Largest number of submits accepted in one second at an SMSC.
     pub max_tps: u64,
+    /// Most throttle keys of the operator seen at once in Redis (`None`: not scanned).
+    pub redis_keys: Option<usize>,
     /// What happened.
     pub note: String,
     /// Why the row fails.
@@ -66,7 +68,7 @@ impl Row {
     }
 }
 
-const HEADER: [&str; 12] = [
+const HEADER: [&str; 13] = [
     "fault",
     "sent",
     "in flight",
@@ -78,14 +80,15 @@ const HEADER: [&str; 12] = [
     "rejected",
     "recover s",
     "max TPS",
+    "redis keys",
     "verdict",
 ];
 
-fn cells(r: &Row) -> [String; 12] {
+fn cells(r: &Row) -> [String; 13] {
     if r.skipped.is_some() {
-        let mut c: [String; 12] = Default::default();
+        let mut c: [String; 13] = Default::default();
         c[0] = r.fault.clone();
-        c[11] = "SKIPPED".into();
+        c[12] = "SKIPPED".into();
         return c;
     }
     let counted = match r.allowance {
@@ -105,13 +108,14 @@ fn cells(r: &Row) -> [String; 12] {
         r.recover_s
             .map_or_else(|| "-".into(), |s| format!("{s:.1}")),
         r.max_tps.to_string(),
+        r.redis_keys.map_or_else(|| "-".into(), |k| k.to_string()),
         if r.passed() { "ok" } else { "FAIL" }.into(),
     ]
 }
 
 /// The table (Markdown), then a note per row and the problems.
 pub fn render(rows: &[Row]) -> String {
-    let all: Vec<[String; 12]> = rows.iter().map(cells).collect();
+    let all: Vec<[String; 13]> = rows.iter().map(cells).collect();
     let widths: Vec<usize> = (0..HEADER.len())
         .map(|i| {
             all.iter()
