@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_util::codec::Framed;
 
-use connector::codec::{
+use connector::protocol::codec::{
     Address, BindResp, Body, COctetString, CommandId, CommandStatus, Pdu, SmppCodec, SubmitSm,
 };
 use connector::session::{

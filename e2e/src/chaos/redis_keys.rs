@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use connector::throttle::ThrottleSettings;
+use connector::pipeline::throttle::ThrottleSettings;
 
 /// The limiter's key scheme and bounds for one operator.
 #[derive(Debug, Clone)]
