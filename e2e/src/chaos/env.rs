@@ -10,10 +10,10 @@ use std::time::Duration;
 use async_nats::jetstream;
 use crds::ConnectorConfig;
 
-use super::connector::Connector;
 use super::delay_proxy::DelayProxy;
 use super::redis_keys::KeyScheme;
 use super::servers::{PgServer, RedisServer};
+use crate::harness::Connector;
 use crate::harness::{
     self, credentials_ok, CredentialsServer, NatsServer, PrivateDb, TcpProxy, TempDir,
 };
@@ -279,7 +279,7 @@ impl Env {
     /// Starts the connector and waits until it is ready.
     pub async fn start_connector(&mut self) -> Result<(), String> {
         self.config.http.address = format!("127.0.0.1:{}", harness::free_port());
-        let c = Connector::start(self.config.clone())?;
+        let c = Connector::try_start(self.config.clone())?;
         if let Ok(mut r) = self.runtime.lock() {
             *r = c.runtime_handle();
         }

@@ -8,7 +8,6 @@
 //! timeout passed) the run is reconciled. The soak ([`soak::run`]) runs round after round of
 //! the same in one environment, sampled every 10 s.
 
-pub mod connector;
 pub mod delay_proxy;
 pub mod env;
 pub mod faults;

@@ -16,29 +16,44 @@ pub struct Connector {
 }
 
 impl Connector {
-    /// Starts `connector::service::run(config)`.
+    /// Starts `connector::service::run(config)`; panics when no runtime can be built.
     pub fn start(config: ConnectorConfig) -> Self {
-        let runtime = match tokio::runtime::Builder::new_multi_thread()
+        match Self::try_start(config) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Starts `connector::service::run(config)`, or says why no runtime could be built.
+    pub fn try_start(config: ConnectorConfig) -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("connector-under-test")
             .enable_all()
             .build()
-        {
-            Ok(r) => r,
-            Err(e) => panic!("connector runtime: {e}"),
-        };
+            .map_err(|e| format!("connector runtime: {e}"))?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let http = format!("http://{}", config.http.address);
         let join = runtime.spawn(connector::service::run(config, async move {
             let _ = rx.await;
         }));
-        Self {
+        Ok(Self {
             runtime: Some(runtime),
             join: Some(join),
             stop: Some(tx),
             http,
             http_client: reqwest::Client::new(),
-        }
+        })
+    }
+
+    /// Tasks alive on the connector's runtime now (its own tasks: the caller runs on another).
+    pub fn alive_tasks(&self) -> Option<usize> {
+        self.runtime.as_ref().map(|r| r.metrics().num_alive_tasks())
+    }
+
+    /// A handle to the connector's runtime (for a sampler).
+    pub fn runtime_handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.as_ref().map(|r| r.handle().clone())
     }
 
     /// Starts it and waits until `/ready` answers 200; panics with what `run` returned if it
