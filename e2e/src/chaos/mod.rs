@@ -149,10 +149,12 @@ pub async fn run_round(
     let counted = env.duplicates_counted().await - counted_start;
     let watched = keys.finish(&env.redis_url, &env.keys).await;
     let every: Vec<String> = ids.iter().chain(&injected.bad_ids).cloned().collect();
-    let (submits, smsc_ids) = reconcile::submits_of(&[&env.primary, &env.backup], &every);
+    let sims = [("primary", &env.primary), ("backup", &env.backup)];
+    let submits = reconcile::submits_of(&sims, &every);
     let observed = reconcile::Observed {
-        submits,
-        smsc_ids,
+        submits: submits.counts,
+        smsc_ids: submits.smsc_ids,
+        receipt_fates: submits.fates,
         events: reconcile::stream_events(
             &env.js,
             &env.dlr_stream,
@@ -208,6 +210,16 @@ pub async fn run_round(
             "the SMSCs gave up {abandoned} receipt(s) after {} attempts each (every attempt \
              refused or unanswered by the connector)",
             env.primary.config().receipts.max_attempts
+        ));
+    }
+    if !outcome.lost_receipts.is_empty() {
+        problems.push(format!(
+            "deliveries kept undelivered at the SMSCs: primary {} (bound sessions {}), backup {} \
+             (bound sessions {})",
+            env.primary.pending_deliveries(None),
+            env.primary.bound_sessions(),
+            env.backup.pending_deliveries(None),
+            env.backup.bound_sessions()
         ));
     }
     problems.extend(outcome.problems.iter().cloned());

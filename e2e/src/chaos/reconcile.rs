@@ -34,6 +34,8 @@ pub struct Observed {
     pub rows: HashMap<String, Vec<String>>,
     /// The SMSC message ids the simulators gave each text (to explain a lost receipt).
     pub smsc_ids: HashMap<String, Vec<String>>,
+    /// What the simulators saw of each text's receipts ("ID@sim: written 1, acked 1, …").
+    pub receipt_fates: HashMap<String, Vec<String>>,
 }
 
 /// The figures of one run.
@@ -56,26 +58,42 @@ pub struct Outcome {
 
 /// Accepted submits of the simulators among `ids`, per text (the text of every command is its
 /// messageId), and the SMSC message ids they were given.
-pub fn submits_of(
-    sims: &[&SimHandle],
-    ids: &[String],
-) -> (HashMap<String, usize>, HashMap<String, Vec<String>>) {
+pub fn submits_of(sims: &[(&str, &SimHandle)], ids: &[String]) -> Submits {
     let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-    let mut counts = HashMap::new();
-    let mut smsc: HashMap<String, Vec<String>> = HashMap::new();
-    for sim in sims {
+    let mut out = Submits::default();
+    for (name, sim) in sims {
         for s in sim.submits() {
             let text = String::from_utf8_lossy(s.message());
             if !wanted.contains(text.as_ref()) {
                 continue;
             }
-            *counts.entry(text.to_string()).or_default() += 1;
-            smsc.entry(text.into_owned())
+            *out.counts.entry(text.to_string()).or_default() += 1;
+            let fate = match sim.receipt_fate(&s.message_id) {
+                Some(f) => f.to_string(),
+                None => "no receipt written".into(),
+            };
+            out.fates
+                .entry(text.to_string())
+                .or_default()
+                .push(format!("{}@{name}: {fate}", s.message_id));
+            out.smsc_ids
+                .entry(text.into_owned())
                 .or_default()
                 .push(s.message_id.clone());
         }
     }
-    (counts, smsc)
+    out
+}
+
+/// The accepted submits of some texts, as the simulators recorded them.
+#[derive(Debug, Default)]
+pub struct Submits {
+    /// Accepted submits per text.
+    pub counts: HashMap<String, usize>,
+    /// The SMSC ids given to each text.
+    pub smsc_ids: HashMap<String, Vec<String>>,
+    /// The fate of each of those receipts at its simulator.
+    pub fates: HashMap<String, Vec<String>>,
 }
 
 /// The events of `operator` stored in `stream` after `start_seq`, up to its last sequence now.
@@ -274,6 +292,7 @@ fn explain_lost_receipt(id: &str, events: &[&Value], observed: &Observed) -> Str
         .map(|e| format!("{}/{}", e["status"], e["source"]))
         .collect();
     let smsc = observed.smsc_ids.get(id).cloned().unwrap_or_default();
+    let fates = observed.receipt_fates.get(id).cloned().unwrap_or_default();
     let uncorrelated: Vec<String> = observed
         .events
         .iter()
@@ -287,9 +306,10 @@ fn explain_lost_receipt(id: &str, events: &[&Value], observed: &Observed) -> Str
         .collect();
     format!(
         "{id}: no final receipt event; its events [{}]; SMSC ids {smsc:?}; uncorrelated events \
-         for those ids [{}]",
+         for those ids [{}]; at the simulators [{}]",
         seen.join(", "),
-        uncorrelated.join(", ")
+        uncorrelated.join(", "),
+        fates.join("; ")
     )
 }
 
@@ -321,6 +341,7 @@ mod tests {
     fn lost_duplicated_and_rejected_are_told_apart() {
         let ids: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
         let observed = Observed {
+            receipt_fates: HashMap::new(),
             submits: HashMap::from([("a".into(), 1), ("b".into(), 2), ("c".into(), 1)]),
             events: vec![
                 ev("a", "1", "DELIVERED", "operator"),
@@ -356,6 +377,7 @@ mod tests {
     fn a_duplicate_event_without_a_duplicate_submit_is_a_problem() {
         let ids = vec!["a".to_string()];
         let observed = Observed {
+            receipt_fates: HashMap::new(),
             submits: HashMap::from([("a".into(), 1)]),
             events: vec![
                 ev("a", "1", "DELIVERED", "operator"),

@@ -105,6 +105,14 @@ impl Delivery {
         matches!(self.kind, DeliveryKind::Receipt(_))
     }
 
+    /// The SMSC message id a receipt reports (`None` for MO).
+    pub fn receipt_id(&self) -> Option<&str> {
+        match &self.kind {
+            DeliveryKind::Receipt(r) => Some(r.message_id.as_str()),
+            DeliveryKind::Mo(_) => None,
+        }
+    }
+
     /// The deliver_sm body, with the done date `now` for receipts.
     pub fn to_deliver_sm(&self, now: DateTime<Utc>) -> DeliverSm {
         match &self.kind {

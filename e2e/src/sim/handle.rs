@@ -122,6 +122,12 @@ impl SimHandle {
             .unwrap_or_default()
     }
 
+    /// What happened to the receipt of SMSC message `id` (`None`: capture is off, the
+    /// receipt was never written, or it is older than the capture limit).
+    pub fn receipt_fate(&self, id: &str) -> Option<super::ReceiptFate> {
+        self.shared.receipt_log.as_ref().and_then(|l| l.fate(id))
+    }
+
     /// Every submit accepted from now on; `None` if capture is off.
     pub fn subscribe_submits(
         &self,

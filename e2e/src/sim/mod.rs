@@ -19,6 +19,7 @@ pub mod message_id;
 pub mod message_store;
 pub mod outcome;
 pub mod pdu_log;
+pub mod receipt_log;
 pub mod router;
 pub mod scheduler;
 pub mod session;
@@ -40,5 +41,6 @@ pub use faults::{
 pub use handle::{SimHandle, Simulator, StartError};
 pub use message_id::{IdForm, IdStart};
 pub use outcome::{Outcome, OutcomeMix};
+pub use receipt_log::ReceiptFate;
 pub use session::BindMode;
 pub use stats::{Direction, StatsSnapshot};

@@ -8,11 +8,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::capture::Capture;
 use super::config::SimConfig;
+use super::delivery::Delivery;
 use super::faults::FaultState;
 use super::message_id::IdGenerator;
 use super::message_store::MessageStore;
 use super::outcome::OutcomePicker;
 use super::pdu_log::PduLog;
+use super::receipt_log::ReceiptLog;
 use super::router::Router;
 use super::scheduler::Scheduler;
 use super::stats::Stats;
@@ -37,6 +39,8 @@ pub struct Shared {
     pub scheduler: Scheduler,
     /// Captured submits, if enabled.
     pub capture: Option<Capture>,
+    /// Receipt fates, kept with the capture.
+    pub receipt_log: Option<ReceiptLog>,
     /// Messages for query_sm, cancel_sm and replace_sm.
     pub messages: Arc<MessageStore>,
     /// Receipt outcomes.
@@ -70,6 +74,9 @@ impl Shared {
             capture: config
                 .capture_submits
                 .then(|| Capture::new(config.capture_limit)),
+            receipt_log: config
+                .capture_submits
+                .then(|| ReceiptLog::new(config.capture_limit)),
             messages,
             outcomes: OutcomePicker::new(config.receipts.mix),
             pdu_log,
@@ -78,5 +85,12 @@ impl Shared {
             next_session: AtomicU64::new(1),
             config,
         }))
+    }
+
+    /// Notes in the receipt log (if kept) what happened to `delivery`, if it is a receipt.
+    pub fn log_receipt(&self, delivery: &Delivery, note: impl FnOnce(&ReceiptLog, &str)) {
+        if let (Some(log), Some(id)) = (&self.receipt_log, delivery.receipt_id()) {
+            note(log, id);
+        }
     }
 }

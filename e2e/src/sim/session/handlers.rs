@@ -370,6 +370,7 @@ impl Session {
             return;
         };
         let shared = self.shared.clone();
+        shared.log_receipt(&delivery, |log, id| log.answered(id, status.is_ok()));
         let events = &shared.stats.events;
         if status.is_ok() {
             Stats::bump(if delivery.is_receipt() {

@@ -17,6 +17,7 @@ use tokio_util::codec::Decoder;
 
 use super::delivery::Delivery;
 use super::faults::{BreakAction, ConnectionFault, LiveFaults};
+use super::receipt_log::ReceiptLog;
 use super::router::{SessionCmd, SessionId};
 use super::shared::Shared;
 use super::stats::{Direction, LocalCounts, Stats};
@@ -151,6 +152,7 @@ fn requeue(
 ) {
     shared.router.remove_session(id, was_bound);
     for delivery in outstanding.into_values().flatten() {
+        shared.log_receipt(&delivery, ReceiptLog::requeued);
         shared.router.route(delivery);
     }
 }
@@ -389,6 +391,7 @@ impl Session {
         for copy in 0..copies {
             let seq = self.next_sequence();
             self.write_pdu(&Pdu::new(seq, Body::DeliverSm(sm.clone())));
+            shared.log_receipt(&delivery, ReceiptLog::written);
             Stats::bump(if delivery.is_receipt() {
                 &events.receipts_sent
             } else {
