@@ -168,7 +168,10 @@ pub async fn run(
     let stop = CancellationToken::new();
     let receive_stop = CancellationToken::new();
     let mut workers = JoinSet::new();
-    let id_forms = Arc::new(IdForms::new(config.receipts.id_form));
+    let id_forms = Arc::new(IdForms::new(
+        config.receipts.id_form,
+        config.receipts.id_scope,
+    ));
 
     let (status_tx, status_rx) = watch::channel(None);
     match StatusWriter::from_config(&config.status_writer).await {

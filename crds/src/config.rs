@@ -221,6 +221,10 @@ pub struct FailoverConfig {
     /// The primary must stay bound this long before traffic fails back to it.
     #[serde(default = "defaults::failback_hold_seconds")]
     pub failback_hold_seconds: u64,
+    /// After a failback, keep a bind on the backup this many seconds, sending nothing, to take
+    /// the receipts it still holds for messages it accepted; 0: unbind at once.
+    #[serde(default = "defaults::receipt_linger_seconds")]
+    pub receipt_linger_seconds: u64,
 }
 
 impl Default for FailoverConfig {
@@ -230,6 +234,7 @@ impl Default for FailoverConfig {
             after_seconds: defaults::failover_after_seconds(),
             probe_interval_seconds: defaults::probe_interval_seconds(),
             failback_hold_seconds: defaults::failback_hold_seconds(),
+            receipt_linger_seconds: defaults::receipt_linger_seconds(),
         }
     }
 }
@@ -373,6 +378,20 @@ pub enum ReceiptIdForm {
     DecimalToHex,
 }
 
+/// Whose message ids a receipt can name when the operator has a backup endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ReceiptIdScope {
+    /// Each endpoint numbers its own messages (two SMSC systems): a receipt names only a
+    /// message submitted to the endpoint it arrives from, and each endpoint's id form is learnt
+    /// on its own.
+    #[default]
+    Endpoint,
+    /// Primary and backup are nodes of one SMSC system with one id space: a receipt from either
+    /// names a message submitted to either.
+    Shared,
+}
+
 /// Receipt handling.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -380,6 +399,9 @@ pub struct ReceiptConfig {
     /// How receipt ids compare to submit_sm_resp ids.
     #[serde(default)]
     pub id_form: ReceiptIdForm,
+    /// Whether primary and backup share one message id space.
+    #[serde(default)]
+    pub id_scope: ReceiptIdScope,
     /// How long a receipt that matches no submit yet is kept and retried, in seconds.
     #[serde(default = "defaults::correlation_wait_seconds")]
     pub correlation_wait_seconds: u64,
@@ -396,6 +418,7 @@ impl Default for ReceiptConfig {
     fn default() -> Self {
         Self {
             id_form: ReceiptIdForm::Auto,
+            id_scope: ReceiptIdScope::Endpoint,
             correlation_wait_seconds: defaults::correlation_wait_seconds(),
             publish_accepted: false,
             max_pending: defaults::max_pending(),
@@ -845,6 +868,9 @@ pub mod defaults {
     }
     pub fn failback_hold_seconds() -> u64 {
         60
+    }
+    pub fn receipt_linger_seconds() -> u64 {
+        300
     }
     pub fn tps() -> u32 {
         100

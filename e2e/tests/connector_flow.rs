@@ -199,8 +199,8 @@ async fn failover_to_the_backup_and_back_with_health_events() {
     harness::init_logging();
     let op = harness::unique_operator("failover");
     let primary = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
-    // The backup counts its ids from elsewhere: two SMSCs handing out the same ids to one
-    // operator is a known limit (docs/encodings-and-receipts.md).
+    // The backup counts its ids from elsewhere (the same ids at both endpoints are tested in
+    // receipt_correlation.rs).
     let backup = harness::start_sim("ghasi01b", "s3cret2", |c| {
         c.id_start = e2e::sim::IdStart::At(1_000_000_001);
     })
@@ -295,6 +295,100 @@ async fn failover_to_the_backup_and_back_with_health_events() {
     assert_eq!(backup.submits().len(), 1);
     assert_eq!(connector.stop().await, Ok(()));
     bus.cleanup().await;
+}
+
+/// Runs the backup-receipt scenario with `failover.receiptLingerSeconds` = `linger`: three
+/// messages accepted by the backup whose receipts it sends 8 s later, after the failback to the
+/// primary. Returns whether all three receipts arrived within 20 s of the failback.
+async fn receipts_held_by_the_backup_after_failback(linger: u64) -> bool {
+    let op = harness::unique_operator("linger");
+    let primary = harness::start_sim("ghasi01", "s3cret", |_| {}).await;
+    let backup = harness::start_sim("ghasi01", "s3cret", |c| {
+        c.id_start = e2e::sim::IdStart::At(1_000_000_001);
+        c.receipts.delay = Delay::from_millis(8_000);
+    })
+    .await;
+    let dir = TempDir::new().expect("temp dir");
+    let mut config = harness::test_config(&op, primary.addr(), harness::sim_credentials(&dir));
+    harness::with_backup(&mut config, backup.addr());
+    config.failover.receipt_linger_seconds = linger;
+    let mut bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = Connector::start(config);
+    assert!(connector.wait_ready(READY).await);
+    primary.set_faults(e2e::sim::Faults {
+        refuse_connections: Some(RefuseMode::AcceptAndClose),
+        ..Default::default()
+    });
+    primary.break_connections(BreakAction::Reset);
+    assert!(
+        bus.wait_for(Duration::from_secs(15), |_, h| has_sequence(
+            h,
+            &[("FAILBACK", "backup")]
+        ))
+        .await,
+        "{:?}",
+        states(&bus.health_events)
+    );
+    let ids = harness::message_ids("linger", 3);
+    bus.publish_many(&harness::id_commands(&op, &ids, |_| {}))
+        .await;
+    assert!(
+        harness::eventually(Duration::from_secs(10), || async {
+            (Db::connect().await.rows(&op).await.len() == 3).then_some(())
+        })
+        .await
+        .is_some(),
+        "the backup's submits are committed"
+    );
+    assert_eq!(backup.submits().len(), 3);
+    primary.clear_faults();
+    assert!(
+        bus.wait_for(Duration::from_secs(15), |_, h| has_sequence(
+            h,
+            &[("FAILBACK", "backup"), ("BOUND", "primary")]
+        ))
+        .await,
+        "failback: {:?}",
+        states(&bus.health_events)
+    );
+    assert!(
+        ids.iter()
+            .all(|id| !bus.events_of(id).iter().any(|e| e["final"] == true)),
+        "the receipts are still held by the backup at the failback"
+    );
+    let delivered = bus.wait_final(&ids, Duration::from_secs(20)).await;
+    if delivered {
+        assert_eq!(
+            bus.dlr_events
+                .iter()
+                .filter(|e| e["messageId"].is_null())
+                .count(),
+            0,
+            "each on its own message"
+        );
+    }
+    assert_eq!(connector.stop().await, Ok(()));
+    assert_eq!(
+        backup.bound_sessions(),
+        0,
+        "the lingering bind is gone at the stop"
+    );
+    bus.cleanup().await;
+    delivered
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_the_backup_holds_at_failback_are_taken_by_a_lingering_bind() {
+    harness::init_logging();
+    assert!(
+        receipts_held_by_the_backup_after_failback(300).await,
+        "every receipt the backup held is published"
+    );
+    // Without the lingering bind they stay at the backup.
+    assert!(
+        !receipts_held_by_the_backup_after_failback(0).await,
+        "without it the receipts stay at the backup"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

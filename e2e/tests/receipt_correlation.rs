@@ -152,3 +152,118 @@ async fn an_intermediate_notification_is_not_final_and_the_final_receipt_follows
     assert_eq!(connector.stop().await, Ok(()));
     bus.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_and_backup_numbering_from_1_each_get_their_own_receipts() {
+    // Two SMSC systems that both hand out "1", "2", "3": the primary's receipts arrive after
+    // the failback, when the backup's messages with the same ids are the newer submits.
+    harness::init_logging();
+    let op = harness::unique_operator("idspace");
+    let primary = harness::start_sim("ghasi01", "s3cret", |c| {
+        c.message_id = IdForm::Decimal;
+        c.id_start = IdStart::At(1);
+        c.receipts.delay = Delay::from_millis(4_000);
+    })
+    .await;
+    let backup = harness::start_sim("ghasi01", "s3cret", |c| {
+        c.message_id = IdForm::Decimal;
+        c.id_start = IdStart::At(1);
+        c.receipts.delay = Delay::from_millis(20);
+    })
+    .await;
+    let dir = TempDir::new().expect("temp dir");
+    let mut config = harness::test_config(&op, primary.addr(), harness::sim_credentials(&dir));
+    harness::with_backup(&mut config, backup.addr());
+    assert_eq!(
+        config.receipts.id_scope,
+        crds::config::ReceiptIdScope::Endpoint,
+        "the default"
+    );
+    let mut bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = Connector::start(config);
+    assert!(connector.wait_ready(Duration::from_secs(15)).await);
+
+    let ids = harness::message_ids("ids", 6);
+    let (on_primary, on_backup) = ids.split_at(3);
+    bus.publish_many(&harness::id_commands(&op, on_primary, |_| {}))
+        .await;
+    assert!(
+        harness::eventually(Duration::from_secs(10), || async {
+            (primary.submits().len() == 3).then_some(())
+        })
+        .await
+        .is_some(),
+        "the primary took three messages"
+    );
+    assert!(
+        harness::eventually(Duration::from_secs(10), || async {
+            (Db::connect().await.rows(&op).await.len() == 3).then_some(())
+        })
+        .await
+        .is_some(),
+        "their submits are committed"
+    );
+    primary.set_faults(e2e::sim::Faults {
+        refuse_connections: Some(e2e::sim::RefuseMode::AcceptAndClose),
+        ..Default::default()
+    });
+    primary.break_connections(e2e::sim::BreakAction::Reset);
+    bus.publish_many(&harness::id_commands(&op, on_backup, |_| {}))
+        .await;
+    assert!(
+        bus.wait_final(on_backup, Duration::from_secs(20)).await,
+        "the backup's messages get their receipts"
+    );
+    assert_eq!(backup.submits().len(), 3);
+    primary.clear_faults();
+    assert!(
+        bus.wait_final(on_primary, Duration::from_secs(30)).await,
+        "the primary's receipts reach the primary's messages after the failback"
+    );
+    bus.settle(Duration::from_secs(1)).await;
+
+    let rows = Db::connect().await.rows(&op).await;
+    let smsc_of: HashMap<&str, &str> = rows
+        .iter()
+        .filter_map(|r| Some((r.message_id.as_str(), r.smsc_message_id.as_deref()?)))
+        .collect();
+    let mut primary_ids: Vec<&str> = on_primary.iter().map(|m| smsc_of[m.as_str()]).collect();
+    let mut backup_ids: Vec<&str> = on_backup.iter().map(|m| smsc_of[m.as_str()]).collect();
+    primary_ids.sort_unstable();
+    backup_ids.sort_unstable();
+    assert_eq!(primary_ids, ["1", "2", "3"]);
+    assert_eq!(backup_ids, ["1", "2", "3"], "the same ids at both SMSCs");
+    for (id, suffix) in on_primary
+        .iter()
+        .map(|m| (m, ""))
+        .chain(on_backup.iter().map(|m| (m, ":backup")))
+    {
+        let finals: Vec<_> = bus
+            .events_of(id)
+            .into_iter()
+            .filter(|e| e["final"] == true)
+            .collect();
+        assert_eq!(finals.len(), 1, "{id}: {finals:?}");
+        let smsc = smsc_of[id.as_str()];
+        assert_eq!(finals[0]["status"], "DELIVERED", "{}", finals[0]);
+        assert_eq!(
+            finals[0]["eventId"],
+            format!("{op}:{smsc}:DELIVRD{suffix}"),
+            "{}",
+            finals[0]
+        );
+    }
+    assert!(
+        bus.dlr_events.iter().all(|e| !e["messageId"].is_null()),
+        "no receipt left uncorrelated: {:?}",
+        bus.dlr_events
+    );
+    assert_eq!(
+        connector
+            .metric("smpp_correlation_conflicts_total", "")
+            .await,
+        0.0
+    );
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}

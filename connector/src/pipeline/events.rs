@@ -4,7 +4,9 @@
 //! event id and waits for the stream's acknowledgement.
 //!
 //! Event ids (the JetStream de-duplication key, see [`event_id`]):
-//! - operator receipt, correlated or not: `{operatorId}:{smscMessageId}:{stat}`;
+//! - operator receipt, correlated or not: `{operatorId}:{smscMessageId}:{stat}`, with
+//!   `:intermediate` for an intermediate notification and `:backup` for a receipt of the
+//!   backup's own id space (`receipts.idScope: endpoint`, see [`event_id::of_id_space`]);
 //! - rejected command: `{operatorId}:{messageId}:REJECTED`;
 //! - connector event about one segment: `{operatorId}:{messageId}:{segmentIndex}:{STATUS}`.
 
@@ -47,6 +49,17 @@ pub mod event_id {
         stat: &str,
     ) -> String {
         format!("{operator_id}:{smsc_message_id}:{stat}:intermediate")
+    }
+
+    /// `id` as the event id of a receipt from the id space of `endpoint` (`None`: primary and
+    /// backup share one): the backup's receipts end in `:backup`, so that the primary's and
+    /// the backup's receipts of two messages with the same SMSC id are two events, not one
+    /// that JetStream de-duplicates.
+    pub fn of_id_space(mut id: String, endpoint: Option<super::EndpointRole>) -> String {
+        if endpoint == Some(super::EndpointRole::Backup) {
+            id.push_str(":backup");
+        }
+        id
     }
 
     /// A command rejected by validation: `{operatorId}:{messageId}:REJECTED`.
@@ -164,12 +177,14 @@ impl DlrEvent {
         }
     }
 
-    /// The event of an operator receipt; `correlated` is `None` when no submit matched it within
+    /// The event of an operator receipt of the id space of `id_space` (see
+    /// [`event_id::of_id_space`]); `correlated` is `None` when no submit matched it within
     /// the waiting time (then `messageId` is null).
     pub fn receipt(
         operator_id: &str,
         facts: &ReceiptFacts,
         correlated: Option<&CorrelatedMessage>,
+        id_space: Option<EndpointRole>,
         received_at: DateTime<Utc>,
     ) -> Self {
         let status = facts.status;
@@ -178,11 +193,14 @@ impl DlrEvent {
         let smsc_message_id = correlated
             .and_then(|c| c.smsc_message_id.as_deref())
             .unwrap_or(&facts.smsc_message_id);
-        let event_id = if facts.intermediate {
-            event_id::intermediate_notification(operator_id, smsc_message_id, &facts.stat)
-        } else {
-            event_id::receipt(operator_id, smsc_message_id, &facts.stat)
-        };
+        let event_id = event_id::of_id_space(
+            if facts.intermediate {
+                event_id::intermediate_notification(operator_id, smsc_message_id, &facts.stat)
+            } else {
+                event_id::receipt(operator_id, smsc_message_id, &facts.stat)
+            },
+            id_space,
+        );
         Self {
             message_id: correlated.map(|c| c.message_id.clone()),
             smsc_message_id: Some(smsc_message_id.to_string()),
@@ -227,11 +245,13 @@ impl DlrEvent {
     }
 
     /// The event of a deliver_sm that is a receipt but cannot be read (`reason` says why):
-    /// UNKNOWN, uncorrelated, named by [`event_id::unreadable_receipt`] of `fields`.
+    /// UNKNOWN, uncorrelated, named by [`event_id::unreadable_receipt`] of `fields` in the id
+    /// space of `id_space`.
     pub fn unreadable_receipt(
         operator_id: &str,
         smsc_message_id: Option<&str>,
         fields: &[&[u8]],
+        id_space: Option<EndpointRole>,
         reason: String,
         received_at: DateTime<Utc>,
     ) -> Self {
@@ -239,7 +259,7 @@ impl DlrEvent {
             smsc_message_id: smsc_message_id.map(|id| id.replace('\0', "")),
             reason: Some(reason),
             ..Self::blank(
-                event_id::unreadable_receipt(operator_id, fields),
+                event_id::of_id_space(event_id::unreadable_receipt(operator_id, fields), id_space),
                 operator_id,
                 DeliveryStatus::Unknown,
                 EventSource::Operator,

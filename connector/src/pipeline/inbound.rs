@@ -54,9 +54,9 @@ impl InboundWorker {
 
 async fn handle(inbound: Inbound, receipts: &ReceiptEvents, metrics: &Metrics) {
     let received = Instant::now();
-    let input = match &inbound {
-        Inbound::DeliverSm { sm, .. } => ReceiptInput::from(sm),
-        Inbound::DataSm { sm, .. } => ReceiptInput::from(sm),
+    let (input, endpoint) = match &inbound {
+        Inbound::DeliverSm { sm, endpoint, .. } => (ReceiptInput::from(sm), *endpoint),
+        Inbound::DataSm { sm, endpoint, .. } => (ReceiptInput::from(sm), *endpoint),
         Inbound::AlertNotification { .. } => {
             tracing::debug!("alert_notification ignored");
             return;
@@ -85,6 +85,7 @@ async fn handle(inbound: Inbound, receipts: &ReceiptEvents, metrics: &Metrics) {
                 receipts.operator_id(),
                 e.message_id(),
                 &fields,
+                receipts.id_space(endpoint),
                 format!("unreadable receipt: {e}"),
                 Utc::now(),
             );
@@ -98,7 +99,7 @@ async fn handle(inbound: Inbound, receipts: &ReceiptEvents, metrics: &Metrics) {
         }
         Ok(r) => {
             receipts
-                .handle(ReceiptFacts::from_receipt(&r), received)
+                .handle(ReceiptFacts::from_receipt(&r), endpoint, received)
                 .await
         }
     };

@@ -107,7 +107,9 @@ pub fn prior_events(
         .settled
         .iter()
         .filter_map(|s| match &s.outcome {
-            SubmitOutcome::Submitted { smsc_message_id } => publish_accepted.then(|| {
+            SubmitOutcome::Submitted {
+                smsc_message_id, ..
+            } => publish_accepted.then(|| {
                 DlrEvent::segment_outcome(
                     operator_id,
                     &command.message_id,

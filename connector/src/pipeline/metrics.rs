@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::receipt_flow::IdForms;
 use crate::pipeline::throttle::Throttle;
-use crate::session::SessionHandle;
+use crate::session::{EndpointRole, SessionHandle};
 use crate::store::WriterStats;
 
 /// `command_status` label: the ESME_ name (`ESME_ROK`, `ESME_RTHROTTLED`, ...); a status the
@@ -53,11 +53,14 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
-/// `form` label of the receipt id form gauge.
+/// `form` and `endpoint` labels of the receipt id form gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FormLabel {
     /// `learning`, `asIs`, `hexToDecimal` or `decimalToHex`.
     pub form: String,
+    /// `primary` or `backup`: the endpoint whose receipts use it (the same form for both when
+    /// `receipts.idScope` is shared).
+    pub endpoint: String,
 }
 
 /// Values of the `form` label: `learning` while `auto` has not locked a form.
@@ -403,12 +406,13 @@ impl Metrics {
         }
     }
 
-    /// Sets the receipt id form gauge: 1 for `current`, 0 for the other forms.
-    pub fn set_receipt_id_form(&self, current: &str) {
+    /// Sets the receipt id form gauge of `endpoint`: 1 for `current`, 0 for the other forms.
+    pub fn set_receipt_id_form(&self, endpoint: &str, current: &str) {
         for form in RECEIPT_ID_FORMS {
             self.receipt_id_form
                 .get_or_create(&FormLabel {
                     form: form.to_string(),
+                    endpoint: endpoint.to_string(),
                 })
                 .set(i64::from(form == current));
         }
@@ -455,7 +459,9 @@ impl Gauges {
                 .set(i64::try_from(in_use).unwrap_or(i64::MAX));
             m.tps_used
                 .set(i64::from(self.throttle.used_last_window().await));
-            m.set_receipt_id_form(self.id_forms.label());
+            for endpoint in [EndpointRole::Primary, EndpointRole::Backup] {
+                m.set_receipt_id_form(endpoint.as_str(), self.id_forms.label(endpoint));
+            }
             let slow = self.session.slow_down();
             m.set_slow_down(slow.paused_total, slow.rate_factor);
             let now = self.writer.batches.load(Ordering::Relaxed);
@@ -491,8 +497,9 @@ mod tests {
         m.reconnects_total.inc();
         m.correlation_misses_total.inc();
         m.duplicate_window_total.inc();
-        m.set_receipt_id_form("learning");
-        m.set_receipt_id_form("hexToDecimal");
+        m.set_receipt_id_form("primary", "learning");
+        m.set_receipt_id_form("primary", "hexToDecimal");
+        m.set_receipt_id_form("backup", "asIs");
         let text = m.encode();
         for line in [
             "smpp_submit_total{command_status=\"ESME_ROK\"} 1",
@@ -510,9 +517,11 @@ mod tests {
             "smpp_duplicate_window_total 1",
             "smpp_mo_messages_total 0",
             "smpp_idempotent_skips_total 0",
-            "smpp_receipt_id_form{form=\"learning\"} 0",
-            "smpp_receipt_id_form{form=\"hexToDecimal\"} 1",
-            "smpp_receipt_id_form{form=\"decimalToHex\"} 0",
+            "smpp_receipt_id_form{form=\"learning\",endpoint=\"primary\"} 0",
+            "smpp_receipt_id_form{form=\"hexToDecimal\",endpoint=\"primary\"} 1",
+            "smpp_receipt_id_form{form=\"decimalToHex\",endpoint=\"primary\"} 0",
+            "smpp_receipt_id_form{form=\"asIs\",endpoint=\"backup\"} 1",
+            "smpp_receipt_id_form{form=\"hexToDecimal\",endpoint=\"backup\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -532,7 +541,7 @@ mod tests {
         m.receipt("DELIVERED");
         m.rejected("schema");
         m.set_session_state("BOUND", "primary");
-        m.set_receipt_id_form("asIs");
+        m.set_receipt_id_form("primary", "asIs");
         let text = m.encode();
         let names: Vec<String> = text
             .lines()

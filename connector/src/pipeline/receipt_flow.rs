@@ -26,42 +26,60 @@ use tokio_util::sync::CancellationToken;
 use crate::pipeline::events::{DlrEvent, EventPublisher, PublishEventError, ReceiptFacts};
 use crate::pipeline::metrics::Metrics;
 use crate::protocol::receipt::{IdForm, IdFormLearner, ReceiptLookup};
+use crate::session::EndpointRole;
 use crate::store::{
     delete_pending, pending_count, pending_receipts, store_pending, CorrelationError,
     CorrelationWriter, PendingReceipt, PendingRow, ReceiptMatch, ReceiptUpdate,
 };
-use crds::config::ReceiptIdForm;
+use crds::config::{ReceiptIdForm, ReceiptIdScope};
 
-/// The receipt id form of one operator (`receipts.idForm`), learnt when it is `auto`: which
-/// keys a receipt is looked up with. Shared by the submit side (it notes the submit ids) and
-/// the receipt side.
+/// The receipt id forms of one operator (`receipts.idForm`), learnt when it is `auto`: which
+/// keys a receipt is looked up with. With `receipts.idScope: endpoint` each endpoint is its own
+/// id space with its own form (two SMSC systems may write ids differently); with `shared` one
+/// form serves both. Shared by the submit side (it notes the submit ids) and the receipt side.
 pub struct IdForms {
-    learner: std::sync::Mutex<IdFormLearner>,
+    scope: ReceiptIdScope,
+    /// The primary's (or the shared) learner, then the backup's.
+    learners: [std::sync::Mutex<IdFormLearner>; 2],
 }
 
 impl IdForms {
-    /// The forms for the configured `receipts.idForm`.
-    pub fn new(configured: ReceiptIdForm) -> Self {
+    /// The forms for the configured `receipts.idForm` and `receipts.idScope`.
+    pub fn new(configured: ReceiptIdForm, scope: ReceiptIdScope) -> Self {
         Self {
-            learner: std::sync::Mutex::new(IdFormLearner::new(configured)),
+            scope,
+            learners: [
+                std::sync::Mutex::new(IdFormLearner::new(configured)),
+                std::sync::Mutex::new(IdFormLearner::new(configured)),
+            ],
         }
     }
 
-    fn learner(&self) -> std::sync::MutexGuard<'_, IdFormLearner> {
+    /// The id space of the ids `endpoint` sends: the endpoint itself, or `None` when the
+    /// endpoints share one.
+    pub fn id_space(&self, endpoint: EndpointRole) -> Option<EndpointRole> {
+        match self.scope {
+            ReceiptIdScope::Endpoint => Some(endpoint),
+            ReceiptIdScope::Shared => None,
+        }
+    }
+
+    fn learner(&self, endpoint: EndpointRole) -> std::sync::MutexGuard<'_, IdFormLearner> {
+        let i = usize::from(self.id_space(endpoint) == Some(EndpointRole::Backup));
         // The learner holds no invariant a panic elsewhere could break.
-        self.learner
+        self.learners[i]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The form in use once known (configured, or learnt from `auto`).
-    pub fn locked(&self) -> Option<IdForm> {
-        self.learner().locked()
+    /// The form in use for `endpoint`'s ids once known (configured, or learnt from `auto`).
+    pub fn locked(&self, endpoint: EndpointRole) -> Option<IdForm> {
+        self.learner(endpoint).locked()
     }
 
     /// The form's name for the `smpp_receipt_id_form` gauge (`learning` until locked).
-    pub fn label(&self) -> &'static str {
-        match self.locked() {
+    pub fn label(&self, endpoint: EndpointRole) -> &'static str {
+        match self.locked(endpoint) {
             None => "learning",
             Some(IdForm::AsIs) => "asIs",
             Some(IdForm::HexToDecimal) => "hexToDecimal",
@@ -69,16 +87,17 @@ impl IdForms {
         }
     }
 
-    /// Notes a submit_sm_resp id.
-    pub fn observe_submit(&self, id: &str) {
-        self.note(|l| l.observe_submit(id));
+    /// Notes a submit_sm_resp id from `endpoint`.
+    pub fn observe_submit(&self, endpoint: EndpointRole, id: &str) {
+        self.note(endpoint, |l| l.observe_submit(id));
     }
 
-    /// The lookup of receipt id `id` (noting the id): the locked form's key, or, while the
-    /// form is learnt, the as-is key with the other forms' keys as unconfirmed evidence.
-    pub fn lookup(&self, id: &str) -> ReceiptLookup {
+    /// The lookup of receipt id `id` from `endpoint` (noting the id): the locked form's key,
+    /// or, while the form is learnt, the as-is key with the other forms' keys as unconfirmed
+    /// evidence.
+    pub fn lookup(&self, endpoint: EndpointRole, id: &str) -> ReceiptLookup {
         let locked = {
-            let mut l = self.learner();
+            let mut l = self.learner(endpoint);
             l.observe_receipt(id);
             l.locked()
         };
@@ -87,28 +106,36 @@ impl IdForms {
 
     /// Notes that `lookup` matched a submit by its attributing key: while learning, evidence
     /// for the as-is form when another form would have named a different submit.
-    pub fn record_as_is_match(&self, lookup: &ReceiptLookup) {
+    pub fn record_as_is_match(&self, endpoint: EndpointRole, lookup: &ReceiptLookup) {
         if lookup.as_is_match_is_evidence() {
-            self.note(|l| l.record_match(IdForm::AsIs));
+            self.note(endpoint, |l| l.record_match(IdForm::AsIs));
         }
     }
 
     /// Notes that receipt id `id` still matches no submit as it is, long after every submit
     /// that could have carried it was answered, while exactly one other form's key names a
     /// submit: evidence for that form, counted once per receipt id.
-    pub fn record_unconfirmed_match(&self, id: &str, unconfirmed: &[IdForm]) {
+    pub fn record_unconfirmed_match(
+        &self,
+        endpoint: EndpointRole,
+        id: &str,
+        unconfirmed: &[IdForm],
+    ) {
         if let [form] = unconfirmed {
-            self.note(|l| l.record_settled_match(id, *form));
+            self.note(endpoint, |l| l.record_settled_match(id, *form));
         }
     }
 
-    fn note(&self, f: impl FnOnce(&mut IdFormLearner)) {
-        let mut l = self.learner();
+    fn note(&self, endpoint: EndpointRole, f: impl FnOnce(&mut IdFormLearner)) {
+        let mut l = self.learner(endpoint);
         let before = l.locked();
         f(&mut l);
         if before.is_none() {
             if let Some(form) = l.locked() {
-                tracing::info!(form = ?form, "receipt id form learnt; receipts are looked up with its key only");
+                let space = self
+                    .id_space(endpoint)
+                    .map_or("shared", EndpointRole::as_str);
+                tracing::info!(form = ?form, id_space = space, "receipt id form learnt; receipts are looked up with its key only");
             }
         }
     }
@@ -201,9 +228,20 @@ impl ReceiptEvents {
         self
     }
 
-    /// Handles one receipt; `received` is when its deliver_sm arrived.
-    pub async fn handle(&self, facts: ReceiptFacts, received: Instant) -> ReceiptAnswer {
-        match self.try_handle(facts, Utc::now()).await {
+    /// The id space of receipts from `endpoint` (see [`IdForms::id_space`]).
+    pub fn id_space(&self, endpoint: EndpointRole) -> Option<EndpointRole> {
+        self.id_forms.id_space(endpoint)
+    }
+
+    /// Handles one receipt from `endpoint`; `received` is when its deliver_sm arrived.
+    pub async fn handle(
+        &self,
+        facts: ReceiptFacts,
+        endpoint: EndpointRole,
+        received: Instant,
+    ) -> ReceiptAnswer {
+        let space = self.id_forms.id_space(endpoint);
+        match self.try_handle(facts, space, Utc::now()).await {
             Ok(()) => {
                 self.metrics
                     .receipt_latency_seconds
@@ -220,21 +258,28 @@ impl ReceiptEvents {
     async fn try_handle(
         &self,
         facts: ReceiptFacts,
+        space: Option<EndpointRole>,
         received_at: DateTime<Utc>,
     ) -> Result<(), ReceiptError> {
-        let lookup = self.id_forms.lookup(&facts.smsc_message_id);
+        let lookup = self
+            .id_forms
+            .lookup(learner_of(space), &facts.smsc_message_id);
         let update = ReceiptUpdate {
             operator_id: self.operator_id.clone(),
             lookup: lookup.clone(),
+            endpoint: space,
             facts: facts.clone(),
             received_at,
         };
         let found = self.writer.apply_receipt(update).await.await?;
-        if self.settled(found, &lookup, &facts, received_at).await? {
+        if self
+            .settled(found, &lookup, &facts, space, received_at)
+            .await?
+        {
             return Ok(());
         }
         if self.wait.is_zero() {
-            return self.publish_uncorrelated(&facts, received_at).await;
+            return self.publish_uncorrelated(&facts, space, received_at).await;
         }
         use std::sync::atomic::Ordering::Relaxed;
         if self.pending.load(Relaxed) >= self.max_pending {
@@ -242,12 +287,13 @@ impl ReceiptEvents {
             if !self.overflowing.swap(true, Relaxed) {
                 tracing::warn!(max = self.max_pending, "kept receipts reached receipts.maxPending; receipts that match no submit are published uncorrelated at once");
             }
-            return self.publish_uncorrelated(&facts, received_at).await;
+            return self.publish_uncorrelated(&facts, space, received_at).await;
         }
         let wait = chrono::Duration::from_std(self.wait).unwrap_or(chrono::Duration::MAX);
         let kept = PendingReceipt {
             operator_id: self.operator_id.clone(),
             key: lookup.key.as_str().to_string(),
+            endpoint: space,
             candidate_keys: lookup.all_keys().map(|k| k.as_str().to_string()).collect(),
             facts,
             received_at,
@@ -260,7 +306,8 @@ impl ReceiptEvents {
             }
             Err(e) if e.is_permanent() => {
                 tracing::warn!(error = %e, "a receipt cannot be kept; published uncorrelated");
-                self.publish_uncorrelated(&kept.facts, received_at).await
+                self.publish_uncorrelated(&kept.facts, space, received_at)
+                    .await
             }
             Err(e) => Err(e.into()),
         }
@@ -283,13 +330,14 @@ impl ReceiptEvents {
         found: ReceiptMatch,
         lookup: &ReceiptLookup,
         facts: &ReceiptFacts,
+        space: Option<EndpointRole>,
         received_at: DateTime<Utc>,
     ) -> Result<bool, ReceiptError> {
         match found {
             ReceiptMatch::Correlated { message } => {
-                self.id_forms.record_as_is_match(lookup);
+                self.id_forms.record_as_is_match(learner_of(space), lookup);
                 let event =
-                    DlrEvent::receipt(&self.operator_id, facts, Some(&message), received_at);
+                    DlrEvent::receipt(&self.operator_id, facts, Some(&message), space, received_at);
                 self.publisher.publish_dlr(&event).await?;
                 self.metrics.receipt(event.status.as_str());
                 Ok(true)
@@ -312,14 +360,17 @@ impl ReceiptEvents {
                     held_stat = held_stat.as_deref().unwrap_or(""),
                     "receipt contradicts the one its segment holds; published uncorrelated"
                 );
-                self.publish_uncorrelated(facts, received_at).await?;
+                self.publish_uncorrelated(facts, space, received_at).await?;
                 Ok(true)
             }
             ReceiptMatch::Unmatched { unconfirmed } => {
                 let waited = (Utc::now() - received_at).to_std().unwrap_or_default();
                 if waited >= self.settle {
-                    self.id_forms
-                        .record_unconfirmed_match(&facts.smsc_message_id, &unconfirmed);
+                    self.id_forms.record_unconfirmed_match(
+                        learner_of(space),
+                        &facts.smsc_message_id,
+                        &unconfirmed,
+                    );
                 }
                 Ok(false)
             }
@@ -329,9 +380,10 @@ impl ReceiptEvents {
     async fn publish_uncorrelated(
         &self,
         facts: &ReceiptFacts,
+        space: Option<EndpointRole>,
         received_at: DateTime<Utc>,
     ) -> Result<(), ReceiptError> {
-        let event = DlrEvent::receipt(&self.operator_id, facts, None, received_at);
+        let event = DlrEvent::receipt(&self.operator_id, facts, None, space, received_at);
         self.publisher.publish_dlr(&event).await?;
         self.metrics.receipt(event.status.as_str());
         self.metrics.correlation_misses_total.inc();
@@ -350,10 +402,13 @@ impl ReceiptEvents {
         let mut applies = Vec::new();
         for row in &rows {
             if let PendingRow::Kept(p) = row {
-                let lookup = self.id_forms.lookup(&p.facts.smsc_message_id);
+                let lookup = self
+                    .id_forms
+                    .lookup(learner_of(p.endpoint), &p.facts.smsc_message_id);
                 let update = ReceiptUpdate {
                     operator_id: self.operator_id.clone(),
                     lookup: lookup.clone(),
+                    endpoint: p.endpoint,
                     facts: p.facts.clone(),
                     received_at: p.received_at,
                 };
@@ -367,14 +422,16 @@ impl ReceiptEvents {
                 key,
                 stat,
                 smsc_message_id,
+                endpoint,
                 error,
                 ..
             } = row
             {
+                let space = (endpoint == "backup").then_some(EndpointRole::Backup);
                 self.metrics.pending_receipts_unreadable_total.inc();
                 tracing::warn!(key = %key, stat = %stat, error = %error, "a kept receipt cannot be decoded; published from its key");
                 let facts = ReceiptFacts::from_stat(smsc_message_id, stat);
-                match self.publish_uncorrelated(&facts, now).await {
+                match self.publish_uncorrelated(&facts, space, now).await {
                     Ok(()) => done.push(row),
                     Err(e) => failure = failure.or(Some(e)),
                 }
@@ -382,10 +439,13 @@ impl ReceiptEvents {
         }
         for (row, p, lookup, applied) in applies {
             let settled = match applied.await {
-                Ok(found) => self.settled(found, &lookup, &p.facts, p.received_at).await,
+                Ok(found) => {
+                    self.settled(found, &lookup, &p.facts, p.endpoint, p.received_at)
+                        .await
+                }
                 Err(e) if e.is_permanent() => {
                     tracing::warn!(error = %e, "a kept receipt cannot be applied; published uncorrelated");
-                    self.publish_uncorrelated(&p.facts, p.received_at)
+                    self.publish_uncorrelated(&p.facts, p.endpoint, p.received_at)
                         .await
                         .map(|()| true)
                 }
@@ -394,7 +454,7 @@ impl ReceiptEvents {
             let published = match settled {
                 Ok(true) => Ok(true),
                 Ok(false) if p.expires_at <= now => self
-                    .publish_uncorrelated(&p.facts, p.received_at)
+                    .publish_uncorrelated(&p.facts, p.endpoint, p.received_at)
                     .await
                     .map(|()| true),
                 Ok(false) => Ok(false),
@@ -441,6 +501,12 @@ impl ReceiptEvents {
             }
         }
     }
+}
+
+/// The endpoint whose id form learner serves receipts of id space `space` (the primary's
+/// learner is the shared one).
+fn learner_of(space: Option<EndpointRole>) -> EndpointRole {
+    space.unwrap_or(EndpointRole::Primary)
 }
 
 #[cfg(test)]

@@ -295,13 +295,15 @@ impl SubmitFlow {
         for r in results {
             match r {
                 SegmentResult::Sent(segment, outcome) => {
-                    self.id_forms.observe_submit(&outcome.message_id);
+                    self.id_forms
+                        .observe_submit(outcome.endpoint, &outcome.message_id);
                     rows.push(SegmentSubmit {
                         operator_id: self.op().to_string(),
                         message_id: command.message_id.clone(),
                         segment,
                         outcome: RowOutcome::Submitted {
                             smsc_message_id: outcome.message_id.clone(),
+                            endpoint: Some(outcome.endpoint),
                         },
                         attempts: outcome.attempts,
                         concat_ref: built.concat_ref,
@@ -436,7 +438,9 @@ impl SubmitFlow {
                     r.segment,
                     DeliveryStatus::Rejected,
                     match &r.outcome {
-                        RowOutcome::Submitted { smsc_message_id } => Some(smsc_message_id.as_str()),
+                        RowOutcome::Submitted {
+                            smsc_message_id, ..
+                        } => Some(smsc_message_id.as_str()),
                         RowOutcome::Failed { .. } | RowOutcome::Expired { .. } => None,
                     },
                     None,

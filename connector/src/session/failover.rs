@@ -138,6 +138,7 @@ mod tests {
             after_seconds: 120,
             probe_interval_seconds: 30,
             failback_hold_seconds: 60,
+            receipt_linger_seconds: 300,
         }
     }
 

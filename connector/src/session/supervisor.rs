@@ -190,11 +190,17 @@ impl Supervisor {
         let mut pair = [false; 2];
         let mut bound_before = false;
         let mut last_event: Option<SessionEvent> = None;
+        let mut linger: Option<Linger> = None;
         loop {
             if self.stopping() {
                 break;
             }
             let role = failover.active();
+            if role == EndpointRole::Backup {
+                if let Some(l) = linger.take() {
+                    l.end(Instant::now()).await;
+                }
+            }
             let address = endpoint(&cfg, role).address();
             self.shared.state.send_replace(SessionState::Connecting {
                 endpoint: role,
@@ -237,6 +243,7 @@ impl Supervisor {
                         break;
                     }
                     let reason = if failback {
+                        linger = Linger::start(&cfg, &self.creds, &self.ctx, pair);
                         let sw = failover.on_probe_healthy(now);
                         sw.reason
                     } else {
@@ -317,6 +324,10 @@ impl Supervisor {
             }
         }
         self.shared.bound.send_replace(false);
+        if let Some(l) = linger.take() {
+            let deadline = self.stop.borrow().unwrap_or_else(Instant::now);
+            l.end(deadline).await;
+        }
         self.jobs.close();
         while let Ok(job) = self.jobs.try_recv() {
             job.finish(Err(SubmitError::ShuttingDown));
@@ -424,6 +435,98 @@ impl Supervisor {
                     }
                 }
             }
+        }
+    }
+}
+
+/// After a failback, a bind to the backup that sends nothing, kept for
+/// `failover.receiptLingerSeconds` so that the receipts the backup still holds for the messages
+/// it accepted are delivered: an SMSC delivers a receipt only to a bound receiver of the
+/// system_id, and keeps it while none is bound.
+struct Linger {
+    stop: watch::Sender<Option<Instant>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Linger {
+    /// Starts lingering on the backup, unless it is configured off or there is no backup.
+    fn start(
+        cfg: &Arc<EngineConfig>,
+        creds: &Arc<dyn CredentialsProvider>,
+        ctx: &Arc<LinkContext>,
+        pair: [bool; 2],
+    ) -> Option<Self> {
+        let linger = Duration::from_secs(cfg.failover.receipt_linger_seconds);
+        if linger.is_zero() || cfg.backup.is_none() {
+            return None;
+        }
+        let (stop, stop_rx) = watch::channel(None);
+        let task = tokio::spawn(run_linger(
+            cfg.clone(),
+            creds.clone(),
+            ctx.clone(),
+            pair,
+            linger,
+            stop_rx,
+        ));
+        Some(Self { stop, task })
+    }
+
+    /// Unbinds by `deadline` (draining what the SMSC is sending) and waits for the end.
+    async fn end(self, deadline: Instant) {
+        self.stop.send_replace(Some(deadline));
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, "backup receipt bind task failed");
+        }
+    }
+}
+
+async fn run_linger(
+    cfg: Arc<EngineConfig>,
+    creds: Arc<dyn CredentialsProvider>,
+    ctx: Arc<LinkContext>,
+    mut pair: [bool; 2],
+    linger: Duration,
+    mut stop: watch::Receiver<Option<Instant>>,
+) {
+    let until = Instant::now() + linger;
+    let retry = Duration::from_secs(cfg.failover.probe_interval_seconds.max(1));
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || stop.borrow().is_some() {
+            return;
+        }
+        let attempt = tokio::select! {
+            r = establish(&cfg, &*creds, EndpointRole::Backup, &mut pair) => r,
+            _ = wait_stop(&mut stop) => return,
+        };
+        match attempt {
+            Ok(est) => {
+                tracing::info!(
+                    seconds = left.as_secs(),
+                    "bound to the backup, sending nothing, for the receipts it holds"
+                );
+                let (link_stop, _) = watch::channel(None);
+                let links = run_links(est, &ctx, None, &link_stop, Some(left));
+                tokio::pin!(links);
+                let end = tokio::select! {
+                    end = &mut links => end,
+                    _ = wait_stop(&mut stop) => {
+                        let deadline = *stop.borrow();
+                        link_stop.send_replace(deadline);
+                        (&mut links).await
+                    }
+                };
+                if matches!(end, LinkEnd::Held | LinkEnd::Unbound) {
+                    return;
+                }
+                tracing::info!(reason = %end.reason(), "backup receipt bind lost");
+            }
+            Err(e) => tracing::debug!(error = %e, "backup receipt bind failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(retry) => {}
+            _ = wait_stop(&mut stop) => return,
         }
     }
 }

@@ -5,6 +5,7 @@ use sqlx::postgres::PgPool;
 use sqlx::Row;
 
 use crate::protocol::receipt::ReceiptFacts;
+use crate::session::EndpointRole;
 
 use super::*;
 
@@ -13,8 +14,12 @@ use super::*;
 pub struct PendingReceipt {
     /// Operator id.
     pub operator_id: String,
-    /// Main normalised key (part of the primary key with `stat`).
+    /// Main normalised key (part of the primary key with `stat`, the intermediate flag and
+    /// the endpoint).
     pub key: String,
+    /// The endpoint it came from, `None` when the endpoints share one id space (see
+    /// [`ReceiptUpdate::endpoint`]).
+    pub endpoint: Option<EndpointRole>,
     /// Every candidate key.
     pub candidate_keys: Vec<String>,
     /// The receipt.
@@ -31,9 +36,10 @@ pub async fn store_pending(pool: &PgPool, p: &PendingReceipt) -> Result<(), Corr
         serde_json::to_string(&p.facts).map_err(|e| CorrelationError::Corrupt(e.to_string()))?;
     sqlx::query(
         r#"INSERT INTO smpp.pending_receipts
-             (operator_id, smsc_id_key, stat, smsc_message_id, candidate_keys, receipt, received_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
-           ON CONFLICT (operator_id, smsc_id_key, stat) DO NOTHING"#,
+             (operator_id, smsc_id_key, stat, smsc_message_id, candidate_keys, receipt, received_at,
+              expires_at, intermediate, endpoint)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)
+           ON CONFLICT (operator_id, smsc_id_key, stat, intermediate, endpoint) DO NOTHING"#,
     )
     .bind(&p.operator_id)
     .bind(&p.key)
@@ -43,6 +49,8 @@ pub async fn store_pending(pool: &PgPool, p: &PendingReceipt) -> Result<(), Corr
     .bind(receipt)
     .bind(p.received_at)
     .bind(p.expires_at)
+    .bind(p.facts.intermediate)
+    .bind(endpoint_column(p.endpoint))
     .execute(pool)
     .await?;
     Ok(())
@@ -63,18 +71,39 @@ pub enum PendingRow {
         stat: String,
         /// Its SMSC id column.
         smsc_message_id: String,
+        /// Its intermediate column.
+        intermediate: bool,
+        /// Its endpoint column (`''` for the shared id space).
+        endpoint: String,
         /// Why it cannot be read.
         error: String,
     },
 }
 
 impl PendingRow {
-    fn key(&self) -> (&str, &str) {
+    /// Its primary key columns after the operator: key, stat, intermediate, endpoint.
+    fn key(&self) -> (&str, &str, bool, &str) {
         match self {
-            Self::Kept(p) => (&p.key, &p.facts.stat),
-            Self::Unreadable { key, stat, .. } => (key, stat),
+            Self::Kept(p) => (
+                &p.key,
+                &p.facts.stat,
+                p.facts.intermediate,
+                endpoint_column(p.endpoint),
+            ),
+            Self::Unreadable {
+                key,
+                stat,
+                intermediate,
+                endpoint,
+                ..
+            } => (key, stat, *intermediate, endpoint),
         }
     }
+}
+
+/// The `endpoint` column of a kept receipt: the role's name, `''` for the shared id space.
+fn endpoint_column(endpoint: Option<EndpointRole>) -> &'static str {
+    endpoint.map_or("", EndpointRole::as_str)
 }
 
 /// The oldest `limit` kept receipts of the operator, to retry. A row that cannot be decoded
@@ -86,7 +115,7 @@ pub async fn pending_receipts(
 ) -> Result<Vec<PendingRow>, CorrelationError> {
     let rows = sqlx::query(
         r#"SELECT smsc_id_key, stat, smsc_message_id, candidate_keys, receipt::text AS receipt,
-                  received_at, expires_at
+                  received_at, expires_at, intermediate, endpoint
            FROM smpp.pending_receipts WHERE operator_id = $1
            ORDER BY received_at LIMIT $2"#,
     )
@@ -99,23 +128,37 @@ pub async fn pending_receipts(
             let key: String = row.try_get("smsc_id_key")?;
             let stat: String = row.try_get("stat")?;
             let receipt: String = row.try_get("receipt")?;
-            Ok(match serde_json::from_str::<ReceiptFacts>(&receipt) {
-                Ok(facts) => PendingRow::Kept(PendingReceipt {
-                    operator_id: operator_id.to_string(),
-                    key,
-                    candidate_keys: row.try_get("candidate_keys")?,
-                    facts,
-                    received_at: row.try_get("received_at")?,
-                    expires_at: row.try_get("expires_at")?,
-                }),
-                Err(e) => PendingRow::Unreadable {
-                    operator_id: operator_id.to_string(),
-                    key,
-                    stat,
-                    smsc_message_id: row.try_get("smsc_message_id")?,
-                    error: e.to_string(),
+            let endpoint: String = row.try_get("endpoint")?;
+            let intermediate: bool = row.try_get("intermediate")?;
+            let role = match endpoint.as_str() {
+                "" => Ok(None),
+                "primary" => Ok(Some(EndpointRole::Primary)),
+                "backup" => Ok(Some(EndpointRole::Backup)),
+                other => Err(format!("unknown endpoint {other:?}")),
+            };
+            let facts = serde_json::from_str::<ReceiptFacts>(&receipt).map_err(|e| e.to_string());
+            Ok(
+                match role.and_then(|role| facts.map(|facts| (role, facts))) {
+                    Ok((endpoint, facts)) => PendingRow::Kept(PendingReceipt {
+                        operator_id: operator_id.to_string(),
+                        key,
+                        endpoint,
+                        candidate_keys: row.try_get("candidate_keys")?,
+                        facts,
+                        received_at: row.try_get("received_at")?,
+                        expires_at: row.try_get("expires_at")?,
+                    }),
+                    Err(e) => PendingRow::Unreadable {
+                        operator_id: operator_id.to_string(),
+                        key,
+                        stat,
+                        smsc_message_id: row.try_get("smsc_message_id")?,
+                        intermediate,
+                        endpoint,
+                        error: e,
+                    },
                 },
-            })
+            )
         })
         .collect()
 }
@@ -139,15 +182,25 @@ pub async fn delete_pending(
     if rows.is_empty() {
         return Ok(());
     }
-    let (keys, stats): (Vec<&str>, Vec<&str>) = rows.iter().map(|r| r.key()).unzip();
+    let (mut keys, mut stats, mut intermediates, mut endpoints) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (key, stat, intermediate, endpoint) in rows.iter().map(|r| r.key()) {
+        keys.push(key);
+        stats.push(stat);
+        intermediates.push(intermediate);
+        endpoints.push(endpoint);
+    }
     sqlx::query(
         r#"DELETE FROM smpp.pending_receipts p
-           USING UNNEST($2::text[], $3::text[]) AS u(k, st)
-           WHERE p.operator_id = $1 AND p.smsc_id_key = u.k AND p.stat = u.st"#,
+           USING UNNEST($2::text[], $3::text[], $4::bool[], $5::text[]) AS u(k, st, im, ep)
+           WHERE p.operator_id = $1 AND p.smsc_id_key = u.k AND p.stat = u.st
+             AND p.intermediate = u.im AND p.endpoint = u.ep"#,
     )
     .bind(operator_id)
     .bind(keys)
     .bind(stats)
+    .bind(intermediates)
+    .bind(endpoints)
     .execute(pool)
     .await?;
     Ok(())

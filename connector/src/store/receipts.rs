@@ -11,6 +11,8 @@ use crate::protocol::receipt::{
     ReceiptFacts, ReceiptLookup, Segment,
 };
 
+use crate::session::EndpointRole;
+
 use super::*;
 
 /// A receipt to apply.
@@ -20,6 +22,10 @@ pub struct ReceiptUpdate {
     pub operator_id: String,
     /// The keys to look the receipt's id up with: only a match on `lookup.key` attributes it.
     pub lookup: ReceiptLookup,
+    /// The endpoint whose submits the receipt can name: the one it arrived from, or `None`
+    /// when primary and backup share one id space (`receipts.idScope: shared`). Rows stored
+    /// before endpoints were recorded match from either.
+    pub endpoint: Option<EndpointRole>,
     /// What the receipt says.
     pub facts: ReceiptFacts,
     /// When it was received.
@@ -88,30 +94,34 @@ impl SegState {
     }
 }
 
-/// Finds each receipt's segment: among the rows of its attributing key the newest submit
-/// (an SMSC that reuses ids names its latest message); rows of the unconfirmed keys only
-/// report which forms would have matched.
+/// Finds each receipt's segment: among the rows of its attributing key submitted to its
+/// endpoint (any endpoint when the id space is shared) the newest submit (an SMSC that reuses
+/// ids names its latest message); rows of the unconfirmed keys only report which forms would
+/// have matched.
 async fn find_segments(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     receipts: &[&ReceiptUpdate],
 ) -> Result<(Vec<Option<Hit>>, Vec<Vec<IdForm>>), CorrelationError> {
-    let (mut ord, mut ops, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ord, mut ops, mut keys, mut eps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, r) in receipts.iter().enumerate() {
         for k in r.lookup.all_keys() {
             ord.push(i32::try_from(i).unwrap_or(i32::MAX));
             ops.push(r.operator_id.as_str());
             keys.push(k.as_str());
+            eps.push(r.endpoint.map(EndpointRole::as_str));
         }
     }
     let found = sqlx::query(
         r#"SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
                   c.smsc_message_id, c.submitted_at, c.metadata::text AS metadata
-           FROM UNNEST($1::int4[], $2::text[], $3::text[]) AS u(ord, op, k)
-           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key = u.k"#,
+           FROM UNNEST($1::int4[], $2::text[], $3::text[], $4::text[]) AS u(ord, op, k, ep)
+           JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key = u.k
+            AND (u.ep IS NULL OR c.smsc_endpoint IS NULL OR c.smsc_endpoint = u.ep)"#,
     )
     .bind(&ord)
     .bind(&ops)
     .bind(&keys)
+    .bind(&eps)
     .fetch_all(&mut **tx)
     .await?;
     let mut hits: Vec<Option<Hit>> = (0..receipts.len()).map(|_| None).collect();

@@ -8,6 +8,7 @@ use sqlx::postgres::PgPool;
 use sqlx::Row;
 
 use crate::protocol::receipt::{submit_key, Segment};
+use crate::session::EndpointRole;
 
 use super::*;
 
@@ -19,6 +20,9 @@ pub enum SubmitOutcome {
         /// The operator's id as in submit_sm_resp (stored with its
         /// [`submit_key`](crate::protocol::receipt::submit_key)).
         smsc_message_id: String,
+        /// The endpoint that accepted it (`None` only for rows stored before endpoints were
+        /// recorded): a receipt names it only from there unless `receipts.idScope` is shared.
+        endpoint: Option<EndpointRole>,
     },
     /// A permanent error, or retries exhausted.
     Failed {
@@ -77,7 +81,8 @@ pub(super) async fn insert_submits(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let (mut attempts, mut cref, mut at, mut meta) = (
+    let (mut attempts, mut cref, mut at, mut meta, mut ep) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -90,8 +95,12 @@ pub(super) async fn insert_submits(
         idx.push(i16::try_from(r.segment.index).unwrap_or(i16::MAX));
         cnt.push(i16::try_from(r.segment.count).unwrap_or(i16::MAX));
         match &r.outcome {
-            SubmitOutcome::Submitted { smsc_message_id } => {
+            SubmitOutcome::Submitted {
+                smsc_message_id,
+                endpoint,
+            } => {
                 smsc.push(Some(smsc_message_id.as_str()));
+                ep.push(endpoint.map(EndpointRole::as_str));
                 // An accepted submit whose id could not be read has no key: no receipt can
                 // name it (an empty receipt id must not match every such row).
                 key.push(
@@ -105,12 +114,14 @@ pub(super) async fn insert_submits(
             }
             SubmitOutcome::Failed { command_status } => {
                 smsc.push(None);
+                ep.push(None);
                 key.push(None);
                 status.push("FAILED");
                 cs.push(*command_status as i32);
             }
             SubmitOutcome::Expired { command_status } => {
                 smsc.push(None);
+                ep.push(None);
                 key.push(None);
                 status.push("EXPIRED");
                 cs.push(*command_status as i32);
@@ -124,17 +135,19 @@ pub(super) async fn insert_submits(
     sqlx::query(
         r#"INSERT INTO smpp.message_correlations
              (operator_id, message_id, segment_index, segment_count, smsc_message_id, smsc_id_key,
-              submit_status, command_status, attempts, concat_ref, submitted_at, metadata)
+              submit_status, command_status, attempts, concat_ref, submitted_at, metadata,
+              smsc_endpoint)
            SELECT u.op, u.mid, u.idx, u.cnt, u.smsc, u.k, u.st, u.cs, u.att, u.cref, u.at,
-                  u.meta::jsonb
+                  u.meta::jsonb, u.ep
            FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[], $6::text[],
                        $7::text[], $8::int4[], $9::int4[], $10::int4[], $11::timestamptz[],
-                       $12::text[])
-                AS u(op, mid, idx, cnt, smsc, k, st, cs, att, cref, at, meta)
+                       $12::text[], $13::text[])
+                AS u(op, mid, idx, cnt, smsc, k, st, cs, att, cref, at, meta, ep)
            ON CONFLICT (operator_id, message_id, segment_index) DO UPDATE SET
              segment_count = EXCLUDED.segment_count,
              smsc_message_id = EXCLUDED.smsc_message_id,
              smsc_id_key = EXCLUDED.smsc_id_key,
+             smsc_endpoint = EXCLUDED.smsc_endpoint,
              submit_status = EXCLUDED.submit_status,
              command_status = EXCLUDED.command_status,
              attempts = smpp.message_correlations.attempts + EXCLUDED.attempts,
@@ -157,6 +170,7 @@ pub(super) async fn insert_submits(
     .bind(cref)
     .bind(at)
     .bind(meta)
+    .bind(ep)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -209,7 +223,7 @@ pub async fn prior_submissions(
 ) -> Result<HashMap<String, PriorSubmission>, CorrelationError> {
     let rows = sqlx::query(
         r#"SELECT message_id, segment_index, segment_count, smsc_message_id, submit_status,
-                  command_status, concat_ref, submitted_at
+                  command_status, concat_ref, submitted_at, smsc_endpoint
            FROM smpp.message_correlations
            WHERE operator_id = $1 AND message_id = ANY($2)
            ORDER BY message_id, segment_index"#,
@@ -228,6 +242,7 @@ pub async fn prior_submissions(
                 smsc_message_id: row
                     .try_get::<Option<String>, _>("smsc_message_id")?
                     .unwrap_or_default(),
+                endpoint: endpoint_of(row.try_get("smsc_endpoint")?),
             },
             "EXPIRED" => SubmitOutcome::Expired { command_status },
             _ => SubmitOutcome::Failed { command_status },
@@ -248,4 +263,14 @@ pub async fn prior_submissions(
         });
     }
     Ok(out)
+}
+
+/// The endpoint a stored spelling names (`None` for NULL or a spelling this version does not
+/// write).
+pub(super) fn endpoint_of(stored: Option<String>) -> Option<EndpointRole> {
+    match stored.as_deref() {
+        Some("primary") => Some(EndpointRole::Primary),
+        Some("backup") => Some(EndpointRole::Backup),
+        _ => None,
+    }
 }

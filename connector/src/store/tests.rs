@@ -1,6 +1,7 @@
 use super::*;
 use crate::pipeline::events::MessageStatus;
 use crate::protocol::receipt::{submit_key, IdForm, ReceiptFacts, ReceiptLookup, Segment};
+use crate::session::EndpointRole;
 use crate::test_support::{unique, TestDb};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -13,6 +14,7 @@ fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSub
         segment: Segment { index, count },
         outcome: SubmitOutcome::Submitted {
             smsc_message_id: smsc.into(),
+            endpoint: Some(EndpointRole::Primary),
         },
         attempts: 1,
         concat_ref: (count > 1).then_some(42),
@@ -25,6 +27,7 @@ fn receipt(op: &str, id: &str, stat: &str) -> ReceiptUpdate {
     ReceiptUpdate {
         operator_id: op.into(),
         lookup: ReceiptLookup::new(id, None),
+        endpoint: Some(EndpointRole::Primary),
         facts: ReceiptFacts {
             smsc_message_id: id.into(),
             status: crate::pipeline::events::status_of_stat(stat),
@@ -361,7 +364,8 @@ async fn idempotency_records() {
     assert_eq!(
         half.settled[0].outcome,
         SubmitOutcome::Submitted {
-            smsc_message_id: "D1".into()
+            smsc_message_id: "D1".into(),
+            endpoint: Some(EndpointRole::Primary)
         }
     );
     assert_eq!(
@@ -396,6 +400,7 @@ async fn pending_receipts_are_kept_once_listed_and_deleted() {
     let p = PendingReceipt {
         operator_id: op.clone(),
         key: "e1".into(),
+        endpoint: Some(EndpointRole::Primary),
         candidate_keys: vec!["e1".into(), "225".into()],
         facts: r.facts.clone(),
         received_at: r.received_at,
@@ -779,4 +784,175 @@ async fn already_settled(
         .await?
         .get(message_id)
         .is_some_and(PriorSubmission::is_complete))
+}
+
+fn at_endpoint(mut s: SegmentSubmit, endpoint: Option<EndpointRole>) -> SegmentSubmit {
+    if let SubmitOutcome::Submitted { endpoint: e, .. } = &mut s.outcome {
+        *e = endpoint;
+    }
+    s
+}
+
+#[tokio::test]
+async fn a_receipt_names_only_submits_of_its_endpoints_id_space() {
+    let db = TestDb::new().await;
+    let (w, _h) = CorrelationWriter::spawn(db.pool.clone(), 64, Duration::from_millis(2));
+    let op = unique("op");
+    // Two SMSC systems that both number from 1: id 5 names a message at each, and the
+    // backup's is the newer submit.
+    let mut on_primary = submit(&op, "on-primary", 1, 1, "5");
+    on_primary.submitted_at = Utc::now() - chrono::Duration::seconds(60);
+    w.record_submit(on_primary).await.await.unwrap();
+    w.record_submit(at_endpoint(
+        submit(&op, "on-backup", 1, 1, "5"),
+        Some(EndpointRole::Backup),
+    ))
+    .await
+    .await
+    .unwrap();
+    let from = |endpoint, stat: &str| ReceiptUpdate {
+        endpoint,
+        ..receipt(&op, "5", stat)
+    };
+    let m = correlated(
+        w.apply_receipt(from(Some(EndpointRole::Primary), "DELIVRD"))
+            .await
+            .await
+            .unwrap(),
+    );
+    assert_eq!(m.message_id, "on-primary");
+    let m = correlated(
+        w.apply_receipt(from(Some(EndpointRole::Backup), "UNDELIV"))
+            .await
+            .await
+            .unwrap(),
+    );
+    assert_eq!(m.message_id, "on-backup");
+    let stored: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT message_id, smsc_endpoint, receipt_stat FROM smpp.message_correlations
+         WHERE operator_id = $1 ORDER BY message_id",
+    )
+    .bind(&op)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        [
+            (
+                "on-backup".into(),
+                Some("backup".into()),
+                Some("UNDELIV".into())
+            ),
+            (
+                "on-primary".into(),
+                Some("primary".into()),
+                Some("DELIVRD".into())
+            ),
+        ]
+    );
+    // A receipt from an endpoint that has no submit with the id matches nothing there.
+    let op2 = unique("op");
+    w.record_submit(submit(&op2, "only-primary", 1, 1, "9"))
+        .await
+        .await
+        .unwrap();
+    let miss = w
+        .apply_receipt(ReceiptUpdate {
+            endpoint: Some(EndpointRole::Backup),
+            ..receipt(&op2, "9", "DELIVRD")
+        })
+        .await
+        .await
+        .unwrap();
+    assert!(matches!(miss, ReceiptMatch::Unmatched { .. }), "{miss:?}");
+    // The shared id space names the newest submit of either endpoint, and a row stored
+    // before endpoints were recorded is named from either endpoint.
+    let shared = correlated(
+        w.apply_receipt(ReceiptUpdate {
+            endpoint: None,
+            ..receipt(&op2, "9", "DELIVRD")
+        })
+        .await
+        .await
+        .unwrap(),
+    );
+    assert_eq!(shared.message_id, "only-primary");
+    w.record_submit(at_endpoint(submit(&op2, "legacy", 1, 1, "10"), None))
+        .await
+        .await
+        .unwrap();
+    let legacy = correlated(
+        w.apply_receipt(ReceiptUpdate {
+            endpoint: Some(EndpointRole::Backup),
+            ..receipt(&op2, "10", "DELIVRD")
+        })
+        .await
+        .await
+        .unwrap(),
+    );
+    assert_eq!(legacy.message_id, "legacy");
+    drop(w);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn kept_receipts_of_two_id_spaces_and_of_both_kinds_are_all_kept() {
+    let db = TestDb::new().await;
+    let op = unique("op");
+    let r = receipt(&op, "7", "UNDELIV");
+    let base = PendingReceipt {
+        operator_id: op.clone(),
+        key: "s:7".into(),
+        endpoint: Some(EndpointRole::Primary),
+        candidate_keys: vec!["s:7".into()],
+        facts: r.facts.clone(),
+        received_at: r.received_at,
+        expires_at: r.received_at + chrono::Duration::seconds(300),
+    };
+    let backup = PendingReceipt {
+        endpoint: Some(EndpointRole::Backup),
+        ..base.clone()
+    };
+    let mut intermediate = base.clone();
+    intermediate.facts.intermediate = true;
+    let shared = PendingReceipt {
+        endpoint: None,
+        ..base.clone()
+    };
+    for p in [&base, &backup, &intermediate, &shared, &base] {
+        store_pending(&db.pool, p).await.unwrap();
+    }
+    let listed = pending_receipts(&db.pool, &op, 10).await.unwrap();
+    let mut kept: Vec<(Option<EndpointRole>, bool)> = listed
+        .iter()
+        .map(|row| match row {
+            PendingRow::Kept(p) => (p.endpoint, p.facts.intermediate),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    kept.sort_by_key(|(e, i)| (e.map(EndpointRole::as_str), *i));
+    assert_eq!(
+        kept,
+        [
+            (None, false),
+            (Some(EndpointRole::Backup), false),
+            (Some(EndpointRole::Primary), false),
+            (Some(EndpointRole::Primary), true),
+        ]
+    );
+    // Deleting one removes exactly that one.
+    let one: Vec<&PendingRow> = listed
+        .iter()
+        .filter(
+            |row| matches!(row, PendingRow::Kept(p) if p.endpoint == Some(EndpointRole::Backup)),
+        )
+        .collect();
+    delete_pending(&db.pool, &op, &one).await.unwrap();
+    let left = pending_receipts(&db.pool, &op, 10).await.unwrap();
+    assert_eq!(left.len(), 3);
+    assert!(left.iter().all(
+        |row| !matches!(row, PendingRow::Kept(p) if p.endpoint == Some(EndpointRole::Backup))
+    ));
+    db.drop_db().await;
 }

@@ -133,7 +133,9 @@ pub fn authority(url: &str) -> Option<(String, SocketAddr)> {
 async fn start_sim(capture_limit: Option<usize>) -> Result<SimHandle, String> {
     let mut c = SimConfig::with_account(SYSTEM_ID, PASSWORD);
     c.receipts.delay = Delay::from_millis(20);
-    c.id_start = IdStart::Random(crate::sim::message_id::RandomWord::Random);
+    // Both simulators count from 1, as two SMSC systems of one operator do: the backup hands
+    // out the primary's ids again (receipts.idScope: endpoint keeps them apart).
+    c.id_start = IdStart::At(1);
     if let Some(n) = capture_limit {
         c.capture_limit = n;
     }

@@ -67,6 +67,7 @@ fn example_receipt() -> DlrEvent {
         "mtn-gh",
         &facts,
         Some(&correlated),
+        Some(EndpointRole::Primary),
         ts("2026-11-25T10:00:03.412Z"),
     )
 }
@@ -117,7 +118,7 @@ fn every_kind_of_event_validates_against_the_schemas() {
     let seg = Segment { index: 2, count: 3 };
     let events = [
         example_receipt(),
-        DlrEvent::receipt("mtn-gh", &facts, None, at),
+        DlrEvent::receipt("mtn-gh", &facts, None, None, at),
         DlrEvent::rejected_command("mtn-gh", &rejection, "seq-9", at),
         DlrEvent::rejected_command("mtn-gh", &unreadable, "seq-10", at),
         DlrEvent::rejected_message("mtn-gh", "m1", "cannot encode".into(), &meta, at),
@@ -323,7 +324,7 @@ fn facts_from_a_parsed_receipt() {
     assert_eq!(f.err.as_deref(), Some("000"));
     assert_eq!(f.network_error_code.as_deref(), Some("3:27"));
     assert_eq!(f.done_date, Some(ts("2026-11-25T10:00:00Z")));
-    let e = DlrEvent::receipt("op", &f, None, ts("2026-11-25T10:00:01Z"));
+    let e = DlrEvent::receipt("op", &f, None, None, ts("2026-11-25T10:00:01Z"));
     assert_valid(
         "dlr-event.schema.json",
         &[serde_json::to_value(&e).unwrap()],

@@ -3,6 +3,7 @@ use crate::pipeline::events::{DeliveryStatus, EventSource, Segment};
 use crate::pipeline::jetstream::{
     delivery_count, dispatch_consumer, ensure_dispatch_stream, DispatchPuller,
 };
+use crate::session::EndpointRole;
 use crate::store::{CorrelationWriter, SegmentSubmit, SubmitOutcome};
 use crate::test_support::{
     config, event_publisher, event_stream, jetstream as js_context, unique, TestDb,
@@ -109,6 +110,7 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
             segment: Segment { index: 1, count: 1 },
             outcome: SubmitOutcome::Submitted {
                 smsc_message_id: "A1".into(),
+                endpoint: Some(EndpointRole::Primary),
             },
             attempts: 1,
             concat_ref: None,
@@ -173,6 +175,7 @@ async fn every_command_is_checked_settled_ones_republish_their_events_and_copies
     };
     let ok = |id: &str| SubmitOutcome::Submitted {
         smsc_message_id: id.into(),
+        endpoint: Some(EndpointRole::Primary),
     };
     writer
         .record_submits(Arc::from([

@@ -36,7 +36,7 @@ impl Env {
     fn events(&self, wait: Duration) -> (ReceiptEvents, Arc<Metrics>) {
         self.events_with(
             wait,
-            Arc::new(IdForms::new(ReceiptIdForm::Auto)),
+            Arc::new(IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Endpoint)),
             DEFAULT_SETTLE,
         )
     }
@@ -75,6 +75,10 @@ impl Env {
     }
 
     async fn submit(&self, mid: &str, smsc: &str) {
+        self.submit_at(mid, smsc, EndpointRole::Primary).await;
+    }
+
+    async fn submit_at(&self, mid: &str, smsc: &str, endpoint: EndpointRole) {
         self.writer
             .record_submit(SegmentSubmit {
                 operator_id: self.op.clone(),
@@ -82,6 +86,7 @@ impl Env {
                 segment: Segment { index: 1, count: 1 },
                 outcome: SubmitOutcome::Submitted {
                     smsc_message_id: smsc.into(),
+                    endpoint: Some(endpoint),
                 },
                 attempts: 1,
                 concat_ref: None,
@@ -128,10 +133,22 @@ async fn correlated_receipt_is_published_once() {
     let env = Env::new().await;
     let (r, metrics) = env.events(Duration::from_secs(300));
     env.submit("m1", "AB12").await;
-    let answer = r.handle(facts("AB12", "DELIVRD"), Instant::now()).await;
+    let answer = r
+        .handle(
+            facts("AB12", "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now(),
+        )
+        .await;
     assert_eq!(answer, ReceiptAnswer::Ok);
     // The SMSC sends it again: answered OK, no second event.
-    let again = r.handle(facts("AB12", "DELIVRD"), Instant::now()).await;
+    let again = r
+        .handle(
+            facts("AB12", "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now(),
+        )
+        .await;
     assert_eq!(again, ReceiptAnswer::Ok);
     let events = env.stored().await;
     assert_eq!(events.len(), 1);
@@ -159,7 +176,13 @@ async fn correlated_receipt_is_published_once() {
 async fn early_receipt_is_kept_then_correlated_by_the_sweep() {
     let env = Env::new().await;
     let (r, _) = env.events(Duration::from_secs(300));
-    let answer = r.handle(facts("CD34", "DELIVRD"), Instant::now()).await;
+    let answer = r
+        .handle(
+            facts("CD34", "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now(),
+        )
+        .await;
     assert_eq!(answer, ReceiptAnswer::Ok);
     assert!(
         env.stored().await.is_empty(),
@@ -184,13 +207,23 @@ async fn receipt_that_never_correlates_is_published_uncorrelated() {
     let env = Env::new().await;
     let (r, metrics) = env.events(Duration::from_micros(1));
     assert_eq!(
-        r.handle(facts("EE", "UNDELIV"), Instant::now()).await,
+        r.handle(
+            facts("EE", "UNDELIV"),
+            EndpointRole::Primary,
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::Ok
     );
     assert_eq!(r.sweep_pending(100).await.unwrap(), 1);
     let (now, _) = env.events(Duration::ZERO);
     assert_eq!(
-        now.handle(facts("FF", "DELIVRD"), Instant::now()).await,
+        now.handle(
+            facts("FF", "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::Ok
     );
     let events = env.stored().await;
@@ -223,10 +256,15 @@ async fn failures_answer_a_temporary_error() {
         orphan,
         metrics.clone(),
         Duration::from_secs(1),
-        Arc::new(IdForms::new(ReceiptIdForm::Auto)),
+        Arc::new(IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Endpoint)),
     );
     assert_eq!(
-        r.handle(facts("AA", "DELIVRD"), Instant::now()).await,
+        r.handle(
+            facts("AA", "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::TemporaryError
     );
     // PostgreSQL: unreachable.
@@ -242,10 +280,15 @@ async fn failures_answer_a_temporary_error() {
         env.publisher.clone(),
         metrics,
         Duration::from_secs(1),
-        Arc::new(IdForms::new(ReceiptIdForm::Auto)),
+        Arc::new(IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Endpoint)),
     );
     assert_eq!(
-        r.handle(facts("AA", "DELIVRD"), Instant::now()).await,
+        r.handle(
+            facts("AA", "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::TemporaryError
     );
     assert!(env.stored().await.is_empty());
@@ -258,61 +301,83 @@ fn keys(l: &ReceiptLookup) -> Vec<&str> {
 
 #[test]
 fn auto_id_form_is_learnt_from_unambiguous_matches() {
-    let forms = IdForms::new(ReceiptIdForm::Auto);
-    assert_eq!(forms.label(), "learning");
+    let forms = IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Endpoint);
+    assert_eq!(forms.label(EndpointRole::Primary), "learning");
     // Hex submit ids, decimal receipt ids: while learning, only the as-is key attributes; the
     // other forms' keys are evidence.
-    let l = forms.lookup("2587");
+    let l = forms.lookup(EndpointRole::Primary, "2587");
     assert_eq!(l.key.as_str(), "s:2587");
     assert_eq!(keys(&l), ["s:2587", "s:a1b", "s:9607"]);
     for (submit, receipt) in [("0A1B", "2587"), ("0A1C", "2588"), ("0A1D", "2589")] {
-        forms.observe_submit(submit);
-        forms.record_unconfirmed_match(receipt, &[IdForm::HexToDecimal]);
+        forms.observe_submit(EndpointRole::Primary, submit);
+        forms.record_unconfirmed_match(EndpointRole::Primary, receipt, &[IdForm::HexToDecimal]);
         // The same receipt seen again is not new evidence.
-        forms.record_unconfirmed_match(receipt, &[IdForm::HexToDecimal]);
+        forms.record_unconfirmed_match(EndpointRole::Primary, receipt, &[IdForm::HexToDecimal]);
         if receipt != "2589" {
-            assert_eq!(forms.locked(), None);
+            assert_eq!(forms.locked(EndpointRole::Primary), None);
         }
     }
-    assert_eq!(forms.locked(), Some(IdForm::HexToDecimal));
-    assert_eq!(forms.label(), "hexToDecimal");
-    let l = forms.lookup("2590");
+    assert_eq!(
+        forms.locked(EndpointRole::Primary),
+        Some(IdForm::HexToDecimal)
+    );
+    assert_eq!(forms.label(EndpointRole::Primary), "hexToDecimal");
+    let l = forms.lookup(EndpointRole::Primary, "2590");
     assert_eq!(keys(&l), ["s:a1e"]);
 }
 
 #[test]
 fn ambiguous_matches_teach_nothing() {
-    let forms = IdForms::new(ReceiptIdForm::Auto);
+    let forms = IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Endpoint);
     // "1" is the same key in every form: its as-is match is no evidence for any.
     for _ in 0..5 {
-        forms.record_as_is_match(&forms.lookup("1"));
+        forms.record_as_is_match(
+            EndpointRole::Primary,
+            &forms.lookup(EndpointRole::Primary, "1"),
+        );
     }
-    assert_eq!(forms.locked(), None);
+    assert_eq!(forms.locked(EndpointRole::Primary), None);
     // Two forms' keys matching is no evidence either.
     for id in ["20", "21", "22", "23"] {
-        forms.record_unconfirmed_match(id, &[IdForm::HexToDecimal, IdForm::DecimalToHex]);
+        forms.record_unconfirmed_match(
+            EndpointRole::Primary,
+            id,
+            &[IdForm::HexToDecimal, IdForm::DecimalToHex],
+        );
     }
-    assert_eq!(forms.locked(), None);
+    assert_eq!(forms.locked(EndpointRole::Primary), None);
     // As-is matches of ids with a twin in another form lock as-is.
     for id in ["10", "11", "12"] {
-        forms.record_as_is_match(&forms.lookup(id));
+        forms.record_as_is_match(
+            EndpointRole::Primary,
+            &forms.lookup(EndpointRole::Primary, id),
+        );
     }
-    assert_eq!(forms.locked(), Some(IdForm::AsIs));
+    assert_eq!(forms.locked(EndpointRole::Primary), Some(IdForm::AsIs));
     // A fixed configuration is locked from the start: one key.
-    let fixed = IdForms::new(ReceiptIdForm::DecimalToHex);
-    assert_eq!(fixed.label(), "decimalToHex");
-    assert_eq!(keys(&fixed.lookup("a1b")), ["s:2587"]);
+    let fixed = IdForms::new(ReceiptIdForm::DecimalToHex, ReceiptIdScope::Endpoint);
+    assert_eq!(fixed.label(EndpointRole::Primary), "decimalToHex");
+    assert_eq!(
+        keys(&fixed.lookup(EndpointRole::Primary, "a1b")),
+        ["s:2587"]
+    );
 }
 
 #[test]
 fn as_is_and_converted_evidence_conflict_and_nothing_locks() {
-    let forms = IdForms::new(ReceiptIdForm::Auto);
-    forms.record_as_is_match(&forms.lookup("10"));
+    let forms = IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Endpoint);
+    forms.record_as_is_match(
+        EndpointRole::Primary,
+        &forms.lookup(EndpointRole::Primary, "10"),
+    );
     for id in ["a", "b", "c", "d"] {
-        forms.record_unconfirmed_match(id, &[IdForm::DecimalToHex]);
+        forms.record_unconfirmed_match(EndpointRole::Primary, id, &[IdForm::DecimalToHex]);
     }
-    assert_eq!(forms.locked(), None);
-    assert_eq!(forms.lookup("10").key.as_str(), "s:10");
+    assert_eq!(forms.locked(EndpointRole::Primary), None);
+    assert_eq!(
+        forms.lookup(EndpointRole::Primary, "10").key.as_str(),
+        "s:10"
+    );
 }
 
 #[tokio::test]
@@ -324,7 +389,12 @@ async fn an_as_is_match_wins_over_its_hex_twin_and_a_twin_alone_attributes_nothi
     env.submit("m16", "16").await;
     // Receipt "10" before submit "10" is known: its twin "16" exists, but it waits.
     assert_eq!(
-        r.handle(facts("10", "DELIVRD"), Instant::now()).await,
+        r.handle(
+            facts("10", "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::Ok
     );
     assert!(env.stored().await.is_empty(), "never put on m16");
@@ -333,7 +403,12 @@ async fn an_as_is_match_wins_over_its_hex_twin_and_a_twin_alone_attributes_nothi
     assert_eq!(r.sweep_pending(100).await.unwrap(), 1);
     // Receipt "16" while both exist: as-is.
     assert_eq!(
-        r.handle(facts("16", "DELIVRD"), Instant::now()).await,
+        r.handle(
+            facts("16", "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::Ok
     );
     let events = env.stored().await;
@@ -357,7 +432,7 @@ async fn an_as_is_match_wins_over_its_hex_twin_and_a_twin_alone_attributes_nothi
 async fn a_converting_form_is_learnt_from_settled_receipts_then_attributes_them() {
     // Hex submit ids, decimal receipt ids (0x0A1B = 2587 ...).
     let env = Env::new().await;
-    let forms = Arc::new(IdForms::new(ReceiptIdForm::Auto));
+    let forms = Arc::new(IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Endpoint));
     let (r, _) = env.events_with(Duration::from_secs(300), forms.clone(), Duration::ZERO);
     let pairs = [
         ("0A1B", "2587"),
@@ -366,18 +441,26 @@ async fn a_converting_form_is_learnt_from_settled_receipts_then_attributes_them(
         ("0A1E", "2590"),
     ];
     for (i, (submit, _)) in pairs.iter().enumerate() {
-        forms.observe_submit(submit);
+        forms.observe_submit(EndpointRole::Primary, submit);
         env.submit(&format!("h{i}"), submit).await;
     }
     for (_, receipt) in pairs {
         assert_eq!(
-            r.handle(facts(receipt, "DELIVRD"), Instant::now()).await,
+            r.handle(
+                facts(receipt, "DELIVRD"),
+                EndpointRole::Primary,
+                Instant::now()
+            )
+            .await,
             ReceiptAnswer::Ok
         );
     }
     // Not attributed while learning (the first three are kept); their settled matches are
     // evidence, and the fourth is attributed once the form is learnt.
-    assert_eq!(forms.locked(), Some(IdForm::HexToDecimal));
+    assert_eq!(
+        forms.locked(EndpointRole::Primary),
+        Some(IdForm::HexToDecimal)
+    );
     assert_eq!(env.stored().await.len(), 1);
     assert_eq!(r.sweep_pending(100).await.unwrap(), 3);
     let mut got: Vec<(String, String)> = env
@@ -402,7 +485,7 @@ async fn a_converting_form_is_learnt_from_settled_receipts_then_attributes_them(
 #[tokio::test]
 async fn unsettled_converted_matches_teach_nothing() {
     let env = Env::new().await;
-    let forms = Arc::new(IdForms::new(ReceiptIdForm::Auto));
+    let forms = Arc::new(IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Endpoint));
     let (r, _) = env.events_with(
         Duration::from_secs(300),
         forms.clone(),
@@ -413,10 +496,15 @@ async fn unsettled_converted_matches_teach_nothing() {
         .enumerate()
     {
         env.submit(&format!("d{i}"), submit).await;
-        r.handle(facts(receipt, "DELIVRD"), Instant::now()).await;
+        r.handle(
+            facts(receipt, "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now(),
+        )
+        .await;
     }
     r.sweep_pending(100).await.unwrap();
-    assert_eq!(forms.locked(), None);
+    assert_eq!(forms.locked(EndpointRole::Primary), None);
     assert!(env.stored().await.is_empty());
     env.finish().await;
 }
@@ -427,22 +515,41 @@ async fn a_contradicting_receipt_is_counted_and_published_uncorrelated() {
     let (r, metrics) = env.events(Duration::from_secs(300));
     env.submit("m16", "16").await;
     assert_eq!(
-        r.handle(facts("16", "DELIVRD"), Instant::now()).await,
+        r.handle(
+            facts("16", "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::Ok
     );
     // Another final status for the same segment.
     assert_eq!(
-        r.handle(facts("16", "UNDELIV"), Instant::now()).await,
+        r.handle(
+            facts("16", "UNDELIV"),
+            EndpointRole::Primary,
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::Ok
     );
     // A receipt of another id that a (here fixed) decimal-to-hex form puts on the segment.
     let (fixed, fixed_metrics) = env.events_with(
         Duration::from_secs(300),
-        Arc::new(IdForms::new(ReceiptIdForm::DecimalToHex)),
+        Arc::new(IdForms::new(
+            ReceiptIdForm::DecimalToHex,
+            ReceiptIdScope::Endpoint,
+        )),
         Duration::ZERO,
     );
     assert_eq!(
-        fixed.handle(facts("10", "DELIVRD"), Instant::now()).await,
+        fixed
+            .handle(
+                facts("10", "DELIVRD"),
+                EndpointRole::Primary,
+                Instant::now()
+            )
+            .await,
         ReceiptAnswer::Ok
     );
     let events = env.stored().await;
@@ -475,7 +582,8 @@ async fn kept_receipts_are_bounded_and_past_the_bound_published_at_once() {
     let r = r.with_max_pending(2);
     for id in ["K1", "K2"] {
         assert_eq!(
-            r.handle(facts(id, "DELIVRD"), Instant::now()).await,
+            r.handle(facts(id, "DELIVRD"), EndpointRole::Primary, Instant::now())
+                .await,
             ReceiptAnswer::Ok
         );
     }
@@ -483,7 +591,8 @@ async fn kept_receipts_are_bounded_and_past_the_bound_published_at_once() {
     // The bound is reached: the third and fourth are published uncorrelated at once.
     for id in ["K3", "K4"] {
         assert_eq!(
-            r.handle(facts(id, "DELIVRD"), Instant::now()).await,
+            r.handle(facts(id, "DELIVRD"), EndpointRole::Primary, Instant::now())
+                .await,
             ReceiptAnswer::Ok
         );
     }
@@ -503,7 +612,12 @@ async fn kept_receipts_are_bounded_and_past_the_bound_published_at_once() {
     assert_eq!(r.sweep_pending(100).await.unwrap(), 1);
     assert!(metrics.encode().contains("smpp_pending_receipts 1"));
     assert_eq!(
-        r.handle(facts("K5", "DELIVRD"), Instant::now()).await,
+        r.handle(
+            facts("K5", "DELIVRD"),
+            EndpointRole::Primary,
+            Instant::now()
+        )
+        .await,
         ReceiptAnswer::Ok
     );
     assert_eq!(env.stored().await.len(), 3, "K5 kept, not published");
@@ -515,7 +629,8 @@ async fn an_undecodable_kept_row_is_published_from_its_key_and_fails_nothing() {
     let env = Env::new().await;
     let (r, metrics) = env.events(Duration::from_secs(300));
     for id in ["G1", "G2"] {
-        r.handle(facts(id, "DELIVRD"), Instant::now()).await;
+        r.handle(facts(id, "DELIVRD"), EndpointRole::Primary, Instant::now())
+            .await;
     }
     // A row written by something else, or by an older version: its receipt is not one.
     sqlx::query(
@@ -550,5 +665,94 @@ async fn an_undecodable_kept_row_is_published_from_its_key_and_fails_nothing() {
     assert!(metrics
         .encode()
         .contains("smpp_pending_receipts_unreadable_total 1"));
+    env.finish().await;
+}
+
+#[test]
+fn each_endpoint_learns_its_own_id_form_unless_the_id_space_is_shared() {
+    let forms = IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Endpoint);
+    assert_eq!(
+        forms.id_space(EndpointRole::Backup),
+        Some(EndpointRole::Backup)
+    );
+    // The primary writes hex submit ids and decimal receipt ids.
+    for (submit, receipt) in [("0A1B", "2587"), ("0A1C", "2588"), ("0A1D", "2589")] {
+        forms.observe_submit(EndpointRole::Primary, submit);
+        forms.record_unconfirmed_match(EndpointRole::Primary, receipt, &[IdForm::HexToDecimal]);
+    }
+    assert_eq!(
+        forms.locked(EndpointRole::Primary),
+        Some(IdForm::HexToDecimal)
+    );
+    // The backup has learnt nothing: its receipt "16" is still looked up as-is (the
+    // primary's form would have turned it into submit "10", another message).
+    assert_eq!(forms.locked(EndpointRole::Backup), None);
+    assert_eq!(forms.label(EndpointRole::Backup), "learning");
+    assert_eq!(
+        forms.lookup(EndpointRole::Backup, "16").key.as_str(),
+        "s:16"
+    );
+
+    let shared = IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Shared);
+    assert_eq!(shared.id_space(EndpointRole::Backup), None);
+    for (submit, receipt) in [("0A1B", "2587"), ("0A1C", "2588"), ("0A1D", "2589")] {
+        shared.observe_submit(EndpointRole::Primary, submit);
+        shared.record_unconfirmed_match(EndpointRole::Backup, receipt, &[IdForm::HexToDecimal]);
+    }
+    assert_eq!(
+        shared.locked(EndpointRole::Backup),
+        Some(IdForm::HexToDecimal)
+    );
+    assert_eq!(
+        shared.locked(EndpointRole::Primary),
+        Some(IdForm::HexToDecimal)
+    );
+}
+
+#[tokio::test]
+async fn receipts_with_one_id_from_two_endpoints_reach_their_own_messages_as_two_events() {
+    let env = Env::new().await;
+    let (r, _) = env.events(Duration::from_secs(300));
+    env.submit_at("m-primary", "1", EndpointRole::Primary).await;
+    env.submit_at("m-backup", "1", EndpointRole::Backup).await;
+    for endpoint in [EndpointRole::Backup, EndpointRole::Primary] {
+        assert_eq!(
+            r.handle(facts("1", "DELIVRD"), endpoint, Instant::now())
+                .await,
+            ReceiptAnswer::Ok
+        );
+    }
+    // A receipt from the backup for an id only the primary issued waits: it is not put on
+    // the primary's message.
+    env.submit_at("m-primary-2", "2", EndpointRole::Primary)
+        .await;
+    assert_eq!(
+        r.handle(facts("2", "DELIVRD"), EndpointRole::Backup, Instant::now())
+            .await,
+        ReceiptAnswer::Ok
+    );
+    let mut got: Vec<(String, Option<String>)> = env
+        .stored()
+        .await
+        .into_iter()
+        .map(|e| (e.event_id, e.message_id))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (format!("{}:1:DELIVRD", env.op), Some("m-primary".into())),
+            (
+                format!("{}:1:DELIVRD:backup", env.op),
+                Some("m-backup".into())
+            ),
+        ]
+    );
+    assert_eq!(env.held("m-primary-2").await, (None, None));
+    let kept = pending_receipts(&env.db.pool, &env.op, 10).await.unwrap();
+    assert!(
+        matches!(&kept[..], [PendingRow::Kept(p)] if p.endpoint == Some(EndpointRole::Backup)),
+        "{kept:?}"
+    );
     env.finish().await;
 }

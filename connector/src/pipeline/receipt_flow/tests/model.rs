@@ -244,7 +244,7 @@ async fn run_scenario(env: &Env, seed: u64) {
         k += 1;
     }
 
-    let forms = Arc::new(IdForms::new(operator.configured));
+    let forms = Arc::new(IdForms::new(operator.configured, ReceiptIdScope::Endpoint));
     let events = |settle: Duration| {
         ReceiptEvents::new(
             &op,
@@ -262,7 +262,7 @@ async fn run_scenario(env: &Env, seed: u64) {
     for (t, step) in steps.iter().enumerate() {
         match step {
             Step::Submit(i) => {
-                forms.observe_submit(&submits[*i]);
+                forms.observe_submit(EndpointRole::Primary, &submits[*i]);
                 env.writer
                     .record_submit(SegmentSubmit {
                         operator_id: op.clone(),
@@ -270,6 +270,7 @@ async fn run_scenario(env: &Env, seed: u64) {
                         segment: Segment { index: 1, count: 1 },
                         outcome: SubmitOutcome::Submitted {
                             smsc_message_id: submits[*i].clone(),
+                            endpoint: Some(EndpointRole::Primary),
                         },
                         attempts: 1,
                         concat_ref: None,
@@ -294,7 +295,10 @@ async fn run_scenario(env: &Env, seed: u64) {
                 tokens.insert(token.clone(), *owner);
                 let mut f = facts(id, stat);
                 f.err = Some(token);
-                assert_eq!(live.handle(f, Instant::now()).await, ReceiptAnswer::Ok);
+                assert_eq!(
+                    live.handle(f, EndpointRole::Primary, Instant::now()).await,
+                    ReceiptAnswer::Ok
+                );
             }
         }
     }
