@@ -9,17 +9,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use crds::ConnectorConfig;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::http::AppState;
-use crate::pipeline::credentials::{CredentialsStore, RetryPolicy};
+use crate::pipeline::credentials::CredentialsStore;
 use crate::pipeline::dispatcher::Dispatcher;
-use crate::pipeline::events::{EventPublisher, OperatorHealth};
-use crate::pipeline::health::{HealthReporter, StatusTracker};
+use crate::pipeline::events::EventPublisher;
+use crate::pipeline::health::{publish_unbound, HealthReporter, StatusTracker};
 use crate::pipeline::inbound::InboundWorker;
 use crate::pipeline::intake::Intake;
 use crate::pipeline::jetstream::{self as js, DispatchPuller};
@@ -27,7 +26,7 @@ use crate::pipeline::metrics::{Gauges, Metrics};
 use crate::pipeline::receipt_flow::{IdForms, ReceiptEvents};
 use crate::pipeline::status_writer::StatusWriter;
 use crate::pipeline::submit::{log_late_responses, DbHealth, SubmitFlow};
-use crate::pipeline::throttle::{Throttle, ThrottleSettings, TpsGate};
+use crate::pipeline::throttle::{Throttle, TpsGate};
 use crate::session::{EngineConfig, SessionEngine};
 use crate::store::{self, CorrelationWriter, Retention, WriteProbe};
 
@@ -81,67 +80,30 @@ pub async fn run(
         .map_err(|e| ServiceError::Nats(e.to_string()))?;
     let jet = async_nats::jetstream::new(nats.clone());
     let consumer = js::set_up(&jet, &config).await?;
-    let publisher = EventPublisher::new(
-        jet.clone(),
-        &config.nats.dlr_subject,
-        &config.nats.health_subject,
-    );
-
-    let pool = store::connect(&config.postgres)
+    let publisher = EventPublisher::from_config(jet, &config.nats);
+    let pool = store::open(&config.postgres)
         .await
         .map_err(|e| ServiceError::Postgres(e.to_string()))?;
-    if config.postgres.migrate {
-        store::migrate(&pool)
-            .await
-            .map_err(|e| ServiceError::Postgres(e.to_string()))?;
-    }
     let probe = WriteProbe::new(pool.clone(), &op, &instance);
     let (writer, writer_task) = CorrelationWriter::spawn(
         pool.clone(),
         config.postgres.batch_size as usize,
         Duration::from_millis(config.postgres.batch_delay_ms),
     );
-
-    let redis = redis::Client::open(config.redis.url.as_str())
-        .map_err(|e| ServiceError::Redis(e.to_string()))?;
-    let throttle = Arc::new(Throttle::new(
-        redis,
-        &op,
-        ThrottleSettings::from_config(&config.throttle),
-    ));
-
-    let credentials = Arc::new(
-        CredentialsStore::new(
-            &op,
-            &config.credentials,
-            RetryPolicy {
-                slow: Duration::from_secs(config.session.credentials_backoff_seconds.max(1)),
-                ..RetryPolicy::default()
-            },
-        )
-        .map_err(|e| ServiceError::Credentials(e.to_string()))?,
-    );
+    let throttle =
+        Arc::new(Throttle::from_config(&config).map_err(|e| ServiceError::Redis(e.to_string()))?);
+    let credentials = CredentialsStore::from_config(&config)
+        .map_err(|e| ServiceError::Credentials(e.to_string()))?;
     // The session takes each submit's window place and TPS permit together.
     let (session, streams) = SessionEngine::start_gated(
         EngineConfig::from_connector(&config),
-        credentials,
+        Arc::new(credentials),
         Arc::new(TpsGate::new(throttle.clone())),
     );
-
     // Whether the last health event sent says UNBOUND: the final one is then not repeated.
-    let unbound_published = Arc::new(AtomicBool::new(false));
-    match publisher
-        .publish_health(&OperatorHealth::unbound(
-            &op,
-            "starting",
-            &instance,
-            Utc::now(),
-        ))
-        .await
-    {
-        Ok(_) => unbound_published.store(true, Ordering::SeqCst),
-        Err(e) => tracing::warn!(error = %e, "cannot publish the start health event"),
-    }
+    let unbound_published = Arc::new(AtomicBool::new(
+        publish_unbound(&publisher, &op, "starting", &instance).await,
+    ));
 
     let http_addr = config
         .http
@@ -165,19 +127,15 @@ pub async fn run(
 
     // `stop`: no more pulls and sends (the dispatch side); `receive_stop`, after the unbind:
     // the receiving side (receipts, health), which must keep answering the SMSC until then.
-    let stop = CancellationToken::new();
-    let receive_stop = CancellationToken::new();
+    let (stop, receive_stop) = (CancellationToken::new(), CancellationToken::new());
     let mut workers = JoinSet::new();
     let id_forms = Arc::new(IdForms::new(
         config.receipts.id_form,
         config.receipts.id_scope,
     ));
-
     let (status_tx, status_rx) = watch::channel(None);
     match StatusWriter::from_config(&config.status_writer).await {
-        Ok(Some(writer)) => {
-            workers.spawn(writer.run(status_rx));
-        }
+        Ok(Some(writer)) => drop(workers.spawn(writer.run(status_rx))),
         Ok(None) => {}
         Err(e) => {
             tracing::warn!(error = %e, "cannot write the session status into the MnoConnection")
@@ -195,24 +153,14 @@ pub async fn run(
         unbound_published: unbound_published.clone(),
     };
     workers.spawn(health.run(receive_stop.clone()));
-
-    let receipts = Arc::new(
-        ReceiptEvents::new(
-            &op,
-            writer.clone(),
-            pool.clone(),
-            publisher.clone(),
-            metrics.clone(),
-            Duration::from_secs(config.receipts.correlation_wait_seconds),
-            id_forms.clone(),
-        )
-        .with_settle(
-            Duration::from_millis(config.session.response_timeout_ms)
-                + Duration::from_millis(config.postgres.batch_delay_ms)
-                + Duration::from_secs(5),
-        )
-        .with_max_pending(config.receipts.max_pending),
-    );
+    let receipts = Arc::new(ReceiptEvents::from_config(
+        &config,
+        writer.clone(),
+        pool.clone(),
+        publisher.clone(),
+        metrics.clone(),
+        id_forms.clone(),
+    ));
     let inbound = InboundWorker {
         receipts: receipts.clone(),
         metrics: metrics.clone(),
@@ -224,19 +172,12 @@ pub async fn run(
             .run_sweeper(Duration::from_secs(1), stop.clone()),
     );
     workers.spawn(log_late_responses(streams.late, receive_stop.clone()));
-    if config.postgres.retention_days > 0 {
-        let retention = Retention {
-            pool: pool.clone(),
-            operator_id: op.clone(),
-            days: config.postgres.retention_days,
-        };
+    if let Some(retention) = Retention::from_config(&config, pool.clone()) {
         let m = metrics.clone();
-        workers.spawn(retention.run(
-            move |n| {
-                m.correlations_purged_total.inc_by(n);
-            },
-            stop.clone(),
-        ));
+        let purged = move |n| {
+            m.correlations_purged_total.inc_by(n);
+        };
+        workers.spawn(retention.run(purged, stop.clone()));
     }
     let gauges = Gauges {
         metrics: metrics.clone(),
@@ -247,7 +188,7 @@ pub async fn run(
     };
     workers.spawn(gauges.run(stop.clone()));
     let db = DbHealth::default();
-    workers.spawn(db.clone().run_probe(probe.clone(), stop.clone()));
+    workers.spawn(db.clone().run_probe(probe, stop.clone()));
 
     let flow = Arc::new(SubmitFlow {
         config: (*config).clone(),
@@ -259,29 +200,25 @@ pub async fn run(
         db,
         stopping: stop.clone(),
     });
-    let window = session.window_size().max(1);
     let dispatcher = Dispatcher {
         puller: DispatchPuller::new(consumer, session.watch_bound(), Duration::from_millis(500)),
         intake: Intake::new(
             &op,
             publisher.clone(),
-            pool.clone(),
+            pool,
             metrics.clone(),
             config.receipts.publish_accepted,
         ),
         flow,
-        // The window's worth being sent plus those waiting for their commit, within
-        // maxAckPending.
-        in_flight_limit: usize::try_from(config.nats.max_ack_pending)
-            .unwrap_or(window)
-            .clamp(1, window * 4),
-        metrics: metrics.clone(),
+        in_flight_limit: Dispatcher::in_flight_limit(
+            config.nats.max_ack_pending,
+            session.window_size(),
+        ),
+        metrics,
     };
     tracing::info!(operator = %op, instance = %instance, "connector started");
-    let dispatching = tokio::spawn(dispatcher.run(
-        stop.clone(),
-        Duration::from_secs(config.session.drain_timeout_seconds),
-    ));
+    let drain = Duration::from_secs(config.session.drain_timeout_seconds);
+    let dispatching = tokio::spawn(dispatcher.run(stop.clone(), drain));
     shutdown.await;
 
     stop.cancel();
@@ -292,13 +229,11 @@ pub async fn run(
     // aborted): the window is empty, only the unbind is left.
     session.shutdown(UNBIND_AFTER_DRAIN).await;
     receive_stop.cancel();
-    drop(receipts);
-    drop(writer);
-    if tokio::time::timeout(Duration::from_secs(5), async {
-        while workers.join_next().await.is_some() {}
-    })
-    .await
-    .is_err()
+    drop((receipts, writer));
+    let joined = async { while workers.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(5), joined)
+        .await
+        .is_err()
     {
         workers.abort_all();
     }
@@ -309,17 +244,7 @@ pub async fn run(
         tracing::warn!("correlation writer did not flush in time");
     }
     if !unbound_published.load(Ordering::SeqCst) {
-        if let Err(e) = publisher
-            .publish_health(&OperatorHealth::unbound(
-                &op,
-                "shutdown",
-                &instance,
-                Utc::now(),
-            ))
-            .await
-        {
-            tracing::warn!(error = %e, "cannot publish the shutdown health event");
-        }
+        publish_unbound(&publisher, &op, "shutdown", &instance).await;
     }
     http_stop.cancel();
     let _ = http.await;

@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio_util::codec::Framed;
 
-use connector::pipeline::events::{BoundMode, EndpointRole, HealthState};
+use connector::pipeline::events::{BindMode, EndpointRole, HealthState};
 use connector::protocol::codec::{
     Address, BindResp, Body, COctetString, CommandId, CommandStatus, DeliverSm, Pdu, SmppCodec,
     SubmitSm, SubmitSmResp,
@@ -23,7 +23,7 @@ use connector::session::{
     SessionHandle, SessionState, SessionStreams, SmppCredentials, StaticCredentials, SubmitError,
     SubmitGate, UnboundCause,
 };
-use crds::config::{BindMode, Endpoint, SessionConfig};
+use crds::config::{Endpoint, SessionConfig};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -282,11 +282,11 @@ async fn falls_back_to_transmitter_and_receiver_with_receipts_on_the_receiver() 
     assert_eq!(id, CommandId::BindReceiver);
     let ev = next_event(&mut events).await;
     assert_eq!(ev.state, HealthState::Bound);
-    assert_eq!(ev.bind_mode, Some(BoundMode::TransmitterReceiver));
+    assert_eq!(ev.bind_mode, Some(BindMode::TransmitterReceiver));
     assert!(matches!(
         handle.state(),
         SessionState::Bound {
-            mode: BoundMode::TransmitterReceiver,
+            mode: BindMode::TransmitterReceiver,
             ..
         }
     ));

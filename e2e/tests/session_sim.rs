@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use connector::pipeline::events::{BoundMode, EndpointRole, HealthState};
+use connector::pipeline::events::{BindMode, EndpointRole, HealthState};
 use connector::protocol::codec::{
     esm_class, registered_delivery, Address, COctetString, CommandStatus, SubmitSm,
 };
@@ -15,7 +15,7 @@ use connector::session::{
     EngineConfig, Inbound, SessionEngine, SessionEvent, SessionHandle, SessionState,
     SmppCredentials, StaticCredentials, SubmitError, UnboundCause,
 };
-use crds::config::{BindMode, Endpoint, SessionConfig};
+use crds::config::{Endpoint, SessionConfig};
 use e2e::sim::{
     BreakAction, ConnectionFault, Delay, RefuseMode, SimConfig, SimHandle, Simulator, Status,
     TransceiverRefusal, Trigger,
@@ -134,7 +134,7 @@ async fn transceiver_refusals_fall_back_to_tx_rx_with_receipts_on_the_receiver()
             matches!(
                 handle.state(),
                 SessionState::Bound {
-                    mode: BoundMode::TransmitterReceiver,
+                    mode: BindMode::TransmitterReceiver,
                     ..
                 }
             ),
@@ -398,7 +398,7 @@ async fn fails_over_after_n_failures_and_fails_back_after_the_hold_time() {
     assert_eq!(ev.state, HealthState::Failback, "{ev:?}");
     assert_eq!(ev.endpoint, Some(EndpointRole::Backup));
     assert_eq!(ev.address, Some(endpoint(&backup).address()));
-    assert_eq!(ev.bind_mode, Some(BoundMode::Transceiver));
+    assert_eq!(ev.bind_mode, Some(BindMode::Transceiver));
     let outcome = handle
         .submit(sm("via backup", false))
         .await

@@ -288,6 +288,19 @@ pub struct CredentialsStore {
 }
 
 impl CredentialsStore {
+    /// The store of the configuration's operator and `credentials` section, retried at the
+    /// `session.credentialsBackoffSeconds` pace once the fast retries are spent.
+    pub fn from_config(c: &crds::ConnectorConfig) -> Result<Self, CredentialsError> {
+        Self::new(
+            &c.operator_id,
+            &c.credentials,
+            RetryPolicy {
+                slow: Duration::from_secs(c.session.credentials_backoff_seconds.max(1)),
+                ..RetryPolicy::default()
+            },
+        )
+    }
+
     /// A store for `operator_id` from the configuration's `credentials` section.
     pub fn new(
         operator_id: &str,

@@ -31,6 +31,15 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// How many commands may be in flight: the window's worth being sent plus those waiting
+    /// for their commit (up to four windows), within `nats.maxAckPending`.
+    pub fn in_flight_limit(max_ack_pending: i64, window: usize) -> usize {
+        let window = window.max(1);
+        usize::try_from(max_ack_pending)
+            .unwrap_or(window)
+            .clamp(1, window * 4)
+    }
+
     /// Pulls until `shutdown` (the flow stops sending at the same moment), then waits at most
     /// `drain` for the commands in flight; those still unsettled are aborted and redelivered.
     pub async fn run(mut self, shutdown: CancellationToken, drain: Duration) {

@@ -85,7 +85,7 @@ pub use crate::protocol::receipt::{
     aggregate_status, parse_status, status_of_stat, DeliveryStatus, MessageStatus, ReceiptFacts,
     Segment,
 };
-pub use crate::session::{BoundMode, EndpointRole, HealthState};
+pub use crate::session::{BindMode, EndpointRole, HealthState};
 pub use crate::store::CorrelatedMessage;
 
 /// Who made the event.
@@ -352,6 +352,34 @@ impl DlrEvent {
     }
 }
 
+/// The contract's spelling of a bound session's mode in `operator.health` (`bindMode`).
+pub mod health_bind_mode {
+    use super::BindMode;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// `transceiver`, `transmitter+receiver`, or null (`auto` is never a mode in use).
+    pub fn serialize<S: Serializer>(mode: &Option<BindMode>, s: S) -> Result<S::Ok, S::Error> {
+        match mode {
+            Some(BindMode::Transceiver) => s.serialize_str("transceiver"),
+            Some(BindMode::TransmitterReceiver) => s.serialize_str("transmitter+receiver"),
+            Some(BindMode::Auto) | None => s.serialize_none(),
+        }
+    }
+
+    /// The inverse of [`serialize`].
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BindMode>, D::Error> {
+        match Option::<String>::deserialize(d)?.as_deref() {
+            None => Ok(None),
+            Some("transceiver") => Ok(Some(BindMode::Transceiver)),
+            Some("transmitter+receiver") => Ok(Some(BindMode::TransmitterReceiver)),
+            Some(other) => Err(serde::de::Error::unknown_variant(
+                other,
+                &["transceiver", "transmitter+receiver"],
+            )),
+        }
+    }
+}
+
 /// An `operator.health` event (contract §3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -364,8 +392,9 @@ pub struct OperatorHealth {
     pub endpoint: Option<EndpointRole>,
     /// `host:port` of the endpoint in use.
     pub address: Option<String>,
-    /// Bind mode in use.
-    pub bind_mode: Option<BoundMode>,
+    /// Bind mode in use, spelt `transceiver` / `transmitter+receiver` ([`health_bind_mode`]).
+    #[serde(with = "health_bind_mode")]
+    pub bind_mode: Option<BindMode>,
     /// Why the state changed.
     pub reason: Option<String>,
     /// Name of this connector instance (the pod name).
@@ -380,7 +409,7 @@ impl OperatorHealth {
         operator_id: &str,
         endpoint: EndpointRole,
         address: &str,
-        bind_mode: BoundMode,
+        bind_mode: BindMode,
         reason: &str,
         connector: &str,
         at: DateTime<Utc>,
@@ -435,6 +464,11 @@ pub struct EventPublisher {
 }
 
 impl EventPublisher {
+    /// A publisher on the subjects of the configuration's `nats` section.
+    pub fn from_config(js: jetstream::Context, c: &crds::config::NatsConfig) -> Self {
+        Self::new(js, &c.dlr_subject, &c.health_subject)
+    }
+
     /// A publisher on the given subjects (`nats.dlrSubject`, `nats.healthSubject`).
     pub fn new(js: jetstream::Context, dlr_subject: &str, health_subject: &str) -> Self {
         Self {

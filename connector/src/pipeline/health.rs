@@ -19,6 +19,24 @@ use crate::pipeline::events::{EndpointRole, EventPublisher, HealthState, Operato
 use crate::pipeline::metrics::Metrics;
 use crate::session::{SessionEvent, SlowDown};
 
+/// Publishes an UNBOUND `operator.health` event with `reason` (at the start and at the stop);
+/// returns whether it was published (a failure is logged and returns `false`).
+pub async fn publish_unbound(
+    publisher: &EventPublisher,
+    operator_id: &str,
+    reason: &str,
+    instance: &str,
+) -> bool {
+    let event = OperatorHealth::unbound(operator_id, reason, instance, Utc::now());
+    match publisher.publish_health(&event).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, reason, "cannot publish the health event");
+            false
+        }
+    }
+}
+
 /// The next session event for a follower of the state (health events, the MnoConnection
 /// status, the state gauge): one that fell behind a flapping link logs how many it missed and
 /// goes on with the oldest event still kept, never stops. `None` once the session is gone.
@@ -263,7 +281,7 @@ impl HealthReporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::events::BoundMode;
+    use crate::pipeline::events::BindMode;
 
     fn config() -> ConnectorConfig {
         let yaml = "operatorId: op\nprimary: {host: p, port: 1}\nbackup: {host: b, port: 2}\ncredentials: {source: file, path: x}\n";
@@ -320,7 +338,7 @@ mod tests {
                 &SessionEvent::bound(
                     EndpointRole::Primary,
                     "p:1".into(),
-                    BoundMode::Transceiver,
+                    BindMode::Transceiver,
                     "bound".into(),
                 ),
                 now,
@@ -349,7 +367,7 @@ mod tests {
                 &SessionEvent::bound(
                     EndpointRole::Backup,
                     "b:2".into(),
-                    BoundMode::TransmitterReceiver,
+                    BindMode::TransmitterReceiver,
                     "failover".into(),
                 ),
                 now,
@@ -375,7 +393,7 @@ mod tests {
                 &SessionEvent::bound(
                     EndpointRole::Primary,
                     "p:1".into(),
-                    BoundMode::Transceiver,
+                    BindMode::Transceiver,
                     "failback".into(),
                 ),
                 now,

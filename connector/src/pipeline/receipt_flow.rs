@@ -209,6 +209,33 @@ impl ReceiptEvents {
         }
     }
 
+    /// The receipt flow of the configuration: `receipts.correlationWaitSeconds` and
+    /// `receipts.maxPending`, and a settle time past the response timeout and the batch delay.
+    pub fn from_config(
+        c: &crds::ConnectorConfig,
+        writer: CorrelationWriter,
+        pool: PgPool,
+        publisher: EventPublisher,
+        metrics: Arc<Metrics>,
+        id_forms: Arc<IdForms>,
+    ) -> Self {
+        Self::new(
+            &c.operator_id,
+            writer,
+            pool,
+            publisher,
+            metrics,
+            Duration::from_secs(c.receipts.correlation_wait_seconds),
+            id_forms,
+        )
+        .with_settle(
+            Duration::from_millis(c.session.response_timeout_ms)
+                + Duration::from_millis(c.postgres.batch_delay_ms)
+                + Duration::from_secs(5),
+        )
+        .with_max_pending(c.receipts.max_pending)
+    }
+
     /// The operator whose receipts these are.
     pub fn operator_id(&self) -> &str {
         &self.operator_id

@@ -222,6 +222,16 @@ pub struct Throttle {
 
 impl Throttle {
     /// A limiter for `operator_id` on the Redis of `client`; connects on first use.
+    /// The limiter of the configuration's operator, `throttle` and `redis` sections.
+    pub fn from_config(c: &crds::ConnectorConfig) -> Result<Self, redis::RedisError> {
+        Ok(Self::new(
+            redis::Client::open(c.redis.url.as_str())?,
+            &c.operator_id,
+            ThrottleSettings::from_config(&c.throttle),
+        ))
+    }
+
+    /// The limiter of `operator_id` on the Redis server of `client`.
     pub fn new(client: redis::Client, operator_id: &str, settings: ThrottleSettings) -> Self {
         Self {
             client,

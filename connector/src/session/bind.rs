@@ -11,7 +11,6 @@ use super::credentials::SmppCredentials;
 use crate::protocol::codec::{
     Address, Bind, Body, COctetString, CodecError, CommandStatus, Pdu, INTERFACE_VERSION_34,
 };
-use crate::session::state::BoundMode;
 use crds::config::BindConfig;
 
 /// Which bind PDU to send.
@@ -34,14 +33,6 @@ impl BindKind {
     /// Whether deliver_sm may arrive on a connection bound this way.
     pub fn can_receive(self) -> bool {
         matches!(self, BindKind::Transceiver | BindKind::Receiver)
-    }
-
-    /// The session bind mode this connection belongs to.
-    pub fn mode(self) -> BoundMode {
-        match self {
-            BindKind::Transceiver => BoundMode::Transceiver,
-            _ => BoundMode::TransmitterReceiver,
-        }
     }
 }
 

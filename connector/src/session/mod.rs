@@ -76,7 +76,7 @@ pub use credentials::{CredentialsError, CredentialsProvider, SmppCredentials, St
 pub use gate::{SubmitGate, Ungated};
 pub use inbound::{Inbound, Responder};
 pub use slowdown::{SlowDown, SlowDownMeter, SlowDownSnapshot};
-pub use state::{BoundMode, EndpointRole, HealthState, SessionEvent, SessionState, UnboundCause};
+pub use state::{BindMode, EndpointRole, HealthState, SessionEvent, SessionState, UnboundCause};
 pub use status_class::{classify, StatusClass};
 pub use submit::{LateResponse, SubmitError, SubmitOutcome};
 

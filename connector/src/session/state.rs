@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use crate::protocol::codec::CommandStatus;
-use serde::{Deserialize, Serialize};
 
 /// The session's state as the platform sees it: the crds type of `status.session.bindState`,
 /// whose spelling (`BOUND`, `FAILBACK`, `UNBOUND`) is also `operator.health`'s `state`.
@@ -12,16 +11,10 @@ pub use crds::status::BindState as HealthState;
 /// Which endpoint a session uses (`primary` or `backup`): the crds type.
 pub use crds::render::EndpointRole;
 
-/// How the session is bound.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BoundMode {
-    /// One bind_transceiver.
-    #[serde(rename = "transceiver")]
-    Transceiver,
-    /// bind_transmitter + bind_receiver.
-    #[serde(rename = "transmitter+receiver")]
-    TransmitterReceiver,
-}
+/// How the session binds: the configured choice (`auto` tries a transceiver first) and, for a
+/// bound session, the mode in use (`transceiver` or `transmitterReceiver`, never `auto`): the
+/// crds type.
+pub use crds::config::BindMode;
 
 /// Where the session is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +33,7 @@ pub enum SessionState {
         /// Its `host:port`.
         address: String,
         /// Transceiver or transmitter + receiver.
-        mode: BoundMode,
+        mode: BindMode,
     },
     /// Not bound; the next attempt is in `retry_in`.
     Unbound {
@@ -92,14 +85,14 @@ pub struct SessionEvent {
     /// Its `host:port`.
     pub address: Option<String>,
     /// The bind mode; `None` when unbound.
-    pub bind_mode: Option<BoundMode>,
+    pub bind_mode: Option<BindMode>,
     /// Why the state changed.
     pub reason: String,
 }
 
 impl SessionEvent {
     /// Bound on `endpoint`.
-    pub fn bound(endpoint: EndpointRole, address: String, mode: BoundMode, reason: String) -> Self {
+    pub fn bound(endpoint: EndpointRole, address: String, mode: BindMode, reason: String) -> Self {
         Self {
             state: match endpoint {
                 EndpointRole::Primary => HealthState::Bound,

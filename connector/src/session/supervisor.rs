@@ -22,8 +22,8 @@ pub const STABLE_BIND: Duration = Duration::from_secs(30);
 use super::state::{SessionEvent, SessionState, UnboundCause};
 use super::submit::{SubmitError, SubmitJob};
 use super::EngineConfig;
-use crate::session::state::{BoundMode, EndpointRole, HealthState};
-use crds::config::{BindMode, Endpoint};
+use crate::session::state::{BindMode, EndpointRole, HealthState};
+use crds::config::Endpoint;
 
 /// What the handle and the supervisor share.
 #[derive(Debug)]
@@ -42,10 +42,10 @@ enum Established {
 }
 
 impl Established {
-    fn mode(&self) -> BoundMode {
+    fn mode(&self) -> BindMode {
         match self {
-            Established::Transceiver(_) => BoundMode::Transceiver,
-            Established::Pair { .. } => BoundMode::TransmitterReceiver,
+            Established::Transceiver(_) => BindMode::Transceiver,
+            Established::Pair { .. } => BindMode::TransmitterReceiver,
         }
     }
 }

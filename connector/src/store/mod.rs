@@ -96,6 +96,26 @@ pub async fn connect(c: &crds::config::PostgresConfig) -> Result<PgPool, Correla
         .await?)
 }
 
+/// Opening the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Connecting.
+    #[error(transparent)]
+    Connect(#[from] CorrelationError),
+    /// Running the migrations.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// [`connect`], then the migrations when `postgres.migrate` says so.
+pub async fn open(c: &crds::config::PostgresConfig) -> Result<PgPool, OpenError> {
+    let pool = connect(c).await?;
+    if c.migrate {
+        migrate(&pool).await?;
+    }
+    Ok(pool)
+}
+
 /// Settings of every session of the pool (sent in the startup packet). A statement, a lock
 /// wait or an idle transaction never blocks a commit for long (the caller retries), and the
 /// server probes idle connections so that a dead peer is noticed.

@@ -67,6 +67,15 @@ pub struct Retention {
 }
 
 impl Retention {
+    /// The purge of `postgres.retentionDays`; `None` when it is 0 (rows are kept).
+    pub fn from_config(c: &crds::ConnectorConfig, pool: PgPool) -> Option<Self> {
+        (c.postgres.retention_days > 0).then(|| Self {
+            pool,
+            operator_id: c.operator_id.clone(),
+            days: c.postgres.retention_days,
+        })
+    }
+
     /// Purges at start and every [`RETENTION_INTERVAL`] until `shutdown`; `purged` is told
     /// each number of rows deleted.
     pub async fn run(self, purged: impl Fn(u64) + Send, shutdown: CancellationToken) {
