@@ -423,8 +423,17 @@ async fn fails_over_after_n_failures_and_fails_back_after_the_hold_time() {
         .await
         .expect("accepted");
     assert_eq!(outcome.endpoint, EndpointRole::Primary);
-    assert!(backup.wait_bound_at_most(0, WAIT).await);
+    // One bind stays on the backup for the receipts it holds (failover.receiptLingerSeconds),
+    // sending nothing; the stop unbinds it.
+    let lingering = async {
+        while backup.bound_sessions() != 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    assert!(tokio::time::timeout(WAIT, lingering).await.is_ok());
+    assert_eq!(backup.accepted_submits(), 1, "nothing more sent to the backup");
     handle.shutdown(Duration::from_secs(2)).await;
+    assert!(backup.wait_bound_at_most(0, WAIT).await);
 }
 
 #[tokio::test]
