@@ -10,8 +10,9 @@
 //!
 //! The first problem found becomes a [`Rejection`], whose [`RejectReason`] `Display` is the
 //! `reason` of the REJECTED event. Fields are checked in key order (sorted), missing ones after
-//! the present ones, the checks above last; so of two problems the one reported is not always
-//! the one earlier versions reported: without `to` and with `"priority": 9`, the priority.
+//! the present ones, the checks above last. Of two problems, the one reported may thus differ
+//! from the former hand-written validator's (unknown fields first, then schema order, the
+//! operator id before `from`): without `to` and with `"priority": 9`, it is the priority.
 
 use std::collections::BTreeMap;
 use std::fmt;
