@@ -1,19 +1,28 @@
 //! The dispatch command of contract §1 (`smpp.operator.{operatorId}`): its wire type and its
 //! validation into a [`ValidCommand`].
 //!
-//! [`parse_command`] checks everything `dispatch-command.schema.json` says, plus the contract's
-//! rules that the schema cannot express (the operator id must be the subject's, `binary` must
-//! be valid base64, `scheduleAt` must be RFC 3339, `encoding` must fit the content). The first
-//! problem found becomes a [`Rejection`], whose [`RejectReason`] `Display` is the `reason` of the
-//! REJECTED event.
+//! [`parse_command`] deserialises the JSON into [`DispatchCommand`], whose serde attributes are
+//! the field rules of `dispatch-command.schema.json` (types, patterns, ranges, `text`'s length,
+//! the `encoding` enum, no unknown field), [`serde_path_to_error`] naming the field (`metadata.k`
+//! inside the metadata). As in JSON Schema, `null` is a value, not an absent field. A few checks
+//! follow: the operator id must be the subject's, `scheduleAt` RFC 3339, exactly one of `text`
+//! and `binary`, `binary` with `dataCoding` and base64, `encoding` fitting the content.
+//!
+//! The first problem found becomes a [`Rejection`], whose [`RejectReason`] `Display` is the
+//! `reason` of the REJECTED event. Fields are checked in key order (sorted), missing ones after
+//! the present ones, the checks above last. Of two problems, the one reported may thus differ
+//! from the former hand-written validator's (unknown fields first, then schema order, the
+//! operator id before `from`): without `to` and with `"priority": 9`, it is the priority.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use serde::de::value::{MapDeserializer, SeqDeserializer};
+use serde::de::{self, Deserializer, Expected, IntoDeserializer, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::protocol::codec::{npi, ton};
 pub use crate::protocol::text::RequestedEncoding;
@@ -33,21 +42,26 @@ pub fn operator_from_subject(subject: &str) -> Option<&str> {
     (!id.is_empty() && !id.contains('.')).then_some(id)
 }
 
-/// The dispatch command exactly as it travels on NATS (for producers such as the load
-/// generator). Consumers validate with [`parse_command`] instead of deserialising this.
+/// The dispatch command exactly as it travels on NATS. Deserialising it checks every field
+/// against the schema; consumers call [`parse_command`], which adds the cross-field rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DispatchCommand {
-    /// Platform message id (idempotency key).
+    /// Platform message id (idempotency key): 1 to 64 of `[A-Za-z0-9._:-]`.
+    #[serde(deserialize_with = "message_id")]
     pub message_id: String,
     /// Operator id; equals the subject's.
+    #[serde(deserialize_with = "operator_id")]
     pub operator_id: String,
     /// Sender: alphanumeric (1 to 11) or numeric (1 to 20 digits, optional `+`).
+    #[serde(deserialize_with = "sender")]
     pub from: String,
     /// Destination MSISDN.
+    #[serde(deserialize_with = "msisdn")]
     pub to: String,
-    /// Text content (exclusive with `binary`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Text content of at most [`MAX_TEXT_CHARS`] (exclusive with `binary`).
+    #[serde(default, deserialize_with = "text")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Base64 binary content (exclusive with `text`, needs `dataCoding`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,34 +70,44 @@ pub struct DispatchCommand {
     #[serde(default)]
     pub encoding: RequestedEncoding,
     /// data_coding of binary content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "some_int::<_, _, 0, 255>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_coding: Option<u8>,
     /// Ask for a delivery receipt.
     #[serde(default = "default_true")]
     pub registered_delivery: bool,
-    /// Validity in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Validity in seconds, 1 to [`MAX_VALIDITY_SECONDS`].
+    #[serde(
+        default,
+        deserialize_with = "some_int::<_, _, 1, MAX_VALIDITY_SECONDS>"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub validity_period_seconds: Option<u32>,
     /// Scheduled delivery time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_at: Option<String>,
     /// Priority 0 to 3.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "int::<_, _, 0, 3>")]
     pub priority: u8,
-    /// Source TON override.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Source TON override (0 to 6).
+    #[serde(default, deserialize_with = "some_int::<_, _, 0, 6>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_ton: Option<u8>,
-    /// Source NPI override.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Source NPI override (0 to 18).
+    #[serde(default, deserialize_with = "some_int::<_, _, 0, 18>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_npi: Option<u8>,
-    /// Destination TON override.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Destination TON override (0 to 6).
+    #[serde(default, deserialize_with = "some_int::<_, _, 0, 6>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_ton: Option<u8>,
-    /// Destination NPI override.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Destination NPI override (0 to 18).
+    #[serde(default, deserialize_with = "some_int::<_, _, 0, 18>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_npi: Option<u8>,
     /// Opaque metadata copied into every event.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, deserialize_with = "metadata")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -201,43 +225,13 @@ pub enum RejectReason {
     /// A field the schema does not define.
     #[error("unknown field \"{0}\"")]
     UnknownField(String),
-    /// A field of the wrong JSON type.
-    #[error("\"{field}\" must be {expected}")]
-    WrongType {
-        /// Field path.
+    /// A field whose value breaks its rule.
+    #[error("\"{field}\" {problem}")]
+    Field {
+        /// Field path, `metadata.{key}` inside the metadata (shortened, NUL written `\0`).
         field: String,
-        /// What it must be.
-        expected: &'static str,
-    },
-    /// A string that does not match the schema's pattern.
-    #[error("\"{field}\" {value:?} does not match {pattern}")]
-    Pattern {
-        /// Field name.
-        field: &'static str,
-        /// The value (shortened).
-        value: String,
-        /// The pattern.
-        pattern: &'static str,
-    },
-    /// An integer outside its range.
-    #[error("\"{field}\" is {value}, out of range {min}..={max}")]
-    OutOfRange {
-        /// Field name.
-        field: &'static str,
-        /// The value as written.
-        value: String,
-        /// Smallest allowed.
-        min: i64,
-        /// Largest allowed.
-        max: i64,
-    },
-    /// A string longer than allowed.
-    #[error("\"{field}\" is longer than {max} characters")]
-    TooLong {
-        /// Field name.
-        field: &'static str,
-        /// Largest length.
-        max: usize,
+        /// What is wrong with the value.
+        problem: Box<FieldProblem>,
     },
     /// `encoding` is not one of the allowed values.
     #[error("\"encoding\" {0:?} is not one of auto, gsm7, ucs2, latin1, binary")]
@@ -265,9 +259,6 @@ pub enum RejectReason {
     /// `scheduleAt` is not an RFC 3339 date-time.
     #[error("\"scheduleAt\" {0:?} is not an RFC 3339 date-time")]
     InvalidScheduleAt(String),
-    /// A string holding U+0000, which PostgreSQL cannot store.
-    #[error("\"{0}\" holds a NUL character (U+0000), which cannot be recorded")]
-    NulCharacter(String),
     /// `encoding` does not fit the content.
     #[error("\"encoding\" {encoding:?} cannot be used with \"{content}\"")]
     EncodingMismatch {
@@ -278,6 +269,26 @@ pub enum RejectReason {
     },
 }
 
+/// What is wrong with the value of one field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FieldProblem {
+    /// Of the wrong JSON type; what it must be.
+    #[error("must be {0}")]
+    WrongType(String),
+    /// A string (shortened) that does not match the schema's pattern (the second).
+    #[error("{0:?} does not match {1}")]
+    Pattern(String, String),
+    /// A number (as written) outside its range (`min..=max`).
+    #[error("is {0}, out of range {1}")]
+    OutOfRange(String, String),
+    /// A string longer than allowed (the limit, with its unit).
+    #[error("is longer than {0}")]
+    TooLong(String),
+    /// A string holding U+0000, which PostgreSQL cannot store.
+    #[error("holds a NUL character (U+0000), which cannot be recorded")]
+    NulCharacter,
+}
+
 impl RejectReason {
     /// A short, bounded label for metrics (`smpp_rejected_commands_total{reason}`).
     pub fn kind(&self) -> &'static str {
@@ -286,10 +297,13 @@ impl RejectReason {
             Self::NotAnObject => "not_object",
             Self::Missing(_) => "missing_field",
             Self::UnknownField(_) => "unknown_field",
-            Self::WrongType { .. } => "wrong_type",
-            Self::Pattern { .. } => "pattern",
-            Self::OutOfRange { .. } => "out_of_range",
-            Self::TooLong { .. } => "too_long",
+            Self::Field { problem, .. } => match problem.as_ref() {
+                FieldProblem::WrongType(_) => "wrong_type",
+                FieldProblem::Pattern(..) => "pattern",
+                FieldProblem::OutOfRange(..) => "out_of_range",
+                FieldProblem::TooLong(_) => "too_long",
+                FieldProblem::NulCharacter => "nul_character",
+            },
             Self::UnknownEncoding(_) => "unknown_encoding",
             Self::OperatorMismatch { .. } => "operator_mismatch",
             Self::NoContent | Self::TextAndBinary => "content",
@@ -297,7 +311,6 @@ impl RejectReason {
             Self::InvalidBase64(_) => "invalid_base64",
             Self::InvalidScheduleAt(_) => "invalid_schedule_at",
             Self::EncodingMismatch { .. } => "encoding_mismatch",
-            Self::NulCharacter(_) => "nul_character",
         }
     }
 }
@@ -321,153 +334,239 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
-const FIELDS: [&str; 17] = [
-    "messageId",
-    "operatorId",
-    "from",
-    "to",
-    "text",
-    "binary",
-    "encoding",
-    "dataCoding",
-    "registeredDelivery",
-    "validityPeriodSeconds",
-    "scheduleAt",
-    "priority",
-    "sourceTon",
-    "sourceNpi",
-    "destTon",
-    "destNpi",
-    "metadata",
-];
-
-const MESSAGE_ID_PATTERN: &str = "^[A-Za-z0-9._:-]{1,64}$";
-const OPERATOR_ID_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
-const FROM_PATTERN: &str = "^(\\+?[0-9]{1,20}|[A-Za-z0-9 ._&-]{1,11})$";
-const TO_PATTERN: &str = "^\\+?[0-9]{1,20}$";
-
-fn is_message_id(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
-
 fn is_msisdn(s: &str) -> bool {
     let d = s.strip_prefix('+').unwrap_or(s);
     (1..=20).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_sender(s: &str) -> bool {
-    is_msisdn(s)
-        || ((1..=11).contains(&s.len())
-            && s.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b' ' | b'.' | b'_' | b'&' | b'-')
-            }))
-}
-
 fn shorten(s: &str) -> String {
-    const MAX: usize = 40;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(MAX).collect();
-        t.push('…');
-        t
+    match s.char_indices().nth(40) {
+        None => s.to_string(),
+        Some((end, _)) => format!("{}…", &s[..end]),
     }
 }
 
-/// An integer in the JSON Schema sense (a number with no fractional part).
-fn as_integer(v: &Value) -> Option<i128> {
-    if let Some(i) = v.as_i64() {
-        return Some(i128::from(i));
+/// A string matching `pattern`, which `matches` implements.
+fn matching<'de, D: Deserializer<'de>>(
+    d: D,
+    pattern: &'static str,
+    matches: impl Fn(&str) -> bool,
+) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if !matches(&s) {
+        return Err(de::Error::invalid_value(Unexpected::Str(&s), &pattern));
     }
-    if let Some(u) = v.as_u64() {
-        return Some(i128::from(u));
-    }
-    let f = v.as_f64()?;
-    (f.fract() == 0.0 && f.abs() < 1e30).then_some(f as i128)
+    Ok(s)
 }
 
-fn string_field<'a>(
-    obj: &'a Map<String, Value>,
-    field: &'static str,
-) -> Result<Option<&'a str>, RejectReason> {
-    match obj.get(field) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(RejectReason::WrongType {
-            field: field.into(),
-            expected: "a string",
-        }),
+fn message_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    matching(d, "^[A-Za-z0-9._:-]{1,64}$", |s| {
+        (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+    })
+}
+
+fn operator_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+    matching(d, pattern, crds::config::is_valid_operator_id)
+}
+
+fn sender<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    matching(d, "^(\\+?[0-9]{1,20}|[A-Za-z0-9 ._&-]{1,11})$", |s| {
+        is_msisdn(s)
+            || (1..=11).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b" ._&-".contains(&b))
+    })
+}
+
+fn msisdn<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    matching(d, "^\\+?[0-9]{1,20}$", is_msisdn)
+}
+
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        let max = format!("{MAX_TEXT_CHARS} characters");
+        return Err(de::Error::invalid_length(chars, &max.as_str()));
     }
+    Ok(Some(text))
 }
 
-fn required_string<'a>(
-    obj: &'a Map<String, Value>,
-    field: &'static str,
-) -> Result<&'a str, RejectReason> {
-    string_field(obj, field)?.ok_or(RejectReason::Missing(field))
-}
-
-fn int_field(
-    obj: &Map<String, Value>,
-    field: &'static str,
-    min: i64,
-    max: i64,
-) -> Result<Option<i64>, RejectReason> {
-    let Some(v) = obj.get(field) else {
-        return Ok(None);
+/// An integer in the JSON Schema sense (no fractional part, so `2.0` is one) in `MIN..=MAX`.
+fn int<'de, D: Deserializer<'de>, T: TryFrom<i64>, const MIN: i64, const MAX: i64>(
+    d: D,
+) -> Result<T, D::Error> {
+    let v = Value::deserialize(d)?;
+    let Some(f) = v.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e30) else {
+        return Err(de::Error::invalid_type(
+            Unexpected::Other("value"),
+            &"an integer",
+        ));
     };
-    let Some(i) = as_integer(v) else {
-        return Err(RejectReason::WrongType {
-            field: field.into(),
-            expected: "an integer",
-        });
-    };
-    if i < i128::from(min) || i > i128::from(max) {
-        return Err(RejectReason::OutOfRange {
-            field,
-            value: v.to_string(),
-            min,
-            max,
-        });
+    match T::try_from(f as i64) {
+        Ok(i) if (MIN as f64..=MAX as f64).contains(&f) => Ok(i),
+        _ => {
+            let range = format!("{MIN}..={MAX}");
+            Err(de::Error::invalid_value(
+                Unexpected::Other(&v.to_string()),
+                &range.as_str(),
+            ))
+        }
     }
-    // In range of i64 by the check above.
-    Ok(Some(i as i64))
 }
 
-fn small_int(
-    obj: &Map<String, Value>,
-    field: &'static str,
-    max: u8,
-) -> Result<Option<u8>, RejectReason> {
-    Ok(int_field(obj, field, 0, i64::from(max))?.and_then(|i| u8::try_from(i).ok()))
+fn some_int<'de, D: Deserializer<'de>, T: TryFrom<i64>, const MIN: i64, const MAX: i64>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    int::<D, T, MIN, MAX>(d).map(Some)
 }
 
-fn metadata_of(obj: &Map<String, Value>) -> Result<BTreeMap<String, String>, RejectReason> {
-    match obj.get("metadata") {
-        None => Ok(BTreeMap::new()),
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| match v {
-                // Stored in jsonb with the correlation rows: PostgreSQL refuses U+0000.
-                Value::String(s) if k.contains('\0') || s.contains('\0') => {
-                    Err(RejectReason::NulCharacter(shorten(&format!(
-                        "metadata.{}",
-                        k.replace('\0', "\\0")
-                    ))))
-                }
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                _ => Err(RejectReason::WrongType {
-                    field: format!("metadata.{k}"),
-                    expected: "a string",
-                }),
-            })
-            .collect(),
-        Some(_) => Err(RejectReason::WrongType {
-            field: "metadata".into(),
-            expected: "an object of strings",
-        }),
+/// An object of strings, none holding U+0000: the metadata is stored in PostgreSQL jsonb,
+/// which refuses it.
+fn metadata<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    struct Strings;
+    impl<'de> Visitor<'de> for Strings {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of strings")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((NulFree(k), NulFree(v))) = map.next_entry()? {
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Strings)
+}
+
+struct NulFree(String);
+
+impl<'de> Deserialize<'de> for NulFree {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.contains('\0') {
+            return Err(de::Error::invalid_value(Unexpected::Char('\0'), &"no NUL"));
+        }
+        Ok(Self(s))
+    }
+}
+
+/// The error of deserialising a command: a [`RejectReason`] whose field is filled in from the
+/// path afterwards ([`Problem::at`]). In serde's vocabulary, `invalid_value` of a string is a
+/// pattern mismatch, of the NUL character a NUL, of anything else a range; the one enum is
+/// `encoding`.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct Problem(RejectReason);
+
+impl Problem {
+    fn field(problem: FieldProblem) -> Self {
+        let (field, problem) = (String::new(), Box::new(problem));
+        Self(RejectReason::Field { field, problem })
+    }
+
+    fn at(self, path: &serde_path_to_error::Path) -> RejectReason {
+        let mut reason = self.0;
+        if let RejectReason::Field { field, .. } = &mut reason {
+            *field = shorten(&path.to_string().replace('\0', "\\0"));
+        }
+        reason
+    }
+}
+
+impl de::Error for Problem {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Self::field(FieldProblem::WrongType(msg.to_string()))
+    }
+
+    fn invalid_type(_: Unexpected, expected: &dyn Expected) -> Self {
+        Self::field(FieldProblem::WrongType(expected.to_string()))
+    }
+
+    fn invalid_value(unexpected: Unexpected, expected: &dyn Expected) -> Self {
+        Self::field(match unexpected {
+            Unexpected::Str(s) => FieldProblem::Pattern(shorten(s), expected.to_string()),
+            Unexpected::Char('\0') => FieldProblem::NulCharacter,
+            value => FieldProblem::OutOfRange(value.to_string(), expected.to_string()),
+        })
+    }
+
+    fn invalid_length(_: usize, expected: &dyn Expected) -> Self {
+        Self::field(FieldProblem::TooLong(expected.to_string()))
+    }
+
+    fn unknown_variant(variant: &str, _: &'static [&'static str]) -> Self {
+        Self(RejectReason::UnknownEncoding(shorten(variant)))
+    }
+
+    fn unknown_field(field: &str, _: &'static [&'static str]) -> Self {
+        Self(RejectReason::UnknownField(shorten(field)))
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        Self(RejectReason::Missing(field))
+    }
+}
+
+/// A JSON value as a deserializer whose errors are [`Problem`]s. `null` is a value here, never
+/// an absent `Option`.
+struct Json<'a>(&'a Value);
+
+impl<'de> Deserializer<'de> for Json<'_> {
+    type Error = Problem;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Problem> {
+        match self.0 {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => visitor.visit_u64(u),
+                (None, Some(i)) => visitor.visit_i64(i),
+                (None, None) => visitor.visit_f64(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => visitor.visit_str(s),
+            Value::Array(items) => visitor.visit_seq(SeqDeserializer::new(items.iter().map(Json))),
+            Value::Object(map) => {
+                let entries = map.iter().map(|(k, v)| (k.as_str(), Json(v)));
+                visitor.visit_map(MapDeserializer::new(entries))
+            }
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Problem> {
+        visitor.visit_some(self)
+    }
+
+    /// A unit variant by name; anything but a string is an unknown variant, as written.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Problem> {
+        match self.0 {
+            Value::String(s) => visitor.visit_enum(s.as_str().into_deserializer()),
+            other => Err(de::Error::unknown_variant(&other.to_string(), variants)),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
+        ignored_any
+    }
+}
+
+impl<'de> IntoDeserializer<'de, Problem> for Json<'_> {
+    type Deserializer = Self;
+
+    fn into_deserializer(self) -> Self {
+        self
     }
 }
 
@@ -481,103 +580,33 @@ pub fn parse_command(subject_operator: &str, payload: &[u8]) -> Result<ValidComm
         metadata: BTreeMap::new(),
         reason: RejectReason::NotJson(e.to_string()),
     })?;
-    let Value::Object(obj) = value else {
-        return Err(Rejection {
-            message_id: None,
-            metadata: BTreeMap::new(),
-            reason: RejectReason::NotAnObject,
-        });
-    };
-    validate_object(subject_operator, &obj).map_err(|reason| Rejection {
-        message_id: obj
+    validate(subject_operator, &value).map_err(|reason| Rejection {
+        message_id: value
             .get("messageId")
-            .and_then(Value::as_str)
-            .filter(|s| is_message_id(s))
-            .map(str::to_string),
-        metadata: metadata_of(&obj).unwrap_or_default(),
+            .and_then(|m| message_id(Json(m)).ok()),
+        metadata: value
+            .get("metadata")
+            .and_then(|m| metadata(Json(m)).ok())
+            .unwrap_or_default(),
         reason,
     })
 }
 
-fn validate_object(
-    subject_operator: &str,
-    obj: &Map<String, Value>,
-) -> Result<ValidCommand, RejectReason> {
-    if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(RejectReason::UnknownField(shorten(unknown)));
+fn validate(subject_operator: &str, value: &Value) -> Result<ValidCommand, RejectReason> {
+    if !value.is_object() {
+        return Err(RejectReason::NotAnObject);
     }
-    let message_id = required_string(obj, "messageId")?;
-    let operator_id = required_string(obj, "operatorId")?;
-    let from = required_string(obj, "from")?;
-    let to = required_string(obj, "to")?;
-    if !is_message_id(message_id) {
-        return Err(RejectReason::Pattern {
-            field: "messageId",
-            value: shorten(message_id),
-            pattern: MESSAGE_ID_PATTERN,
-        });
-    }
-    if !crds::config::is_valid_operator_id(operator_id) {
-        return Err(RejectReason::Pattern {
-            field: "operatorId",
-            value: shorten(operator_id),
-            pattern: OPERATOR_ID_PATTERN,
-        });
-    }
-    if operator_id != subject_operator {
+    let cmd: DispatchCommand = serde_path_to_error::deserialize(Json(value)).map_err(|e| {
+        let path = e.path().clone();
+        e.into_inner().at(&path)
+    })?;
+    if cmd.operator_id != subject_operator {
         return Err(RejectReason::OperatorMismatch {
-            command: operator_id.to_string(),
+            command: cmd.operator_id,
             subject: subject_operator.to_string(),
         });
     }
-    if !is_sender(from) {
-        return Err(RejectReason::Pattern {
-            field: "from",
-            value: shorten(from),
-            pattern: FROM_PATTERN,
-        });
-    }
-    if !is_msisdn(to) {
-        return Err(RejectReason::Pattern {
-            field: "to",
-            value: shorten(to),
-            pattern: TO_PATTERN,
-        });
-    }
-    let text = string_field(obj, "text")?;
-    if text.is_some_and(|t| t.chars().count() > MAX_TEXT_CHARS) {
-        return Err(RejectReason::TooLong {
-            field: "text",
-            max: MAX_TEXT_CHARS,
-        });
-    }
-    let binary = string_field(obj, "binary")?;
-    let encoding = match string_field(obj, "encoding") {
-        Ok(None) => RequestedEncoding::Auto,
-        Ok(Some(s)) => RequestedEncoding::deserialize(serde_json::Value::from(s))
-            .map_err(|_| RejectReason::UnknownEncoding(shorten(s)))?,
-        Err(_) => {
-            let written = obj
-                .get("encoding")
-                .map(Value::to_string)
-                .unwrap_or_default();
-            return Err(RejectReason::UnknownEncoding(written));
-        }
-    };
-    let data_coding = small_int(obj, "dataCoding", 255)?;
-    let registered_delivery = match obj.get("registeredDelivery") {
-        None => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return Err(RejectReason::WrongType {
-                field: "registeredDelivery".into(),
-                expected: "a boolean",
-            })
-        }
-    };
-    let validity_period_seconds = int_field(obj, "validityPeriodSeconds", 1, MAX_VALIDITY_SECONDS)?
-        .and_then(|v| u32::try_from(v).ok());
-    let schedule_at = match string_field(obj, "scheduleAt")? {
+    let schedule_at = match &cmd.schedule_at {
         None => None,
         Some(s) => Some(
             DateTime::parse_from_rfc3339(s)
@@ -585,53 +614,40 @@ fn validate_object(
                 .with_timezone(&Utc),
         ),
     };
-    let priority = small_int(obj, "priority", 3)?.unwrap_or(0);
-    let source_ton = small_int(obj, "sourceTon", ton::ABBREVIATED)?;
-    let source_npi = small_int(obj, "sourceNpi", npi::WAP_CLIENT_ID)?;
-    let dest_ton = small_int(obj, "destTon", ton::ABBREVIATED)?;
-    let dest_npi = small_int(obj, "destNpi", npi::WAP_CLIENT_ID)?;
-    let metadata = metadata_of(obj)?;
-    let content = match (text, binary) {
-        (None, None) => return Err(RejectReason::NoContent),
-        (Some(_), Some(_)) => return Err(RejectReason::TextAndBinary),
-        (Some(text), None) => Content::Text {
-            text: text.to_string(),
-            encoding: match encoding {
-                RequestedEncoding::Binary => {
-                    return Err(RejectReason::EncodingMismatch {
-                        encoding: "binary",
-                        content: "text",
-                    })
-                }
-                text => text,
-            },
+    let mismatch = |encoding, content| Err(RejectReason::EncodingMismatch { encoding, content });
+    let content = match (cmd.text, cmd.binary, cmd.data_coding) {
+        (None, None, _) => return Err(RejectReason::NoContent),
+        (Some(_), Some(_), _) => return Err(RejectReason::TextAndBinary),
+        (None, Some(_), None) => return Err(RejectReason::BinaryWithoutDataCoding),
+        (Some(_), None, _) if cmd.encoding == RequestedEncoding::Binary => {
+            return mismatch("binary", "text")
+        }
+        (None, Some(_), _) if cmd.encoding.forced_charset().is_some() => {
+            return mismatch(cmd.encoding.as_str(), "binary")
+        }
+        (Some(text), None, data_coding) => Content::Text {
+            text,
+            encoding: cmd.encoding,
             data_coding,
         },
-        (None, Some(b64)) => {
-            let data_coding = data_coding.ok_or(RejectReason::BinaryWithoutDataCoding)?;
-            if encoding.forced_charset().is_some() {
-                return Err(RejectReason::EncodingMismatch {
-                    encoding: encoding.as_str(),
-                    content: "binary",
-                });
-            }
-            let bytes = base64::engine::general_purpose::STANDARD
+        (None, Some(b64), Some(data_coding)) => Content::Binary {
+            bytes: base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|e| RejectReason::InvalidBase64(e.to_string()))?;
-            Content::Binary { bytes, data_coding }
-        }
+                .map_err(|e| RejectReason::InvalidBase64(e.to_string()))?,
+            data_coding,
+        },
     };
     Ok(ValidCommand {
-        message_id: message_id.to_string(),
-        operator_id: operator_id.to_string(),
-        source: Address::resolve(from, source_ton, source_npi),
-        destination: Address::resolve(to, dest_ton, dest_npi),
+        source: Address::resolve(&cmd.from, cmd.source_ton, cmd.source_npi),
+        destination: Address::resolve(&cmd.to, cmd.dest_ton, cmd.dest_npi),
+        message_id: cmd.message_id,
+        operator_id: cmd.operator_id,
         content,
-        registered_delivery,
-        validity_period_seconds,
+        registered_delivery: cmd.registered_delivery,
+        validity_period_seconds: cmd.validity_period_seconds,
         schedule_at,
-        priority,
-        metadata,
+        priority: cmd.priority,
+        metadata: cmd.metadata,
     })
 }
 

@@ -511,3 +511,264 @@ fn subject_operator() {
     assert_eq!(operator_from_subject("smpp.operator.a.b"), None);
     assert_eq!(operator_from_subject("other.mtn-gh"), None);
 }
+
+#[test]
+fn every_reject_kind_is_covered() {
+    let mut kinds: Vec<&str> = cases().iter().filter_map(|c| c.rejected).collect();
+    kinds.push(parse_command(OP, b"{not json").unwrap_err().reason.kind());
+    kinds.sort_unstable();
+    kinds.dedup();
+    let all = [
+        "binary_without_data_coding",
+        "content",
+        "encoding_mismatch",
+        "invalid_base64",
+        "invalid_schedule_at",
+        "missing_field",
+        "not_json",
+        "not_object",
+        "nul_character",
+        "operator_mismatch",
+        "out_of_range",
+        "pattern",
+        "too_long",
+        "unknown_encoding",
+        "unknown_field",
+        "wrong_type",
+    ];
+    assert_eq!(kinds, all);
+}
+
+/// `(changes, kind, reason)`: each constrained field with a wrong type, `null`, or a value out of
+/// its rule, and the reason naming it.
+#[test]
+fn serde_rejections_name_the_field() {
+    let string = |f: &str| format!("{f:?} must be a string");
+    let integer = |f: &str| format!("{f:?} must be an integer");
+    let cases = [
+        (json!({"messageId": 5}), "wrong_type", string("messageId")),
+        (
+            json!({"operatorId": true}),
+            "wrong_type",
+            string("operatorId"),
+        ),
+        (json!({"from": ["GHASI"]}), "wrong_type", string("from")),
+        (json!({"to": {"n": "1"}}), "wrong_type", string("to")),
+        (json!({"text": 5}), "wrong_type", string("text")),
+        (json!({"scheduleAt": 5}), "wrong_type", string("scheduleAt")),
+        (
+            json!({"dataCoding": "4"}),
+            "wrong_type",
+            integer("dataCoding"),
+        ),
+        (
+            json!({"validityPeriodSeconds": 1.5}),
+            "wrong_type",
+            integer("validityPeriodSeconds"),
+        ),
+        (json!({"priority": 1e30}), "wrong_type", integer("priority")),
+        (
+            json!({"sourceTon": "1"}),
+            "wrong_type",
+            integer("sourceTon"),
+        ),
+        (
+            json!({"sourceNpi": [1]}),
+            "wrong_type",
+            integer("sourceNpi"),
+        ),
+        (json!({"destTon": false}), "wrong_type", integer("destTon")),
+        (json!({"destNpi": {}}), "wrong_type", integer("destNpi")),
+        (
+            json!({"registeredDelivery": 1}),
+            "wrong_type",
+            "\"registeredDelivery\" must be a boolean".into(),
+        ),
+        (
+            json!({"metadata": "t-42"}),
+            "wrong_type",
+            "\"metadata\" must be an object of strings".into(),
+        ),
+        (
+            json!({"metadata": {"x": 1}}),
+            "wrong_type",
+            string("metadata.x"),
+        ),
+        (
+            json!({"metadata": {"a.b": [1]}}),
+            "wrong_type",
+            string("metadata.a.b"),
+        ),
+        (
+            json!({"metadata": {"k": "v\u{0}"}}),
+            "nul_character",
+            "\"metadata.k\" holds a NUL character (U+0000), which cannot be recorded".into(),
+        ),
+        (
+            json!({"dataCoding": 256}),
+            "out_of_range",
+            "\"dataCoding\" is 256, out of range 0..=255".into(),
+        ),
+        (
+            json!({"validityPeriodSeconds": -5}),
+            "out_of_range",
+            "\"validityPeriodSeconds\" is -5, out of range 1..=31536000".into(),
+        ),
+        (
+            json!({"priority": 4.0}),
+            "out_of_range",
+            "\"priority\" is 4.0, out of range 0..=3".into(),
+        ),
+        (
+            json!({"destTon": 18446744073709551615u64}),
+            "out_of_range",
+            "\"destTon\" is 18446744073709551615, out of range 0..=6".into(),
+        ),
+        (
+            json!({"sourceNpi": 19}),
+            "out_of_range",
+            "\"sourceNpi\" is 19, out of range 0..=18".into(),
+        ),
+        (
+            json!({"text": "a".repeat(40001)}),
+            "too_long",
+            "\"text\" is longer than 40000 characters".into(),
+        ),
+        (
+            json!({"messageId": "a b"}),
+            "pattern",
+            "\"messageId\" \"a b\" does not match ^[A-Za-z0-9._:-]{1,64}$".into(),
+        ),
+        (
+            json!({"operatorId": "Mtn"}),
+            "pattern",
+            "\"operatorId\" \"Mtn\" does not match ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$".into(),
+        ),
+        (
+            json!({"from": "GH@SI"}),
+            "pattern",
+            "\"from\" \"GH@SI\" does not match ^(\\+?[0-9]{1,20}|[A-Za-z0-9 ._&-]{1,11})$".into(),
+        ),
+        (
+            json!({"encoding": "UCS2"}),
+            "unknown_encoding",
+            "\"encoding\" \"UCS2\" is not one of auto, gsm7, ucs2, latin1, binary".into(),
+        ),
+        (
+            json!({"encoding": {"auto": null}}),
+            "unknown_encoding",
+            "\"encoding\" \"{\\\"auto\\\":null}\" is not one of auto, gsm7, ucs2, latin1, binary"
+                .into(),
+        ),
+        (
+            json!({"Text": "hi"}),
+            "unknown_field",
+            "unknown field \"Text\"".into(),
+        ),
+    ];
+    for (changes, kind, reason) in cases {
+        let r = parse(&with(changes.clone())).unwrap_err();
+        assert_eq!(
+            (r.reason.kind(), r.to_string()),
+            (kind, reason),
+            "{changes}"
+        );
+    }
+}
+
+#[test]
+fn null_is_a_wrong_type_never_an_absent_field() {
+    for field in [
+        "messageId",
+        "text",
+        "binary",
+        "dataCoding",
+        "registeredDelivery",
+        "validityPeriodSeconds",
+        "scheduleAt",
+        "priority",
+        "sourceTon",
+        "sourceNpi",
+        "destTon",
+        "destNpi",
+        "metadata",
+    ] {
+        let mut command = contract_example();
+        command[field] = Value::Null;
+        let r = parse(&command).unwrap_err();
+        assert_eq!(r.reason.kind(), "wrong_type", "{field}: {r}");
+        assert!(
+            r.to_string().starts_with(&format!("{field:?} must be ")),
+            "{r}"
+        );
+    }
+    let mut command = contract_example();
+    command["metadata"] = json!({"k": null});
+    assert_eq!(
+        parse(&command).unwrap_err().to_string(),
+        "\"metadata.k\" must be a string"
+    );
+    command = contract_example();
+    command["encoding"] = Value::Null;
+    assert_eq!(
+        parse(&command).unwrap_err().reason.kind(),
+        "unknown_encoding"
+    );
+}
+
+#[test]
+fn long_names_in_reasons_are_shortened() {
+    let key = "k".repeat(60);
+    let r = parse(&with(json!({"metadata": {key.clone(): 1}}))).unwrap_err();
+    assert_eq!(
+        r.to_string(),
+        format!("\"metadata.{}…\" must be a string", &key[..31])
+    );
+    let r = parse(&with(json!({key.clone(): 1}))).unwrap_err();
+    assert_eq!(r.to_string(), format!("unknown field \"{}…\"", &key[..40]));
+}
+
+#[test]
+fn of_two_problems_the_field_rules_come_first() {
+    // Fields in key order, then the missing ones, then the checks beyond the schema.
+    let r = parse(&with(json!({"to": null, "priority": 9}))).unwrap_err();
+    assert_eq!(r.reason.kind(), "out_of_range");
+    let r = parse(&with(json!({"operatorId": "other", "to": "abc"}))).unwrap_err();
+    assert_eq!(r.reason.kind(), "pattern");
+    let r = parse(&with(json!({"binary": "AA==", "scheduleAt": "soon"}))).unwrap_err();
+    assert_eq!(r.reason.kind(), "invalid_schedule_at");
+}
+
+#[test]
+fn rejection_recovers_message_id_and_metadata_whatever_else_is_wrong() {
+    for changes in [
+        json!({"foo": 1}),
+        json!({"to": null}),
+        json!({"text": null, "binary": "!!", "dataCoding": 4}),
+        json!({"operatorId": "other"}),
+        json!({"metadata": {"a": 1}}),
+    ] {
+        let r = parse(&with(changes.clone())).unwrap_err();
+        assert_eq!(
+            r.message_id.as_deref(),
+            Some("01JDX0Q7S9W3B2K4M5N6P7R8T9"),
+            "{changes}"
+        );
+    }
+    let r = parse(&with(json!({"metadata": {"a": 1}}))).unwrap_err();
+    assert!(
+        r.metadata.is_empty(),
+        "metadata that is not all strings is not copied"
+    );
+    let r = parse(&with(json!({"messageId": 7, "priority": 9}))).unwrap_err();
+    assert_eq!((r.message_id, r.metadata.len()), (None, 2));
+}
+
+#[test]
+fn the_wire_type_itself_follows_the_field_rules() {
+    let mut bad = contract_example();
+    bad["priority"] = json!(9);
+    assert!(serde_json::from_value::<DispatchCommand>(bad).is_err());
+    let cmd: DispatchCommand = serde_json::from_value(contract_example()).unwrap();
+    assert_eq!(cmd.validity_period_seconds, Some(86400));
+}
