@@ -431,7 +431,11 @@ async fn fails_over_after_n_failures_and_fails_back_after_the_hold_time() {
         }
     };
     assert!(tokio::time::timeout(WAIT, lingering).await.is_ok());
-    assert_eq!(backup.accepted_submits(), 1, "nothing more sent to the backup");
+    assert_eq!(
+        backup.accepted_submits(),
+        1,
+        "nothing more sent to the backup"
+    );
     handle.shutdown(Duration::from_secs(2)).await;
     assert!(backup.wait_bound_at_most(0, WAIT).await);
 }
