@@ -45,6 +45,15 @@ impl EndpointRole {
         }
     }
 
+    /// The endpoint a spelling of [`EndpointRole::as_str`] names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "primary" => Some(EndpointRole::Primary),
+            "backup" => Some(EndpointRole::Backup),
+            _ => None,
+        }
+    }
+
     /// Directory where this endpoint's TLS Secret is mounted.
     pub fn tls_dir(self) -> String {
         format!("{}/{}", paths::TLS_DIR, self.as_str())

@@ -9,16 +9,22 @@ use e2e::sim::message_id::{IdForm, IdStart};
 use e2e::sim::Delay;
 use serde_json::json;
 
+/// smsc-sim with the field's most common ids, sequential decimal from 1, sending each receipt
+/// `delay_ms` after its submit.
+async fn sim_with_ids_from_1(delay_ms: u64) -> e2e::sim::SimHandle {
+    harness::start_sim("ghasi01", "s3cret", |c| {
+        c.message_id = IdForm::Decimal;
+        c.id_start = IdStart::At(1);
+        c.receipts.delay = Delay::from_millis(delay_ms);
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_decimal_ids_correlate_each_receipt_to_its_own_message() {
     harness::init_logging();
     let op = harness::unique_operator("seqid");
-    let sim = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.message_id = IdForm::Decimal;
-        c.id_start = IdStart::At(1);
-        c.receipts.delay = Delay::from_millis(20);
-    })
-    .await;
+    let sim = sim_with_ids_from_1(20).await;
     let dir = TempDir::new().expect("temp dir");
     let creds = harness::sim_credentials(&dir);
     let mut config = harness::test_config(&op, sim.addr(), creds);
@@ -159,18 +165,8 @@ async fn primary_and_backup_numbering_from_1_each_get_their_own_receipts() {
     // the failback, when the backup's messages with the same ids are the newer submits.
     harness::init_logging();
     let op = harness::unique_operator("idspace");
-    let primary = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.message_id = IdForm::Decimal;
-        c.id_start = IdStart::At(1);
-        c.receipts.delay = Delay::from_millis(4_000);
-    })
-    .await;
-    let backup = harness::start_sim("ghasi01", "s3cret", |c| {
-        c.message_id = IdForm::Decimal;
-        c.id_start = IdStart::At(1);
-        c.receipts.delay = Delay::from_millis(20);
-    })
-    .await;
+    let primary = sim_with_ids_from_1(4_000).await;
+    let backup = sim_with_ids_from_1(20).await;
     let dir = TempDir::new().expect("temp dir");
     let mut config = harness::test_config(&op, primary.addr(), harness::sim_credentials(&dir));
     harness::with_backup(&mut config, backup.addr());

@@ -64,22 +64,25 @@ impl IdForms {
         }
     }
 
-    fn learner(&self, endpoint: EndpointRole) -> std::sync::MutexGuard<'_, IdFormLearner> {
-        let i = usize::from(self.id_space(endpoint) == Some(EndpointRole::Backup));
+    /// The learner of id space `space` (see [`IdForms::id_space`]; `None`, the shared one, is
+    /// the primary's).
+    fn learner(&self, space: Option<EndpointRole>) -> std::sync::MutexGuard<'_, IdFormLearner> {
+        let i = usize::from(space == Some(EndpointRole::Backup));
         // The learner holds no invariant a panic elsewhere could break.
         self.learners[i]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The form in use for `endpoint`'s ids once known (configured, or learnt from `auto`).
-    pub fn locked(&self, endpoint: EndpointRole) -> Option<IdForm> {
-        self.learner(endpoint).locked()
+    /// The form in use in id space `space` once known (configured, or learnt from `auto`).
+    pub fn locked(&self, space: Option<EndpointRole>) -> Option<IdForm> {
+        self.learner(space).locked()
     }
 
-    /// The form's name for the `smpp_receipt_id_form` gauge (`learning` until locked).
+    /// The name of the form of `endpoint`'s receipts for the `smpp_receipt_id_form` gauge
+    /// (`learning` until locked).
     pub fn label(&self, endpoint: EndpointRole) -> &'static str {
-        match self.locked(endpoint) {
+        match self.locked(self.id_space(endpoint)) {
             None => "learning",
             Some(IdForm::AsIs) => "asIs",
             Some(IdForm::HexToDecimal) => "hexToDecimal",
@@ -89,15 +92,15 @@ impl IdForms {
 
     /// Notes a submit_sm_resp id from `endpoint`.
     pub fn observe_submit(&self, endpoint: EndpointRole, id: &str) {
-        self.note(endpoint, |l| l.observe_submit(id));
+        self.note(self.id_space(endpoint), |l| l.observe_submit(id));
     }
 
-    /// The lookup of receipt id `id` from `endpoint` (noting the id): the locked form's key,
-    /// or, while the form is learnt, the as-is key with the other forms' keys as unconfirmed
-    /// evidence.
-    pub fn lookup(&self, endpoint: EndpointRole, id: &str) -> ReceiptLookup {
+    /// The lookup of receipt id `id` of id space `space` (noting the id): the locked form's
+    /// key, or, while the form is learnt, the as-is key with the other forms' keys as
+    /// unconfirmed evidence.
+    pub fn lookup(&self, space: Option<EndpointRole>, id: &str) -> ReceiptLookup {
         let locked = {
-            let mut l = self.learner(endpoint);
+            let mut l = self.learner(space);
             l.observe_receipt(id);
             l.locked()
         };
@@ -106,9 +109,9 @@ impl IdForms {
 
     /// Notes that `lookup` matched a submit by its attributing key: while learning, evidence
     /// for the as-is form when another form would have named a different submit.
-    pub fn record_as_is_match(&self, endpoint: EndpointRole, lookup: &ReceiptLookup) {
+    pub fn record_as_is_match(&self, space: Option<EndpointRole>, lookup: &ReceiptLookup) {
         if lookup.as_is_match_is_evidence() {
-            self.note(endpoint, |l| l.record_match(IdForm::AsIs));
+            self.note(space, |l| l.record_match(IdForm::AsIs));
         }
     }
 
@@ -117,24 +120,22 @@ impl IdForms {
     /// submit: evidence for that form, counted once per receipt id.
     pub fn record_unconfirmed_match(
         &self,
-        endpoint: EndpointRole,
+        space: Option<EndpointRole>,
         id: &str,
         unconfirmed: &[IdForm],
     ) {
         if let [form] = unconfirmed {
-            self.note(endpoint, |l| l.record_settled_match(id, *form));
+            self.note(space, |l| l.record_settled_match(id, *form));
         }
     }
 
-    fn note(&self, endpoint: EndpointRole, f: impl FnOnce(&mut IdFormLearner)) {
-        let mut l = self.learner(endpoint);
+    fn note(&self, space: Option<EndpointRole>, f: impl FnOnce(&mut IdFormLearner)) {
+        let mut l = self.learner(space);
         let before = l.locked();
         f(&mut l);
         if before.is_none() {
             if let Some(form) = l.locked() {
-                let space = self
-                    .id_space(endpoint)
-                    .map_or("shared", EndpointRole::as_str);
+                let space = space.map_or("shared", EndpointRole::as_str);
                 tracing::info!(form = ?form, id_space = space, "receipt id form learnt; receipts are looked up with its key only");
             }
         }
@@ -288,9 +289,7 @@ impl ReceiptEvents {
         space: Option<EndpointRole>,
         received_at: DateTime<Utc>,
     ) -> Result<(), ReceiptError> {
-        let lookup = self
-            .id_forms
-            .lookup(learner_of(space), &facts.smsc_message_id);
+        let lookup = self.id_forms.lookup(space, &facts.smsc_message_id);
         let update = ReceiptUpdate {
             operator_id: self.operator_id.clone(),
             lookup: lookup.clone(),
@@ -362,7 +361,7 @@ impl ReceiptEvents {
     ) -> Result<bool, ReceiptError> {
         match found {
             ReceiptMatch::Correlated { message } => {
-                self.id_forms.record_as_is_match(learner_of(space), lookup);
+                self.id_forms.record_as_is_match(space, lookup);
                 let event =
                     DlrEvent::receipt(&self.operator_id, facts, Some(&message), space, received_at);
                 self.publisher.publish_dlr(&event).await?;
@@ -394,7 +393,7 @@ impl ReceiptEvents {
                 let waited = (Utc::now() - received_at).to_std().unwrap_or_default();
                 if waited >= self.settle {
                     self.id_forms.record_unconfirmed_match(
-                        learner_of(space),
+                        space,
                         &facts.smsc_message_id,
                         &unconfirmed,
                     );
@@ -429,9 +428,7 @@ impl ReceiptEvents {
         let mut applies = Vec::new();
         for row in &rows {
             if let PendingRow::Kept(p) = row {
-                let lookup = self
-                    .id_forms
-                    .lookup(learner_of(p.endpoint), &p.facts.smsc_message_id);
+                let lookup = self.id_forms.lookup(p.endpoint, &p.facts.smsc_message_id);
                 let update = ReceiptUpdate {
                     operator_id: self.operator_id.clone(),
                     lookup: lookup.clone(),
@@ -454,7 +451,7 @@ impl ReceiptEvents {
                 ..
             } = row
             {
-                let space = (endpoint == "backup").then_some(EndpointRole::Backup);
+                let space = EndpointRole::from_name(endpoint);
                 self.metrics.pending_receipts_unreadable_total.inc();
                 tracing::warn!(key = %key, stat = %stat, error = %error, "a kept receipt cannot be decoded; published from its key");
                 let facts = ReceiptFacts::from_stat(smsc_message_id, stat);
@@ -528,12 +525,6 @@ impl ReceiptEvents {
             }
         }
     }
-}
-
-/// The endpoint whose id form learner serves receipts of id space `space` (the primary's
-/// learner is the shared one).
-fn learner_of(space: Option<EndpointRole>) -> EndpointRole {
-    space.unwrap_or(EndpointRole::Primary)
 }
 
 #[cfg(test)]

@@ -130,11 +130,10 @@ pub async fn pending_receipts(
             let receipt: String = row.try_get("receipt")?;
             let endpoint: String = row.try_get("endpoint")?;
             let intermediate: bool = row.try_get("intermediate")?;
-            let role = match endpoint.as_str() {
-                "" => Ok(None),
-                "primary" => Ok(Some(EndpointRole::Primary)),
-                "backup" => Ok(Some(EndpointRole::Backup)),
-                other => Err(format!("unknown endpoint {other:?}")),
+            let role = match (endpoint.as_str(), EndpointRole::from_name(&endpoint)) {
+                ("", _) => Ok(None),
+                (_, Some(role)) => Ok(Some(role)),
+                (other, None) => Err(format!("unknown endpoint {other:?}")),
             };
             let facts = serde_json::from_str::<ReceiptFacts>(&receipt).map_err(|e| e.to_string());
             Ok(

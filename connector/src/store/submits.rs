@@ -242,7 +242,10 @@ pub async fn prior_submissions(
                 smsc_message_id: row
                     .try_get::<Option<String>, _>("smsc_message_id")?
                     .unwrap_or_default(),
-                endpoint: endpoint_of(row.try_get("smsc_endpoint")?),
+                endpoint: row
+                    .try_get::<Option<String>, _>("smsc_endpoint")?
+                    .as_deref()
+                    .and_then(EndpointRole::from_name),
             },
             "EXPIRED" => SubmitOutcome::Expired { command_status },
             _ => SubmitOutcome::Failed { command_status },
@@ -263,14 +266,4 @@ pub async fn prior_submissions(
         });
     }
     Ok(out)
-}
-
-/// The endpoint a stored spelling names (`None` for NULL or a spelling this version does not
-/// write).
-pub(super) fn endpoint_of(stored: Option<String>) -> Option<EndpointRole> {
-    match stored.as_deref() {
-        Some("primary") => Some(EndpointRole::Primary),
-        Some("backup") => Some(EndpointRole::Backup),
-        _ => None,
-    }
 }

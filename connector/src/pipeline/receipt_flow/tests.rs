@@ -305,24 +305,32 @@ fn auto_id_form_is_learnt_from_unambiguous_matches() {
     assert_eq!(forms.label(EndpointRole::Primary), "learning");
     // Hex submit ids, decimal receipt ids: while learning, only the as-is key attributes; the
     // other forms' keys are evidence.
-    let l = forms.lookup(EndpointRole::Primary, "2587");
+    let l = forms.lookup(Some(EndpointRole::Primary), "2587");
     assert_eq!(l.key.as_str(), "s:2587");
     assert_eq!(keys(&l), ["s:2587", "s:a1b", "s:9607"]);
     for (submit, receipt) in [("0A1B", "2587"), ("0A1C", "2588"), ("0A1D", "2589")] {
         forms.observe_submit(EndpointRole::Primary, submit);
-        forms.record_unconfirmed_match(EndpointRole::Primary, receipt, &[IdForm::HexToDecimal]);
+        forms.record_unconfirmed_match(
+            Some(EndpointRole::Primary),
+            receipt,
+            &[IdForm::HexToDecimal],
+        );
         // The same receipt seen again is not new evidence.
-        forms.record_unconfirmed_match(EndpointRole::Primary, receipt, &[IdForm::HexToDecimal]);
+        forms.record_unconfirmed_match(
+            Some(EndpointRole::Primary),
+            receipt,
+            &[IdForm::HexToDecimal],
+        );
         if receipt != "2589" {
-            assert_eq!(forms.locked(EndpointRole::Primary), None);
+            assert_eq!(forms.locked(Some(EndpointRole::Primary)), None);
         }
     }
     assert_eq!(
-        forms.locked(EndpointRole::Primary),
+        forms.locked(Some(EndpointRole::Primary)),
         Some(IdForm::HexToDecimal)
     );
     assert_eq!(forms.label(EndpointRole::Primary), "hexToDecimal");
-    let l = forms.lookup(EndpointRole::Primary, "2590");
+    let l = forms.lookup(Some(EndpointRole::Primary), "2590");
     assert_eq!(keys(&l), ["s:a1e"]);
 }
 
@@ -332,33 +340,36 @@ fn ambiguous_matches_teach_nothing() {
     // "1" is the same key in every form: its as-is match is no evidence for any.
     for _ in 0..5 {
         forms.record_as_is_match(
-            EndpointRole::Primary,
-            &forms.lookup(EndpointRole::Primary, "1"),
+            Some(EndpointRole::Primary),
+            &forms.lookup(Some(EndpointRole::Primary), "1"),
         );
     }
-    assert_eq!(forms.locked(EndpointRole::Primary), None);
+    assert_eq!(forms.locked(Some(EndpointRole::Primary)), None);
     // Two forms' keys matching is no evidence either.
     for id in ["20", "21", "22", "23"] {
         forms.record_unconfirmed_match(
-            EndpointRole::Primary,
+            Some(EndpointRole::Primary),
             id,
             &[IdForm::HexToDecimal, IdForm::DecimalToHex],
         );
     }
-    assert_eq!(forms.locked(EndpointRole::Primary), None);
+    assert_eq!(forms.locked(Some(EndpointRole::Primary)), None);
     // As-is matches of ids with a twin in another form lock as-is.
     for id in ["10", "11", "12"] {
         forms.record_as_is_match(
-            EndpointRole::Primary,
-            &forms.lookup(EndpointRole::Primary, id),
+            Some(EndpointRole::Primary),
+            &forms.lookup(Some(EndpointRole::Primary), id),
         );
     }
-    assert_eq!(forms.locked(EndpointRole::Primary), Some(IdForm::AsIs));
+    assert_eq!(
+        forms.locked(Some(EndpointRole::Primary)),
+        Some(IdForm::AsIs)
+    );
     // A fixed configuration is locked from the start: one key.
     let fixed = IdForms::new(ReceiptIdForm::DecimalToHex, ReceiptIdScope::Endpoint);
     assert_eq!(fixed.label(EndpointRole::Primary), "decimalToHex");
     assert_eq!(
-        keys(&fixed.lookup(EndpointRole::Primary, "a1b")),
+        keys(&fixed.lookup(Some(EndpointRole::Primary), "a1b")),
         ["s:2587"]
     );
 }
@@ -367,15 +378,15 @@ fn ambiguous_matches_teach_nothing() {
 fn as_is_and_converted_evidence_conflict_and_nothing_locks() {
     let forms = IdForms::new(ReceiptIdForm::Auto, ReceiptIdScope::Endpoint);
     forms.record_as_is_match(
-        EndpointRole::Primary,
-        &forms.lookup(EndpointRole::Primary, "10"),
+        Some(EndpointRole::Primary),
+        &forms.lookup(Some(EndpointRole::Primary), "10"),
     );
     for id in ["a", "b", "c", "d"] {
-        forms.record_unconfirmed_match(EndpointRole::Primary, id, &[IdForm::DecimalToHex]);
+        forms.record_unconfirmed_match(Some(EndpointRole::Primary), id, &[IdForm::DecimalToHex]);
     }
-    assert_eq!(forms.locked(EndpointRole::Primary), None);
+    assert_eq!(forms.locked(Some(EndpointRole::Primary)), None);
     assert_eq!(
-        forms.lookup(EndpointRole::Primary, "10").key.as_str(),
+        forms.lookup(Some(EndpointRole::Primary), "10").key.as_str(),
         "s:10"
     );
 }
@@ -458,7 +469,7 @@ async fn a_converting_form_is_learnt_from_settled_receipts_then_attributes_them(
     // Not attributed while learning (the first three are kept); their settled matches are
     // evidence, and the fourth is attributed once the form is learnt.
     assert_eq!(
-        forms.locked(EndpointRole::Primary),
+        forms.locked(Some(EndpointRole::Primary)),
         Some(IdForm::HexToDecimal)
     );
     assert_eq!(env.stored().await.len(), 1);
@@ -504,7 +515,7 @@ async fn unsettled_converted_matches_teach_nothing() {
         .await;
     }
     r.sweep_pending(100).await.unwrap();
-    assert_eq!(forms.locked(EndpointRole::Primary), None);
+    assert_eq!(forms.locked(Some(EndpointRole::Primary)), None);
     assert!(env.stored().await.is_empty());
     env.finish().await;
 }
@@ -678,18 +689,22 @@ fn each_endpoint_learns_its_own_id_form_unless_the_id_space_is_shared() {
     // The primary writes hex submit ids and decimal receipt ids.
     for (submit, receipt) in [("0A1B", "2587"), ("0A1C", "2588"), ("0A1D", "2589")] {
         forms.observe_submit(EndpointRole::Primary, submit);
-        forms.record_unconfirmed_match(EndpointRole::Primary, receipt, &[IdForm::HexToDecimal]);
+        forms.record_unconfirmed_match(
+            Some(EndpointRole::Primary),
+            receipt,
+            &[IdForm::HexToDecimal],
+        );
     }
     assert_eq!(
-        forms.locked(EndpointRole::Primary),
+        forms.locked(Some(EndpointRole::Primary)),
         Some(IdForm::HexToDecimal)
     );
     // The backup has learnt nothing: its receipt "16" is still looked up as-is (the
     // primary's form would have turned it into submit "10", another message).
-    assert_eq!(forms.locked(EndpointRole::Backup), None);
+    assert_eq!(forms.locked(Some(EndpointRole::Backup)), None);
     assert_eq!(forms.label(EndpointRole::Backup), "learning");
     assert_eq!(
-        forms.lookup(EndpointRole::Backup, "16").key.as_str(),
+        forms.lookup(Some(EndpointRole::Backup), "16").key.as_str(),
         "s:16"
     );
 
@@ -697,14 +712,18 @@ fn each_endpoint_learns_its_own_id_form_unless_the_id_space_is_shared() {
     assert_eq!(shared.id_space(EndpointRole::Backup), None);
     for (submit, receipt) in [("0A1B", "2587"), ("0A1C", "2588"), ("0A1D", "2589")] {
         shared.observe_submit(EndpointRole::Primary, submit);
-        shared.record_unconfirmed_match(EndpointRole::Backup, receipt, &[IdForm::HexToDecimal]);
+        shared.record_unconfirmed_match(
+            shared.id_space(EndpointRole::Backup),
+            receipt,
+            &[IdForm::HexToDecimal],
+        );
     }
     assert_eq!(
-        shared.locked(EndpointRole::Backup),
+        shared.locked(shared.id_space(EndpointRole::Backup)),
         Some(IdForm::HexToDecimal)
     );
     assert_eq!(
-        shared.locked(EndpointRole::Primary),
+        shared.locked(shared.id_space(EndpointRole::Primary)),
         Some(IdForm::HexToDecimal)
     );
 }
