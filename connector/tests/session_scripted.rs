@@ -19,9 +19,9 @@ use connector::protocol::codec::{
     SubmitSm, SubmitSmResp,
 };
 use connector::session::{
-    CredentialsError, CredentialsProvider, EngineConfig, Inbound, SessionEngine, SessionEvent,
-    SessionHandle, SessionState, SessionStreams, SmppCredentials, StaticCredentials, SubmitError,
-    SubmitGate, UnboundCause,
+    CredentialsError, CredentialsProvider, EngineConfig, Inbound, Permit, SessionEngine,
+    SessionEvent, SessionHandle, SessionState, SessionStreams, SmppCredentials, StaticCredentials,
+    SubmitError, SubmitGate, UnboundCause,
 };
 use crds::config::{Endpoint, SessionConfig};
 
@@ -361,12 +361,13 @@ struct TestGate {
 }
 
 impl SubmitGate for TestGate {
-    fn permit(&self) -> BoxFuture<'_, ()> {
+    fn permit(&self) -> BoxFuture<'_, Permit> {
         self.asked.fetch_add(1, Ordering::SeqCst);
         Box::pin(async {
             if let Ok(p) = self.permits.acquire().await {
                 p.forget();
             }
+            Permit::Open
         })
     }
 }
@@ -410,6 +411,123 @@ async fn a_submit_is_written_only_with_its_gate_permit_and_a_cancel_while_waitin
     assert_eq!(outcome.message_id, "7");
     assert_eq!(gate.asked.load(Ordering::SeqCst), 2);
     handle.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Every submit_sm written takes a gate permit of its own: a resend after ESME_RTHROTTLED or
+/// after a temporary error waits for a new one (so the operator's TPS budget counts what the
+/// SMSC really receives), while the link keeps reading and other submits keep flowing.
+#[tokio::test]
+async fn a_resend_waits_for_a_gate_permit_of_its_own() {
+    let peer = Peer::new().await;
+    let mut cfg = config(&peer);
+    cfg.session.window = 4;
+    cfg.retry.initial_delay_ms = 10;
+    let gate = Arc::new(TestGate {
+        permits: tokio::sync::Semaphore::new(2),
+        asked: AtomicU32::new(0),
+    });
+    let (handle, _streams) = SessionEngine::start_gated(cfg, creds(), gate.clone());
+    let (mut conn, _) = peer.accept_bound().await;
+    wait_bound(&handle).await;
+    let throttled = tokio::spawn({
+        let h = handle.clone();
+        async move { h.submit(sm("throttled")).await }
+    });
+    let first = conn.recv_skip_heartbeat().await;
+    conn.answer_submit(&first, CommandStatus::ESME_RTHROTTLED, "")
+        .await;
+    let transient = tokio::spawn({
+        let h = handle.clone();
+        async move { h.submit(sm("transient")).await }
+    });
+    let second = conn.recv_skip_heartbeat().await;
+    assert_eq!(second.body, sm_body("transient"));
+    conn.answer_submit(&second, CommandStatus::ESME_RSYSERR, "")
+        .await;
+    // Both are due again, and both wait for permits: nothing is written.
+    conn.assert_silent(Duration::from_millis(400)).await;
+    // The link still reads and answers while they wait.
+    conn.send(Pdu::new(77, Body::EnquireLink)).await;
+    let resp = conn.recv().await;
+    assert_eq!(
+        (resp.command_id(), resp.sequence),
+        (CommandId::EnquireLinkResp, 77)
+    );
+    gate.permits.add_permits(1);
+    let resent = conn.recv_skip_heartbeat().await;
+    conn.assert_silent(Duration::from_millis(200)).await;
+    gate.permits.add_permits(1);
+    let resent2 = conn.recv_skip_heartbeat().await;
+    let mut bodies = [resent.body.clone(), resent2.body.clone()];
+    bodies.sort_by_key(|b| format!("{b:?}"));
+    let mut want = [sm_body("throttled"), sm_body("transient")];
+    want.sort_by_key(|b| format!("{b:?}"));
+    assert_eq!(bodies, want);
+    conn.answer_submit(&resent, CommandStatus::ESME_ROK, "a")
+        .await;
+    conn.answer_submit(&resent2, CommandStatus::ESME_ROK, "b")
+        .await;
+    assert_eq!(
+        throttled.await.expect("join").expect("accepted").attempts,
+        2
+    );
+    assert_eq!(
+        transient.await.expect("join").expect("accepted").attempts,
+        2
+    );
+    assert_eq!(
+        gate.permits.available_permits(),
+        0,
+        "four submit_sm written, four permits taken"
+    );
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A gate whose first permit is already stale when granted (as after a pause of the link).
+#[derive(Debug, Default)]
+struct StaleFirstGate {
+    asked: AtomicU32,
+}
+
+impl SubmitGate for StaleFirstGate {
+    fn permit(&self) -> BoxFuture<'_, Permit> {
+        let n = self.asked.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            if n == 0 {
+                Permit::Until(tokio::time::Instant::now())
+            } else {
+                Permit::Open
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_submit_whose_permit_went_stale_takes_a_new_one_before_it_is_written() {
+    let peer = Peer::new().await;
+    let gate = Arc::new(StaleFirstGate::default());
+    let (handle, _streams) = SessionEngine::start_gated(config(&peer), creds(), gate.clone());
+    let (mut conn, _) = peer.accept_bound().await;
+    wait_bound(&handle).await;
+    let sent = tokio::spawn({
+        let h = handle.clone();
+        async move { h.submit(sm("stale")).await }
+    });
+    let pdu = conn.recv_skip_heartbeat().await;
+    conn.answer_submit(&pdu, CommandStatus::ESME_ROK, "9").await;
+    let outcome = sent.await.expect("join").expect("accepted");
+    assert_eq!(outcome.attempts, 1, "written once");
+    assert_eq!(
+        gate.asked.load(Ordering::SeqCst),
+        2,
+        "a second permit taken"
+    );
+    conn.assert_silent(Duration::from_millis(200)).await;
+    handle.shutdown(Duration::from_secs(1)).await;
+}
+
+fn sm_body(text: &str) -> Body {
+    Body::SubmitSm(sm(text))
 }
 
 #[tokio::test]

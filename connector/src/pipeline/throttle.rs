@@ -36,7 +36,7 @@ use futures::future::BoxFuture;
 use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
-use crate::session::SubmitGate;
+use crate::session::{Permit, SubmitGate};
 
 const SCRIPT: &str = r#"
 local prefix = ARGV[1]
@@ -453,7 +453,10 @@ impl TpsGate {
         }
     }
 
-    async fn take(&self) {
+    async fn take(&self) -> Permit {
+        if self.throttle.settings.limit == 0 {
+            return Permit::Open;
+        }
         /// Counts a waiting submit until it has its permit or gives up.
         struct Waiting<'a>(&'a AtomicU32);
         impl Drop for Waiting<'_> {
@@ -467,13 +470,14 @@ impl TpsGate {
         if let Some(p) = held.as_mut() {
             if p.count > 0 && Instant::now() < p.valid_until {
                 p.count = p.count.saturating_sub(1);
-                return;
+                return Permit::Until(p.valid_until);
             }
         }
         let want = self.waiting.load(Ordering::SeqCst).max(1);
         let mut p = self.throttle.acquire(want).await;
         p.count = p.count.saturating_sub(1);
         *held = Some(p);
+        Permit::Until(p.valid_until)
     }
 }
 
@@ -486,7 +490,7 @@ impl std::fmt::Debug for TpsGate {
 }
 
 impl SubmitGate for TpsGate {
-    fn permit(&self) -> BoxFuture<'_, ()> {
+    fn permit(&self) -> BoxFuture<'_, Permit> {
         Box::pin(self.take())
     }
 }

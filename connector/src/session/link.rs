@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -14,6 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::bind::BindKind;
 use super::connection::Transport;
 use super::counters::{Counters, Direction};
+use super::gate::{Permit, SubmitGate};
 use super::heartbeat::{Action, Dead, Heartbeat};
 use super::inbound::{Inbound, Responder};
 use super::slowdown::SlowDownMeter;
@@ -48,6 +50,9 @@ pub(crate) struct LinkContext {
     pub late: mpsc::Sender<LateResponse>,
     pub session: SessionConfig,
     pub retry: RetryConfig,
+    /// The operator's TPS budget: a resend, or a submit whose permit went stale, takes a new
+    /// permit here.
+    pub gate: Arc<dyn SubmitGate>,
 }
 
 /// How a link ended.
@@ -101,7 +106,11 @@ struct State<'c> {
     /// The pacer's paused time already recorded in the meter.
     paused_recorded: Duration,
     retries: Vec<(Instant, SubmitJob)>,
+    /// Submits due now that need a gate permit (resends, stale permits), oldest first.
     ready: VecDeque<SubmitJob>,
+    /// A gate permit for the first job of `ready`, held only until the end of the loop turn
+    /// that got it (a permit must be used at once, or not at all).
+    resend_permit: Option<Permit>,
     out: mpsc::UnboundedSender<Pdu>,
     draining: Option<Instant>,
     unbinding: Option<(u32, Instant)>,
@@ -147,6 +156,7 @@ impl Link {
             paused_recorded: Duration::ZERO,
             retries: Vec::new(),
             ready: VecDeque::new(),
+            resend_permit: None,
             out: out_tx,
             draining: None,
             unbinding: None,
@@ -164,6 +174,9 @@ impl Link {
         if !self.kind.can_send() {
             jobs = None;
         }
+        // The gate permit a resend waits for; polled here so that the link never stops
+        // reading while it waits.
+        let mut permit: Option<BoxFuture<'_, Permit>> = None;
         loop {
             let now = Instant::now();
             let accepting = jobs.is_some() && st.draining.is_none();
@@ -174,6 +187,14 @@ impl Link {
                 None
             };
             let take = sending && pace.is_none();
+            let resend = take && !st.ready.is_empty();
+            if !resend {
+                // Not polled while nothing can be resent: dropped, so that it holds nothing
+                // (the gate may be shared with the submitters waiting for their first permit).
+                permit = None;
+            } else if permit.is_none() {
+                permit = Some(ctx.gate.permit());
+            }
             tokio::select! {
                 biased;
                 frame = self.transport.next() => {
@@ -193,16 +214,21 @@ impl Link {
                 Some(pdu) = out_rx.recv() => {
                     st.write(&pdu, self.transport.write_buffer_mut());
                 }
-                job = recv(&mut jobs), if take && accepting && st.ready.is_empty() => {
+                granted = wait_permit(&mut permit), if resend => {
+                    permit = None;
+                    st.resend_permit = Some(granted);
+                }
+                job = recv(&mut jobs), if take && accepting => {
                     match job {
-                        Some(job) => st.send_job(job, Instant::now(), self.transport.write_buffer_mut()),
+                        Some(job) => {
+                            st.submit(job, Instant::now(), self.transport.write_buffer_mut());
+                        }
                         None => {
                             jobs = None;
                             st.draining = Some(now + secs(s.drain_timeout_seconds));
                         }
                     }
                 }
-                _ = std::future::ready(()), if take && !st.ready.is_empty() => {}
                 _ = tokio::time::sleep_until(pace.unwrap_or(now)), if pace.is_some() => {}
                 _ = tick.tick() => {
                     st.housekeeping(Instant::now(), self.transport.write_buffer_mut());
@@ -231,6 +257,8 @@ impl Link {
                 tokio::task::yield_now().await;
                 st.fill(&mut jobs, self.transport.write_buffer_mut());
             }
+            // A permit not used in the turn that got it is given up, never kept for later.
+            st.resend_permit = None;
             if st.draining.is_some() && st.unbinding.is_none() {
                 st.maybe_unbind(Instant::now(), self.transport.write_buffer_mut());
             }
@@ -260,6 +288,13 @@ impl Link {
     }
 }
 
+async fn wait_permit(permit: &mut Option<BoxFuture<'_, Permit>>) -> Permit {
+    match permit {
+        Some(p) => p.await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn recv(jobs: &mut Option<&mut mpsc::Receiver<SubmitJob>>) -> Option<SubmitJob> {
     match jobs {
         Some(rx) => rx.recv().await,
@@ -268,14 +303,14 @@ async fn recv(jobs: &mut Option<&mut mpsc::Receiver<SubmitJob>>) -> Option<Submi
 }
 
 impl State<'_> {
-    /// Writes ready retries and queued submits (within the pacer's rate) without waiting;
-    /// returns how many were written.
+    /// Writes the resend that holds a gate permit, then queued submits (each came with its
+    /// permit), within the pacer's rate, without waiting; returns how many were written.
     fn fill(
         &mut self,
         jobs: &mut Option<&mut mpsc::Receiver<SubmitJob>>,
         buf: &mut BytesMut,
     ) -> usize {
-        if self.unbinding.is_some() || (jobs.is_none() && self.ready.is_empty()) {
+        if self.unbinding.is_some() || (jobs.is_none() && self.resend_permit.is_none()) {
             return 0;
         }
         let accepting = self.draining.is_none();
@@ -285,7 +320,14 @@ impl State<'_> {
             if self.pacer.wait_until(now).is_some() {
                 break;
             }
-            let job = match self.ready.pop_front() {
+            let resend = match self.resend_permit.take() {
+                Some(permit) if permit.usable(now) => self.ready.pop_front().map(|mut job| {
+                    job.gate = permit;
+                    job
+                }),
+                _ => None,
+            };
+            let job = match resend {
                 Some(job) => job,
                 None if accepting => match jobs.as_mut().map(|j| j.try_recv()) {
                     Some(Ok(job)) => job,
@@ -293,8 +335,9 @@ impl State<'_> {
                 },
                 None => break,
             };
-            self.send_job(job, now, buf);
-            written += 1;
+            if self.submit(job, now, buf) {
+                written += 1;
+            }
         }
         written
     }
@@ -306,6 +349,18 @@ impl State<'_> {
                 .counters
                 .pdu(Direction::Sent, pdu.command_id(), pdu.status),
             Err(e) => tracing::warn!(command = ?pdu.command_id(), error = %e, "cannot encode PDU"),
+        }
+    }
+
+    /// Writes `job` if its gate permit is usable now (`true`); otherwise it waits in `ready`
+    /// for a new one.
+    fn submit(&mut self, job: SubmitJob, now: Instant, buf: &mut BytesMut) -> bool {
+        if job.gate.usable(now) || job.expired_at(now) {
+            self.send_job(job, now, buf);
+            true
+        } else {
+            self.ready.push_back(job);
+            false
         }
     }
 
@@ -329,6 +384,7 @@ impl State<'_> {
             CommandStatus::ESME_ROK,
         );
         job.attempts += 1;
+        job.gate = Permit::Needed;
         job.first_sent.get_or_insert(now);
         self.pacer.on_sent(now);
         self.window.insert(seq, job, now);

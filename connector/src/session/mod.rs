@@ -73,7 +73,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use counters::{Counters, CountersSnapshot, Direction, Histogram};
 pub use credentials::{CredentialsError, CredentialsProvider, SmppCredentials, StaticCredentials};
-pub use gate::{SubmitGate, Ungated};
+pub use gate::{Permit, SubmitGate, Ungated};
 pub use inbound::{Inbound, Responder};
 pub use slowdown::{SlowDown, SlowDownMeter, SlowDownSnapshot};
 pub use state::{BindMode, EndpointRole, HealthState, SessionEvent, SessionState, UnboundCause};
@@ -189,6 +189,7 @@ impl SessionEngine {
             late: late_tx,
             session: config.session.clone(),
             retry: config.retry.clone(),
+            gate: gate.clone(),
         });
         let supervisor = Supervisor {
             cfg: Arc::new(config),
@@ -283,10 +284,10 @@ impl SessionHandle {
         // The window place, then the gate's permit: taken together, right before the link.
         let admitted = async {
             let permit = inner.window.clone().acquire_owned().await.ok()?;
-            inner.gate.permit().await;
-            Some(permit)
+            let gate = inner.gate.permit().await;
+            Some((permit, gate))
         };
-        let permit = match cancel {
+        let (permit, gate) = match cancel {
             Some(cancel) => tokio::select! {
                 biased;
                 _ = cancel.cancelled() => None,
@@ -299,6 +300,7 @@ impl SessionHandle {
         let job = SubmitJob::new(
             Pdu::new(0, Body::SubmitSm(sm)),
             expires,
+            gate,
             reply,
             WindowPermit::new(permit, inner.counters.clone()),
         );

@@ -8,6 +8,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use super::counters::Counters;
+use super::gate::Permit;
 use super::status_class::StatusClass;
 use crate::protocol::codec::{CommandStatus, Pdu};
 use crate::session::state::EndpointRole;
@@ -149,6 +150,8 @@ pub(crate) struct SubmitJob {
     /// Not sent at or after this instant (the message's validity end); the submit's
     /// relative validity_period is rewritten to the time left at each send.
     pub expires: Option<Instant>,
+    /// The gate permit for the next write ([`Permit::Needed`] once written).
+    pub gate: Permit,
     reply: Option<oneshot::Sender<Result<SubmitOutcome, SubmitError>>>,
     permit: Option<WindowPermit>,
 }
@@ -157,6 +160,7 @@ impl SubmitJob {
     pub(crate) fn new(
         pdu: Pdu,
         expires: Option<Instant>,
+        gate: Permit,
         reply: oneshot::Sender<Result<SubmitOutcome, SubmitError>>,
         permit: WindowPermit,
     ) -> Self {
@@ -167,6 +171,7 @@ impl SubmitJob {
             last_status: None,
             first_sent: None,
             expires,
+            gate,
             reply: Some(reply),
             permit: Some(permit),
         }

@@ -243,6 +243,19 @@ pub async fn run_round(
             .take(5)
             .map(|id| format!("lost receipt {id}")),
     );
+    let max_tps = env
+        .primary
+        .max_accepted_in(Duration::from_secs(1))
+        .max(env.backup.max_accepted_in(Duration::from_secs(1)));
+    if let Some(most) = tps_allowed(env.config.throttle.tps) {
+        if max_tps > most {
+            problems.push(format!(
+                "an SMSC accepted {max_tps} submits in one second, over throttle.tps {} \
+                 (at most {most} allowed: the limit plus 1 %)",
+                env.config.throttle.tps
+            ));
+        }
+    }
     let row = Row {
         fault: fault.name().to_string(),
         published: good.len(),
@@ -255,16 +268,19 @@ pub async fn run_round(
         duplicate_events: outcome.duplicate_events,
         rejected: outcome.rejected,
         recover_s: Some(recover_s),
-        max_tps: env
-            .primary
-            .max_accepted_in(Duration::from_secs(1))
-            .max(env.backup.max_accepted_in(Duration::from_secs(1))),
+        max_tps,
         redis_keys: Some(watched.max_keys),
         note,
         problems,
         skipped: None,
     };
     Ok(row)
+}
+
+/// The most submits an SMSC may accept in any one second under `throttle.tps` (0: no limit):
+/// the limit plus 1 % for the time a submit spends between its permit and the SMSC.
+fn tps_allowed(tps: u32) -> Option<u64> {
+    (tps > 0).then(|| u64::from(tps) + u64::from(tps).div_ceil(100))
 }
 
 /// Seconds from `fault_end` until the last of `ids` settled, as seen live (0 if all settled
@@ -275,4 +291,16 @@ fn recovery(live: &LiveEvents, ids: &[String], fault_end: Instant) -> (f64, usiz
     let unseen = times.iter().filter(|t| t.is_none()).count();
     let last = times.into_iter().flatten().fold(fault_end, Instant::max);
     (last.duration_since(fault_end).as_secs_f64(), unseen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tps_allowed;
+
+    #[test]
+    fn the_tps_rule_allows_one_percent_over_the_limit_and_nothing_without_one() {
+        assert_eq!(tps_allowed(0), None);
+        assert_eq!(tps_allowed(1_000), Some(1_010));
+        assert_eq!(tps_allowed(150), Some(152));
+    }
 }
