@@ -148,6 +148,7 @@ fn creds() -> Arc<StaticCredentials> {
 fn fast_session() -> SessionConfig {
     SessionConfig {
         window: 16,
+        binds: 1,
         response_timeout_ms: 5_000,
         enquire_link_interval_seconds: 30,
         enquire_link_timeout_seconds: 10,

@@ -152,9 +152,12 @@ impl Default for BindConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionConfig {
-    /// Maximum outstanding requests per session (1 to 1024).
+    /// Maximum outstanding requests per session (1 to 1024); with several binds, per bind.
     #[serde(default = "defaults::window")]
     pub window: u32,
+    /// Sessions (binds) kept to the active endpoint at once, 1 to 16 (the CRD's `spec.binds`).
+    #[serde(default = "defaults::binds")]
+    pub binds: u32,
     /// Time to wait for a response to a request, in milliseconds.
     #[serde(default = "defaults::response_timeout_ms")]
     pub response_timeout_ms: u64,
@@ -191,6 +194,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             window: defaults::window(),
+            binds: defaults::binds(),
             response_timeout_ms: defaults::response_timeout_ms(),
             enquire_link_interval_seconds: defaults::enquire_link_interval_seconds(),
             enquire_link_timeout_seconds: defaults::enquire_link_timeout_seconds(),
@@ -249,6 +253,10 @@ pub struct ThrottleConfig {
     /// Permits taken from Redis per round trip.
     #[serde(default = "defaults::permit_batch")]
     pub permit_batch: u32,
+    /// Submits per second allowed on any one bind, next to the operator-wide `tps`; 0 means
+    /// no per-bind cap.
+    #[serde(default)]
+    pub per_bind_tps: u32,
 }
 
 impl Default for ThrottleConfig {
@@ -256,6 +264,7 @@ impl Default for ThrottleConfig {
         Self {
             tps: defaults::tps(),
             permit_batch: defaults::permit_batch(),
+            per_bind_tps: 0,
         }
     }
 }
@@ -707,6 +716,12 @@ impl ConnectorConfig {
                 format!("{} is out of range 1..=1024", s.window),
             );
         }
+        if !(1..=16).contains(&s.binds) {
+            bad(
+                "session.binds",
+                format!("{} is out of range 1..=16", s.binds),
+            );
+        }
         if s.response_timeout_ms == 0 {
             bad("session.responseTimeoutMs", "must be positive".into());
         }
@@ -826,6 +841,9 @@ impl ConnectorConfig {
 pub mod defaults {
     pub fn window() -> u32 {
         64
+    }
+    pub fn binds() -> u32 {
+        1
     }
     pub fn response_timeout_ms() -> u64 {
         10_000

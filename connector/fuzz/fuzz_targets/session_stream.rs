@@ -51,6 +51,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 fn session() -> SessionConfig {
     SessionConfig {
         window: 8,
+        binds: 1,
         response_timeout_ms: 300,
         enquire_link_interval_seconds: 1,
         enquire_link_timeout_seconds: 1,
