@@ -56,6 +56,9 @@ pub struct ConnectorConfig {
     /// Writing the session status into the MnoConnection (only inside Kubernetes).
     #[serde(default)]
     pub status_writer: StatusWriterConfig,
+    /// Active/standby replicas: the lease that makes one replica active.
+    #[serde(default)]
+    pub lease: LeaseConfig,
     /// Logging.
     #[serde(default)]
     pub logging: LoggingConfig,
@@ -600,6 +603,60 @@ pub struct StatusWriterConfig {
     pub name: String,
 }
 
+/// Where the active replica's lease is kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum LeaseBackend {
+    /// No lease: this replica is always active (one replica per operator).
+    #[default]
+    None,
+    /// A `coordination.k8s.io/v1` Lease (inside Kubernetes).
+    Kubernetes,
+    /// PostgreSQL (the connector's own database), for use without Kubernetes.
+    Postgres,
+}
+
+/// The active/standby lease: only its holder binds and pulls dispatch commands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LeaseConfig {
+    /// Where the lease is kept.
+    #[serde(default)]
+    pub backend: LeaseBackend,
+    /// Name of the lease; empty: `smpp-connector-{operatorId}`.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace of the Kubernetes Lease; empty: the `POD_NAMESPACE` environment variable.
+    #[serde(default)]
+    pub namespace: String,
+    /// This replica's identity; empty: the `POD_NAME` environment variable, else host and pid.
+    #[serde(default)]
+    pub identity: String,
+    /// A lease not renewed for this many seconds may be taken by another replica.
+    #[serde(default = "defaults::lease_duration_seconds")]
+    pub duration_seconds: u64,
+    /// The holder renews every this many seconds.
+    #[serde(default = "defaults::lease_renew_seconds")]
+    pub renew_seconds: u64,
+    /// A standby tries to take the lease every this many seconds.
+    #[serde(default = "defaults::lease_retry_seconds")]
+    pub retry_seconds: u64,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        Self {
+            backend: LeaseBackend::None,
+            name: String::new(),
+            namespace: String::new(),
+            identity: String::new(),
+            duration_seconds: defaults::lease_duration_seconds(),
+            renew_seconds: defaults::lease_renew_seconds(),
+            retry_seconds: defaults::lease_retry_seconds(),
+        }
+    }
+}
+
 /// Log output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -843,6 +900,15 @@ pub mod defaults {
         64
     }
     pub fn binds() -> u32 {
+        1
+    }
+    pub fn lease_duration_seconds() -> u64 {
+        10
+    }
+    pub fn lease_renew_seconds() -> u64 {
+        2
+    }
+    pub fn lease_retry_seconds() -> u64 {
         1
     }
     pub fn response_timeout_ms() -> u64 {

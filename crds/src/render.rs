@@ -4,8 +4,8 @@
 use kube::ResourceExt;
 
 use crate::config::{
-    defaults, ConnectorConfig, CredentialsSource, Endpoint, HttpConfig, LogFormat, LoggingConfig,
-    StatusWriterConfig, TlsConfig,
+    defaults, ConnectorConfig, CredentialsSource, Endpoint, HttpConfig, LeaseConfig, LogFormat,
+    LoggingConfig, StatusWriterConfig, TlsConfig,
 };
 use crate::mno::{EndpointSpec, MnoConnection};
 
@@ -123,6 +123,7 @@ pub fn render_config(mno: &MnoConnection) -> Result<ConnectorConfig, RenderError
             namespace,
             name: mno.name_any(),
         },
+        lease: LeaseConfig::default(),
         logging: LoggingConfig {
             format: LogFormat::Json,
             level: spec.connector.log_level.clone(),
