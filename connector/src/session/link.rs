@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::bind::BindKind;
+use super::bind_rate::BindRate;
 use super::connection::Transport;
 use super::counters::{Counters, Direction};
 use super::gate::{Permit, SubmitGate};
@@ -28,6 +29,7 @@ use crate::protocol::codec::{
 };
 use crate::session::state::EndpointRole;
 use crds::config::{RetryConfig, SessionConfig};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// Most submits written before a flush.
@@ -53,6 +55,10 @@ pub(crate) struct LinkContext {
     /// The operator's TPS budget: a resend, or a submit whose permit went stale, takes a new
     /// permit here.
     pub gate: Arc<dyn SubmitGate>,
+    /// Most submits outstanding on one link (`session.window`).
+    pub window: usize,
+    /// `throttle.perBindTps` (0: none).
+    pub per_bind_tps: u32,
 }
 
 /// How a link ended.
@@ -94,6 +100,8 @@ pub(crate) struct Link {
     pub endpoint: EndpointRole,
     /// The first sequence number to use (after the bind's).
     pub first_sequence: u32,
+    /// Where the link shows how many submits it has outstanding.
+    pub in_use: Arc<AtomicU32>,
 }
 
 struct State<'c> {
@@ -103,6 +111,8 @@ struct State<'c> {
     window: Window<SubmitJob, ()>,
     heartbeat: Heartbeat,
     pacer: Pacer,
+    /// The per-bind TPS cap, if configured.
+    cap: Option<BindRate>,
     /// The pacer's paused time already recorded in the meter.
     paused_recorded: Duration,
     retries: Vec<(Instant, SubmitJob)>,
@@ -128,7 +138,7 @@ impl Link {
     pub(crate) async fn run(
         mut self,
         ctx: &LinkContext,
-        mut jobs: Option<&mut mpsc::Receiver<SubmitJob>>,
+        mut jobs: Option<flume::Receiver<SubmitJob>>,
         mut stop: watch::Receiver<Option<Instant>>,
         hold: Option<Duration>,
     ) -> LinkEnd {
@@ -153,6 +163,7 @@ impl Link {
                 now,
             ),
             pacer: Pacer::new(now),
+            cap: BindRate::new(ctx.per_bind_tps),
             paused_recorded: Duration::ZERO,
             retries: Vec::new(),
             ready: VecDeque::new(),
@@ -179,13 +190,9 @@ impl Link {
         let mut permit: Option<BoxFuture<'_, Permit>> = None;
         loop {
             let now = Instant::now();
-            let accepting = jobs.is_some() && st.draining.is_none();
+            let accepting = jobs.is_some() && st.draining.is_none() && st.has_room();
             let sending = st.unbinding.is_none() && (accepting || !st.ready.is_empty());
-            let pace = if sending {
-                st.pacer.wait_until(now)
-            } else {
-                None
-            };
+            let pace = if sending { st.wait_until(now) } else { None };
             let take = sending && pace.is_none();
             let resend = take && !st.ready.is_empty();
             if !resend {
@@ -218,7 +225,7 @@ impl Link {
                     permit = None;
                     st.resend_permit = Some(granted);
                 }
-                job = recv(&mut jobs), if take && accepting => {
+                job = recv(&jobs), if take && accepting => {
                     match job {
                         Some(job) => {
                             st.submit(job, Instant::now(), self.transport.write_buffer_mut());
@@ -249,13 +256,13 @@ impl Link {
             }
             // Write more submits while they are ready; if some were written, let the
             // submitters run once so that the flush carries a bigger batch.
-            let wrote = st.fill(&mut jobs, self.transport.write_buffer_mut());
+            let wrote = st.fill(&jobs, self.transport.write_buffer_mut());
             if wrote > 0
                 && st.window.len() >= COALESCE_MIN_OUTSTANDING
                 && self.transport.write_buffer().len() < COALESCE_BYTES
             {
                 tokio::task::yield_now().await;
-                st.fill(&mut jobs, self.transport.write_buffer_mut());
+                st.fill(&jobs, self.transport.write_buffer_mut());
             }
             // A permit not used in the turn that got it is given up, never kept for later.
             st.resend_permit = None;
@@ -268,21 +275,18 @@ impl Link {
                         .get_or_insert(LinkEnd::Failed(format!("write failed: {e}")));
                 }
             }
+            self.in_use.store(st.window.len() as u32, Ordering::Relaxed);
             if st.ended.is_some() {
                 break;
             }
         }
+        self.in_use.store(0, Ordering::Relaxed);
         let end = st.ended.take().unwrap_or(LinkEnd::Closed);
         st.fail_all();
         ctx.slow_down.reset();
-        if let Some(jobs) = jobs {
-            // Submits queued but never written go back to their callers.
-            while let Ok(job) = jobs.try_recv() {
-                job.finish(Err(SubmitError::Disconnected {
-                    maybe_accepted: false,
-                }));
-            }
-        }
+        // Submits queued but never written stay queued: another bind of the pool, or the
+        // supervisor (NotBound while none is up, ShuttingDown at the stop), answers them.
+        drop(jobs);
         let _ = SinkExt::<&Pdu>::close(&mut self.transport).await;
         end
     }
@@ -295,9 +299,9 @@ async fn wait_permit(permit: &mut Option<BoxFuture<'_, Permit>>) -> Permit {
     }
 }
 
-async fn recv(jobs: &mut Option<&mut mpsc::Receiver<SubmitJob>>) -> Option<SubmitJob> {
+async fn recv(jobs: &Option<flume::Receiver<SubmitJob>>) -> Option<SubmitJob> {
     match jobs {
-        Some(rx) => rx.recv().await,
+        Some(rx) => rx.recv_async().await.ok(),
         None => std::future::pending().await,
     }
 }
@@ -305,21 +309,17 @@ async fn recv(jobs: &mut Option<&mut mpsc::Receiver<SubmitJob>>) -> Option<Submi
 impl State<'_> {
     /// Writes the resend that holds a gate permit, then queued submits (each came with its
     /// permit), within the pacer's rate, without waiting; returns how many were written.
-    fn fill(
-        &mut self,
-        jobs: &mut Option<&mut mpsc::Receiver<SubmitJob>>,
-        buf: &mut BytesMut,
-    ) -> usize {
+    fn fill(&mut self, jobs: &Option<flume::Receiver<SubmitJob>>, buf: &mut BytesMut) -> usize {
         if self.unbinding.is_some() || (jobs.is_none() && self.resend_permit.is_none()) {
             return 0;
         }
-        let accepting = self.draining.is_none();
         let mut written = 0;
         for _ in 0..WRITE_BATCH {
             let now = Instant::now();
-            if self.pacer.wait_until(now).is_some() {
+            if self.wait_until(now).is_some() {
                 break;
             }
+            let accepting = self.draining.is_none() && self.has_room();
             let resend = match self.resend_permit.take() {
                 Some(permit) if permit.usable(now) => self.ready.pop_front().map(|mut job| {
                     job.gate = permit;
@@ -329,7 +329,7 @@ impl State<'_> {
             };
             let job = match resend {
                 Some(job) => job,
-                None if accepting => match jobs.as_mut().map(|j| j.try_recv()) {
+                None if accepting => match jobs.as_ref().map(|j| j.try_recv()) {
                     Some(Ok(job)) => job,
                     _ => break,
                 },
@@ -349,6 +349,21 @@ impl State<'_> {
                 .counters
                 .pdu(Direction::Sent, pdu.command_id(), pdu.status),
             Err(e) => tracing::warn!(command = ?pdu.command_id(), error = %e, "cannot encode PDU"),
+        }
+    }
+
+    /// Whether this link may take another submit: fewer than `session.window` outstanding,
+    /// waiting for a resend or for a permit.
+    fn has_room(&self) -> bool {
+        self.window.len() + self.ready.len() + self.retries.len() < self.ctx.window
+    }
+
+    /// When the pacer or the per-bind cap lets the next submit go (`None`: now).
+    fn wait_until(&mut self, now: Instant) -> Option<Instant> {
+        let cap = self.cap.as_mut().and_then(|c| c.wait_until(now));
+        match (self.pacer.wait_until(now), cap) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -387,6 +402,9 @@ impl State<'_> {
         job.gate = Permit::Needed;
         job.first_sent.get_or_insert(now);
         self.pacer.on_sent(now);
+        if let Some(cap) = self.cap.as_mut() {
+            cap.on_sent(now);
+        }
         self.window.insert(seq, job, now);
     }
 

@@ -47,6 +47,7 @@
 
 pub mod backoff;
 pub mod bind;
+mod bind_rate;
 pub mod connection;
 pub mod counters;
 pub mod credentials;
@@ -76,7 +77,10 @@ pub use credentials::{CredentialsError, CredentialsProvider, SmppCredentials, St
 pub use gate::{Permit, SubmitGate, Ungated};
 pub use inbound::{Inbound, Responder};
 pub use slowdown::{SlowDown, SlowDownMeter, SlowDownSnapshot};
-pub use state::{BindMode, EndpointRole, HealthState, SessionEvent, SessionState, UnboundCause};
+pub use state::{
+    BindInfo, BindMode, BindSlotState, EndpointRole, HealthState, SessionEvent, SessionState,
+    UnboundCause,
+};
 pub use status_class::{classify, StatusClass};
 pub use submit::{LateResponse, SubmitError, SubmitOutcome};
 
@@ -103,6 +107,8 @@ pub struct EngineConfig {
     pub failover: FailoverConfig,
     /// Retries after throttling.
     pub retry: RetryConfig,
+    /// `throttle.perBindTps`: submits per second on any one bind (0: no cap).
+    pub per_bind_tps: u32,
 }
 
 impl EngineConfig {
@@ -115,6 +121,7 @@ impl EngineConfig {
             session: SessionConfig::default(),
             failover: FailoverConfig::default(),
             retry: RetryConfig::default(),
+            per_bind_tps: 0,
         }
     }
 
@@ -127,6 +134,7 @@ impl EngineConfig {
             session: c.session.clone(),
             failover: c.failover.clone(),
             retry: c.retry.clone(),
+            per_bind_tps: c.throttle.per_bind_tps,
         }
     }
 }
@@ -164,11 +172,12 @@ impl SessionEngine {
         credentials: Arc<dyn CredentialsProvider>,
         gate: Arc<dyn SubmitGate>,
     ) -> (SessionHandle, SessionStreams) {
-        let window = config.session.window.clamp(1, 65_536) as usize;
+        let per_bind = config.session.window.clamp(1, 65_536) as usize;
+        let window = per_bind * config.session.binds.clamp(1, 16) as usize;
         let counters = Arc::new(Counters::default());
         let (inbound_tx, inbound_rx) = mpsc::channel(window.max(64));
         let (late_tx, late_rx) = mpsc::channel(4096);
-        let (jobs_tx, jobs_rx) = mpsc::channel(window);
+        let (jobs_tx, jobs_rx) = flume::bounded(window);
         let (state_tx, state_rx) = watch::channel(SessionState::Unbound {
             cause: UnboundCause::Network("starting".into()),
             retry_in: Duration::ZERO,
@@ -176,8 +185,10 @@ impl SessionEngine {
         let (bound_tx, bound_rx) = watch::channel(false);
         let (events_tx, events_rx) = broadcast::channel(256);
         let (stop_tx, stop_rx) = watch::channel(None);
+        let (binds_tx, binds_rx) = watch::channel(Vec::new());
         let shared = Arc::new(Shared {
             state: state_tx,
+            binds: binds_tx,
             bound: bound_tx,
             events: events_tx,
         });
@@ -190,6 +201,8 @@ impl SessionEngine {
             session: config.session.clone(),
             retry: config.retry.clone(),
             gate: gate.clone(),
+            window: per_bind,
+            per_bind_tps: config.per_bind_tps,
         });
         let supervisor = Supervisor {
             cfg: Arc::new(config),
@@ -209,6 +222,7 @@ impl SessionEngine {
                 counters,
                 slow_down,
                 state: state_rx,
+                binds: binds_rx,
                 bound: bound_rx,
                 shared,
                 stop: stop_tx,
@@ -228,13 +242,14 @@ impl SessionEngine {
 
 #[derive(Debug)]
 struct Inner {
-    jobs: mpsc::Sender<SubmitJob>,
+    jobs: flume::Sender<SubmitJob>,
     window: Arc<Semaphore>,
     window_size: usize,
     gate: Arc<dyn SubmitGate>,
     counters: Arc<Counters>,
     slow_down: Arc<SlowDownMeter>,
     state: watch::Receiver<SessionState>,
+    binds: watch::Receiver<Vec<BindInfo>>,
     bound: watch::Receiver<bool>,
     shared: Arc<Shared>,
     stop: watch::Sender<Option<Instant>>,
@@ -306,7 +321,7 @@ impl SessionHandle {
         );
         inner
             .jobs
-            .send(job)
+            .send_async(job)
             .await
             .map_err(|_| SubmitError::ShuttingDown)?;
         response.await.unwrap_or(Err(SubmitError::Disconnected {
@@ -319,7 +334,17 @@ impl SessionHandle {
         self.inner.window.available_permits()
     }
 
-    /// The configured window size.
+    /// The binds of the pool: state, endpoint, mode, window in use.
+    pub fn binds(&self) -> Vec<BindInfo> {
+        self.inner.binds.borrow().clone()
+    }
+
+    /// A receiver of the pool's binds (changes on every bind state change).
+    pub fn watch_binds(&self) -> watch::Receiver<Vec<BindInfo>> {
+        self.inner.binds.clone()
+    }
+
+    /// The configured window size over every bind of the pool (`session.window` × binds).
     pub fn window_size(&self) -> usize {
         self.inner.window_size
     }

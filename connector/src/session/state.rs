@@ -116,3 +116,35 @@ impl SessionEvent {
         }
     }
 }
+
+/// Where one bind of the pool is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindSlotState {
+    /// Connecting and binding.
+    Binding,
+    /// Bound.
+    Bound,
+    /// Lost or failed; retried after its backoff.
+    Unbound,
+    /// The SMSC refused the bind (bind limit, credentials, ...); retried after its backoff.
+    Refused,
+}
+
+/// One bind of the pool ([`super::SessionHandle::binds`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindInfo {
+    /// 0-based index of the bind in the pool.
+    pub index: u32,
+    /// The endpoint it binds to.
+    pub endpoint: EndpointRole,
+    /// Its state.
+    pub state: BindSlotState,
+    /// The bind mode in use, while bound.
+    pub mode: Option<BindMode>,
+    /// Since when it is in this state.
+    pub since: std::time::SystemTime,
+    /// Submits outstanding on it.
+    pub window_in_use: u32,
+    /// The last failure, if any.
+    pub last_error: Option<String>,
+}

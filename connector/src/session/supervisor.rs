@@ -22,13 +22,14 @@ pub const STABLE_BIND: Duration = Duration::from_secs(30);
 use super::state::{SessionEvent, SessionState, UnboundCause};
 use super::submit::{SubmitError, SubmitJob};
 use super::EngineConfig;
-use crate::session::state::{BindMode, EndpointRole, HealthState};
+use crate::session::state::{BindInfo, BindMode, BindSlotState, EndpointRole, HealthState};
 use crds::config::Endpoint;
 
 /// What the handle and the supervisor share.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub state: watch::Sender<SessionState>,
+    pub binds: watch::Sender<Vec<BindInfo>>,
     pub bound: watch::Sender<bool>,
     pub events: broadcast::Sender<SessionEvent>,
 }
@@ -42,6 +43,15 @@ enum Established {
 }
 
 impl Established {
+    /// Makes the sending link show its outstanding submits in `in_use`.
+    fn set_in_use(&mut self, in_use: &Arc<std::sync::atomic::AtomicU32>) {
+        match self {
+            Established::Transceiver(link) | Established::Pair { tx: link, .. } => {
+                link.in_use = in_use.clone();
+            }
+        }
+    }
+
     fn mode(&self) -> BindMode {
         match self {
             Established::Transceiver(_) => BindMode::Transceiver,
@@ -64,7 +74,7 @@ pub(crate) struct Supervisor {
     pub cfg: Arc<EngineConfig>,
     pub creds: Arc<dyn CredentialsProvider>,
     pub ctx: Arc<LinkContext>,
-    pub jobs: mpsc::Receiver<SubmitJob>,
+    pub jobs: flume::Receiver<SubmitJob>,
     pub shared: Arc<Shared>,
     pub stop: watch::Receiver<Option<Instant>>,
 }
@@ -112,6 +122,7 @@ async fn establish(
                 kind,
                 endpoint: role,
                 first_sequence: 2,
+                in_use: Arc::default(),
             })
         }
     };
@@ -138,7 +149,7 @@ async fn establish(
 async fn run_links(
     est: Established,
     ctx: &LinkContext,
-    jobs: Option<&mut mpsc::Receiver<SubmitJob>>,
+    jobs: Option<flume::Receiver<SubmitJob>>,
     stop: &watch::Sender<Option<Instant>>,
     hold: Option<Duration>,
 ) -> LinkEnd {
@@ -176,21 +187,200 @@ async fn run_links(
     }
 }
 
-impl Supervisor {
-    pub(crate) async fn run(mut self) {
-        let now = Instant::now();
-        let cfg = self.cfg.clone();
-        let s = &cfg.session;
-        let mut failover = Failover::new(&cfg.failover, cfg.backup.is_some(), now);
+/// Why a bind attempt failed, as the state and the backoff see it.
+struct Failure {
+    kind: FailureKind,
+    cause: UnboundCause,
+    reason: String,
+}
+
+fn classify_failure(
+    cfg: &EngineConfig,
+    address: &str,
+    role: EndpointRole,
+    e: &EstablishError,
+) -> Failure {
+    let (kind, cause) = match e {
+        EstablishError::Bind(BindError::Refused { kind, status, nack }) => {
+            match classify_refusal(*kind, *status, *nack, &cfg.bind.fallback_statuses) {
+                Refusal::Credentials => (
+                    FailureKind::Credentials,
+                    UnboundCause::CredentialsRefused { status: *status },
+                ),
+                _ => (
+                    FailureKind::Network,
+                    UnboundCause::BindRefused { status: *status },
+                ),
+            }
+        }
+        EstablishError::Bind(BindError::InvalidCredentials(m)) => (
+            FailureKind::Credentials,
+            UnboundCause::CredentialsUnavailable(m.clone()),
+        ),
+        EstablishError::Credentials(c) => (
+            FailureKind::Credentials,
+            UnboundCause::CredentialsUnavailable(c.0.clone()),
+        ),
+        other => (
+            FailureKind::Network,
+            UnboundCause::Network(other.to_string()),
+        ),
+    };
+    let reason = match &cause {
+        UnboundCause::CredentialsRefused { status } => {
+            format!("credentials refused by {address} ({status})")
+        }
+        _ => format!("{role:?} {address}: {e}").to_lowercase(),
+    };
+    Failure {
+        kind,
+        cause,
+        reason,
+    }
+}
+
+/// What a bind of the pool tells the supervisor.
+enum SlotEvent {
+    Binding(usize),
+    Bound(usize, BindMode),
+    Lost {
+        slot: usize,
+        reason: String,
+        retry_in: Duration,
+    },
+    Failed {
+        slot: usize,
+        failure: Failure,
+        retry_in: Duration,
+    },
+}
+
+/// How a pool on one endpoint ended.
+enum PoolEnd {
+    /// The engine is stopping.
+    Stopped,
+    /// Failover decided a switch; wait this long first (unbound).
+    Switch(Duration, UnboundCause),
+    /// The primary probe held: failing back.
+    Failback,
+}
+
+/// What every bind of a pool shares.
+struct PoolCtx<'a> {
+    cfg: &'a EngineConfig,
+    creds: &'a dyn CredentialsProvider,
+    ctx: &'a LinkContext,
+    jobs: &'a flume::Receiver<SubmitJob>,
+    role: EndpointRole,
+    pair: &'a std::sync::Mutex<[bool; 2]>,
+    stop: &'a watch::Sender<Option<Instant>>,
+    events: mpsc::UnboundedSender<SlotEvent>,
+}
+
+impl PoolCtx<'_> {
+    /// One bind of the pool: binds, runs, and rebinds after its own backoff until the pool
+    /// stops. `in_use` is where its links show their outstanding submits.
+    async fn run_slot(&self, slot: usize, in_use: Arc<std::sync::atomic::AtomicU32>) {
+        let s = &self.cfg.session;
         let mut backoff = Backoff::new(
             Duration::from_secs(s.reconnect_initial_seconds.max(1)),
             Duration::from_secs(s.reconnect_max_seconds.max(1)),
             Duration::from_secs(s.credentials_backoff_seconds.max(1)),
         );
-        let mut pair = [false; 2];
-        let mut bound_before = false;
+        let mut stop = self.stop.subscribe();
+        let address = endpoint(self.cfg, self.role).address();
+        loop {
+            if stop.borrow().is_some() {
+                return;
+            }
+            let _ = self.events.send(SlotEvent::Binding(slot));
+            let mut pair = self.pair.lock().map(|p| *p).unwrap_or_default();
+            let attempt = tokio::select! {
+                r = establish(self.cfg, self.creds, self.role, &mut pair) => r,
+                _ = wait_stop(&mut stop) => return,
+            };
+            if let Ok(mut shared) = self.pair.lock() {
+                for (s, p) in shared.iter_mut().zip(pair) {
+                    *s |= p;
+                }
+            }
+            let retry_in = match attempt {
+                Ok(mut est) => {
+                    est.set_in_use(&in_use);
+                    let _ = self.events.send(SlotEvent::Bound(slot, est.mode()));
+                    let since = Instant::now();
+                    let end = self.run_bound(est).await;
+                    let retry_in = if since.elapsed() >= STABLE_BIND {
+                        backoff.reset();
+                        Duration::ZERO
+                    } else {
+                        backoff.next(FailureKind::Network)
+                    };
+                    let reason = format!("session lost: {}", end.reason());
+                    let _ = self.events.send(SlotEvent::Lost {
+                        slot,
+                        reason,
+                        retry_in,
+                    });
+                    retry_in
+                }
+                Err(e) => {
+                    tracing::warn!(endpoint = ?self.role, %address, bind = slot, error = %e, "bind failed");
+                    let failure = classify_failure(self.cfg, &address, self.role, &e);
+                    if slot == 0 && matches!(failure.cause, UnboundCause::CredentialsRefused { .. })
+                    {
+                        if let Err(err) = self.creds.refresh(self.role).await {
+                            tracing::warn!(endpoint = ?self.role, error = %err, "credentials refresh failed");
+                        }
+                    }
+                    let retry_in = backoff.next(failure.kind);
+                    let _ = self.events.send(SlotEvent::Failed {
+                        slot,
+                        failure,
+                        retry_in,
+                    });
+                    retry_in
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(retry_in) => {}
+                _ = wait_stop(&mut stop) => return,
+            }
+        }
+    }
+
+    /// Runs one bound session of the pool, passing on the pool's drain deadline.
+    async fn run_bound(&self, est: Established) -> LinkEnd {
+        let mut pool_stop = self.stop.subscribe();
+        let (slot_stop, _) = watch::channel(*pool_stop.borrow_and_update());
+        let links = run_links(est, self.ctx, Some(self.jobs.clone()), &slot_stop, None);
+        tokio::pin!(links);
+        loop {
+            tokio::select! {
+                end = &mut links => return end,
+                changed = pool_stop.changed() => {
+                    let deadline = match changed {
+                        Ok(()) => *pool_stop.borrow_and_update(),
+                        Err(_) => Some(Instant::now()),
+                    };
+                    if deadline.is_some() {
+                        slot_stop.send_replace(deadline);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Supervisor {
+    pub(crate) async fn run(mut self) {
+        let now = Instant::now();
+        let cfg = self.cfg.clone();
+        let mut failover = Failover::new(&cfg.failover, cfg.backup.is_some(), now);
+        let pair = std::sync::Mutex::new([false; 2]);
         let mut last_event: Option<SessionEvent> = None;
         let mut linger: Option<Linger> = None;
+        let mut bound_before = false;
         loop {
             if self.stopping() {
                 break;
@@ -201,125 +391,28 @@ impl Supervisor {
                     l.end(Instant::now()).await;
                 }
             }
-            let address = endpoint(&cfg, role).address();
-            self.shared.state.send_replace(SessionState::Connecting {
-                endpoint: role,
-                address: address.clone(),
-            });
-            let attempt = tokio::select! {
-                r = establish(&cfg, &*self.creds, role, &mut pair) => Some(r),
-                _ = wait_stop(&mut self.stop) => None,
-            };
-            let Some(attempt) = attempt else { break };
-            match attempt {
-                Ok(est) => {
-                    failover.on_bound(role);
-                    if bound_before {
-                        self.ctx.counters.reconnect();
-                    }
-                    bound_before = true;
-                    let mode = est.mode();
-                    let reason = match role {
-                        EndpointRole::Primary => "bound to the primary".to_string(),
-                        EndpointRole::Backup => "bound to the backup".to_string(),
-                    };
-                    tracing::info!(endpoint = ?role, %address, ?mode, "session bound");
-                    self.shared.state.send_replace(SessionState::Bound {
-                        endpoint: role,
-                        address: address.clone(),
-                        mode,
-                    });
-                    self.shared.bound.send_replace(true);
-                    self.emit(
-                        &mut last_event,
-                        SessionEvent::bound(role, address.clone(), mode, reason),
-                    );
-                    let since = Instant::now();
-                    let (end, failback) = self.run_bound(est, role, &failover, &pair).await;
-                    self.shared.bound.send_replace(false);
-                    let now = Instant::now();
-                    failover.on_lost(role, now);
-                    if self.stopping() {
+            let end = self
+                .run_pool(
+                    role,
+                    &mut failover,
+                    &pair,
+                    &mut last_event,
+                    &mut bound_before,
+                )
+                .await;
+            match end {
+                PoolEnd::Stopped => break,
+                PoolEnd::Switch(delay, cause) => {
+                    if !delay.is_zero() && self.idle(cause, delay).await {
                         break;
-                    }
-                    let reason = if failback {
-                        linger = Linger::start(&cfg, &self.creds, &self.ctx, pair);
-                        let sw = failover.on_probe_healthy(now);
-                        sw.reason
-                    } else {
-                        format!("session lost: {}", end.reason())
-                    };
-                    tracing::warn!(endpoint = ?role, %address, %reason, "session unbound");
-                    self.emit(&mut last_event, SessionEvent::unbound(reason.clone()));
-                    let cause = UnboundCause::Network(reason);
-                    // A session that lasted is re-established at once and forgets earlier
-                    // failures; a flapping one (bound, then lost within STABLE_BIND) backs
-                    // off further each time.
-                    if now.duration_since(since) >= STABLE_BIND {
-                        backoff.reset();
-                    } else if !failback {
-                        let delay = backoff.next(FailureKind::Network);
-                        if self.idle(cause, delay).await {
-                            break;
-                        }
                     }
                 }
-                Err(e) => {
-                    let (kind, cause) = match &e {
-                        EstablishError::Bind(BindError::Refused { kind, status, nack }) => {
-                            match classify_refusal(
-                                *kind,
-                                *status,
-                                *nack,
-                                &cfg.bind.fallback_statuses,
-                            ) {
-                                Refusal::Credentials => (
-                                    FailureKind::Credentials,
-                                    UnboundCause::CredentialsRefused { status: *status },
-                                ),
-                                _ => (
-                                    FailureKind::Network,
-                                    UnboundCause::BindRefused { status: *status },
-                                ),
-                            }
-                        }
-                        EstablishError::Bind(BindError::InvalidCredentials(m)) => (
-                            FailureKind::Credentials,
-                            UnboundCause::CredentialsUnavailable(m.clone()),
-                        ),
-                        EstablishError::Credentials(c) => (
-                            FailureKind::Credentials,
-                            UnboundCause::CredentialsUnavailable(c.0.clone()),
-                        ),
-                        other => (
-                            FailureKind::Network,
-                            UnboundCause::Network(other.to_string()),
-                        ),
-                    };
-                    tracing::warn!(endpoint = ?role, %address, error = %e, "bind failed");
-                    if matches!(cause, UnboundCause::CredentialsRefused { .. }) {
-                        if let Err(err) = self.creds.refresh(role).await {
-                            tracing::warn!(endpoint = ?role, error = %err, "credentials refresh failed");
-                        }
-                    }
-                    let reason = match &cause {
-                        UnboundCause::CredentialsRefused { status } => {
-                            format!("credentials refused by {address} ({status})")
-                        }
-                        _ => format!("{role:?} {address}: {e}").to_lowercase(),
-                    };
-                    self.emit(&mut last_event, SessionEvent::unbound(reason));
-                    let switch = failover.on_failure(role, Instant::now());
-                    if let Some(sw) = &switch {
-                        tracing::warn!(to = ?sw.to, reason = %sw.reason, "failover");
-                    }
-                    if switch.is_some_and(|sw| sw.to == EndpointRole::Backup) {
-                        continue;
-                    }
-                    let delay = backoff.next(kind);
-                    if self.idle(cause, delay).await {
-                        break;
-                    }
+                PoolEnd::Failback => {
+                    let p = pair.lock().map(|p| *p).unwrap_or_default();
+                    linger = Linger::start(&cfg, &self.creds, &self.ctx, p);
+                    let sw = failover.on_probe_healthy(Instant::now());
+                    tracing::warn!(endpoint = ?role, reason = %sw.reason, "session unbound");
+                    self.emit(&mut last_event, SessionEvent::unbound(sw.reason));
                 }
             }
         }
@@ -328,7 +421,6 @@ impl Supervisor {
             let deadline = self.stop.borrow().unwrap_or_else(Instant::now);
             l.end(deadline).await;
         }
-        self.jobs.close();
         while let Ok(job) = self.jobs.try_recv() {
             job.finish(Err(SubmitError::ShuttingDown));
         }
@@ -339,6 +431,197 @@ impl Supervisor {
             self.emit(&mut last_event, SessionEvent::unbound("stopped".into()));
         }
         self.shared.state.send_replace(SessionState::Stopped);
+    }
+
+    /// Keeps `session.binds` binds to `role` until the engine stops, failover switches
+    /// endpoint, or (on the backup) the primary probe holds. The pool is bound while at least
+    /// one of its binds is.
+    async fn run_pool(
+        &mut self,
+        role: EndpointRole,
+        failover: &mut Failover,
+        pair: &std::sync::Mutex<[bool; 2]>,
+        last_event: &mut Option<SessionEvent>,
+        bound_before: &mut bool,
+    ) -> PoolEnd {
+        let cfg = self.cfg.clone();
+        let n = cfg.session.binds.clamp(1, 16) as usize;
+        let address = endpoint(&cfg, role).address();
+        let (pool_stop, _) = watch::channel(*self.stop.borrow());
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let in_use: Vec<Arc<std::sync::atomic::AtomicU32>> =
+            (0..n).map(|_| Arc::default()).collect();
+        let pool = PoolCtx {
+            cfg: &cfg,
+            creds: &*self.creds,
+            ctx: &self.ctx,
+            jobs: &self.jobs,
+            role,
+            pair,
+            stop: &pool_stop,
+            events: events_tx,
+        };
+        let slots = futures::future::join_all((0..n).map(|i| pool.run_slot(i, in_use[i].clone())));
+        let probing = role == EndpointRole::Backup;
+        let interval = failover.probe_interval();
+        let hold = failover.hold();
+        let (probe_stop, _) = watch::channel(None);
+        let probe = async {
+            let mut probe_pair = pair.lock().map(|p| *p).unwrap_or_default();
+            loop {
+                tokio::time::sleep(interval).await;
+                match establish(&cfg, &*self.creds, EndpointRole::Primary, &mut probe_pair).await {
+                    Ok(est) => {
+                        tracing::info!("primary bound by probe; holding");
+                        let end = run_links(est, &self.ctx, None, &probe_stop, Some(hold)).await;
+                        if end == LinkEnd::Held {
+                            return;
+                        }
+                        tracing::info!(reason = %end.reason(), "primary probe did not hold");
+                    }
+                    Err(e) => tracing::debug!(error = %e, "primary probe failed"),
+                }
+            }
+        };
+        tokio::pin!(slots);
+        tokio::pin!(probe);
+        let mut pool = Pool::new(n, role);
+        let mut end: Option<PoolEnd> = None;
+        let mut stop_rx = self.stop.clone();
+        let mut stop_forwarded = false;
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut slots => break,
+                Some(ev) = events.recv() => {
+                    let now = Instant::now();
+                    match ev {
+                        SlotEvent::Binding(i) => {
+                            pool.set(i, BindSlotState::Binding, None, None);
+                            if pool.bound() == 0 && end.is_none() {
+                                self.shared.state.send_replace(SessionState::Connecting {
+                                    endpoint: role,
+                                    address: address.clone(),
+                                });
+                            }
+                        }
+                        SlotEvent::Bound(i, mode) => {
+                            pool.set(i, BindSlotState::Bound, Some(mode), None);
+                            if pool.bound() == 1 {
+                                failover.on_bound(role);
+                            }
+                            if std::mem::replace(&mut pool.ever_bound[i], true) || (*bound_before && pool.bound() == 1) {
+                                self.ctx.counters.reconnect();
+                            }
+                            *bound_before = true;
+                            tracing::info!(endpoint = ?role, %address, ?mode, bind = i, bound = pool.bound(), "session bound");
+                            self.show_bound(&pool, &address, last_event);
+                        }
+                        SlotEvent::Lost { slot, reason, retry_in } => {
+                            pool.set(slot, BindSlotState::Unbound, None, Some(reason.clone()));
+                            if end.is_some() || self.stopping() {
+                                continue;
+                            }
+                            tracing::warn!(endpoint = ?role, %address, bind = slot, %reason, "session unbound");
+                            if pool.bound() == 0 {
+                                failover.on_lost(role, now);
+                                self.shared.bound.send_replace(false);
+                                self.emit(last_event, SessionEvent::unbound(reason.clone()));
+                                self.shared.state.send_replace(SessionState::Unbound {
+                                    cause: UnboundCause::Network(reason),
+                                    retry_in,
+                                });
+                            } else {
+                                self.show_bound(&pool, &address, last_event);
+                            }
+                        }
+                        SlotEvent::Failed { slot, failure, retry_in } => {
+                            pool.set(slot, BindSlotState::Refused, None, Some(failure.reason.clone()));
+                            if end.is_some() || pool.bound() > 0 {
+                                continue;
+                            }
+                            self.emit(last_event, SessionEvent::unbound(failure.reason.clone()));
+                            self.shared.state.send_replace(SessionState::Unbound {
+                                cause: failure.cause.clone(),
+                                retry_in,
+                            });
+                            if slot != 0 {
+                                continue;
+                            }
+                            // While no bind is up, the first bind's failures count for failover
+                            // (one per round of the pool, not one per bind).
+                            if let Some(sw) = failover.on_failure(role, now) {
+                                tracing::warn!(to = ?sw.to, reason = %sw.reason, "failover");
+                                let delay = if sw.to == EndpointRole::Backup { Duration::ZERO } else { retry_in };
+                                end = Some(PoolEnd::Switch(delay, failure.cause));
+                                pool_stop.send_replace(Some(now));
+                            }
+                        }
+                    }
+                    self.shared.binds.send_replace(pool.infos(&in_use));
+                }
+                _ = &mut probe, if probing && end.is_none() => {
+                    let drain = Duration::from_secs(cfg.session.drain_timeout_seconds);
+                    end = Some(PoolEnd::Failback);
+                    pool_stop.send_replace(Some(Instant::now() + drain));
+                }
+                changed = stop_rx.changed(), if !stop_forwarded => {
+                    let deadline = match changed {
+                        Ok(()) => *stop_rx.borrow_and_update(),
+                        Err(_) => Some(Instant::now()),
+                    };
+                    if deadline.is_some() {
+                        stop_forwarded = true;
+                        end = Some(PoolEnd::Stopped);
+                        pool_stop.send_replace(deadline);
+                    }
+                }
+                job = self.jobs.recv_async(), if pool.bound() == 0 => match job {
+                    Ok(job) => job.finish(Err(SubmitError::NotBound)),
+                    Err(_) => {
+                        end = Some(PoolEnd::Stopped);
+                        pool_stop.send_replace(Some(Instant::now()));
+                    }
+                },
+            }
+        }
+        self.shared.bound.send_replace(false);
+        while let Ok(ev) = events.try_recv() {
+            if let SlotEvent::Lost { slot, reason, .. } = ev {
+                pool.set(slot, BindSlotState::Unbound, None, Some(reason));
+            }
+        }
+        self.shared.binds.send_replace(pool.infos(&in_use));
+        if self.stopping() {
+            return PoolEnd::Stopped;
+        }
+        end.unwrap_or(PoolEnd::Stopped)
+    }
+
+    /// Shows a bound pool: state, bound flag and the health event (with the bound count when
+    /// the pool has more than one bind).
+    fn show_bound(&self, pool: &Pool, address: &str, last_event: &mut Option<SessionEvent>) {
+        let Some(mode) = pool.mode() else {
+            return;
+        };
+        let role = pool.role;
+        self.shared.state.send_replace(SessionState::Bound {
+            endpoint: role,
+            address: address.to_string(),
+            mode,
+        });
+        self.shared.bound.send_replace(true);
+        let mut reason = match role {
+            EndpointRole::Primary => "bound to the primary".to_string(),
+            EndpointRole::Backup => "bound to the backup".to_string(),
+        };
+        if pool.slots.len() > 1 {
+            reason = format!("{reason} ({}/{} binds)", pool.bound(), pool.slots.len());
+        }
+        self.emit(
+            last_event,
+            SessionEvent::bound(role, address.to_string(), mode, reason),
+        );
     }
 
     fn stopping(&self) -> bool {
@@ -362,80 +645,86 @@ impl Supervisor {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => return false,
-                job = self.jobs.recv() => match job {
-                    Some(job) => job.finish(Err(SubmitError::NotBound)),
-                    None => return true,
+                job = self.jobs.recv_async() => match job {
+                    Ok(job) => job.finish(Err(SubmitError::NotBound)),
+                    Err(_) => return true,
                 },
                 _ = wait_stop(&mut self.stop) => return true,
             }
         }
     }
+}
 
-    /// Runs a bound session; on the backup, probes the primary and drains for failback.
-    async fn run_bound(
+/// The binds of a pool as the supervisor tracks them.
+struct Pool {
+    role: EndpointRole,
+    slots: Vec<BindInfo>,
+    ever_bound: Vec<bool>,
+}
+
+impl Pool {
+    fn new(n: usize, role: EndpointRole) -> Self {
+        let now = std::time::SystemTime::now();
+        Self {
+            role,
+            slots: (0..n)
+                .map(|i| BindInfo {
+                    index: i as u32,
+                    endpoint: role,
+                    state: BindSlotState::Binding,
+                    mode: None,
+                    since: now,
+                    window_in_use: 0,
+                    last_error: None,
+                })
+                .collect(),
+            ever_bound: vec![false; n],
+        }
+    }
+
+    fn set(
         &mut self,
-        est: Established,
-        role: EndpointRole,
-        failover: &Failover,
-        pair: &[bool; 2],
-    ) -> (LinkEnd, bool) {
-        let Self {
-            cfg,
-            creds,
-            ctx,
-            jobs,
-            stop,
-            shared,
-            ..
-        } = self;
-        let (session_stop, _) = watch::channel(*stop.borrow());
-        let links = run_links(est, ctx, Some(jobs), &session_stop, None);
-        let probing = role == EndpointRole::Backup;
-        let interval = failover.probe_interval();
-        let hold = failover.hold();
-        let mut probe_pair = *pair;
-        let (probe_stop, _) = watch::channel(None);
-        let probe = async {
-            loop {
-                tokio::time::sleep(interval).await;
-                match establish(cfg, &**creds, EndpointRole::Primary, &mut probe_pair).await {
-                    Ok(est) => {
-                        tracing::info!("primary bound by probe; holding");
-                        let end = run_links(est, ctx, None, &probe_stop, Some(hold)).await;
-                        if end == LinkEnd::Held {
-                            return;
-                        }
-                        tracing::info!(reason = %end.reason(), "primary probe did not hold");
-                    }
-                    Err(e) => tracing::debug!(error = %e, "primary probe failed"),
-                }
+        i: usize,
+        state: BindSlotState,
+        mode: Option<BindMode>,
+        error: Option<String>,
+    ) {
+        if let Some(b) = self.slots.get_mut(i) {
+            if b.state != state {
+                b.since = std::time::SystemTime::now();
             }
-        };
-        tokio::pin!(links);
-        tokio::pin!(probe);
-        let mut failback = false;
-        let mut stop_forwarded = false;
-        let _ = shared;
-        loop {
-            tokio::select! {
-                end = &mut links => return (end, failback),
-                _ = &mut probe, if probing && !failback => {
-                    failback = true;
-                    let drain = Duration::from_secs(cfg.session.drain_timeout_seconds);
-                    session_stop.send_replace(Some(Instant::now() + drain));
-                }
-                changed = stop.changed(), if !stop_forwarded => {
-                    let deadline = match changed {
-                        Ok(()) => *stop.borrow_and_update(),
-                        Err(_) => Some(Instant::now()),
-                    };
-                    if deadline.is_some() {
-                        stop_forwarded = true;
-                        session_stop.send_replace(deadline);
-                    }
-                }
+            b.state = state;
+            b.mode = mode;
+            if error.is_some() {
+                b.last_error = error;
             }
         }
+    }
+
+    fn bound(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|b| b.state == BindSlotState::Bound)
+            .count()
+    }
+
+    /// The mode of the first bound bind.
+    fn mode(&self) -> Option<BindMode> {
+        self.slots
+            .iter()
+            .find(|b| b.state == BindSlotState::Bound)
+            .and_then(|b| b.mode)
+    }
+
+    fn infos(&self, in_use: &[Arc<std::sync::atomic::AtomicU32>]) -> Vec<BindInfo> {
+        self.slots
+            .iter()
+            .zip(in_use)
+            .map(|(b, u)| BindInfo {
+                window_in_use: u.load(std::sync::atomic::Ordering::Relaxed),
+                ..b.clone()
+            })
+            .collect()
     }
 }
 
