@@ -518,3 +518,223 @@ async fn reconnect_backoff_doubles_up_to_the_cap() {
     }
     handle.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Waits until `pred` holds for the pool's binds.
+async fn wait_binds(
+    handle: &SessionHandle,
+    pred: impl FnMut(&Vec<connector::session::BindInfo>) -> bool,
+) -> Vec<connector::session::BindInfo> {
+    let mut binds = handle.watch_binds();
+    let seen = tokio::time::timeout(WAIT, binds.wait_for(pred))
+        .await
+        .unwrap_or_else(|_| panic!("binds in time: {:?}", handle.binds()))
+        .expect("engine running")
+        .clone();
+    seen
+}
+
+fn bound_count(binds: &[connector::session::BindInfo]) -> usize {
+    binds
+        .iter()
+        .filter(|b| b.state == connector::session::BindSlotState::Bound)
+        .count()
+}
+
+/// Accepted submits per simulator connection.
+fn per_session(sim: &SimHandle) -> std::collections::BTreeMap<u64, usize> {
+    let mut by = std::collections::BTreeMap::new();
+    for s in sim.submits() {
+        *by.entry(s.session).or_default() += 1;
+    }
+    by
+}
+
+fn pool_config(sim: &SimHandle, binds: u32) -> EngineConfig {
+    let mut cfg = config(endpoint(sim));
+    cfg.session.binds = binds;
+    cfg.bind.mode = BindMode::Transceiver;
+    cfg
+}
+
+#[tokio::test]
+async fn four_binds_share_the_submits_each_within_its_own_window() {
+    let mut sc = SimConfig::default();
+    sc.faults.response_delay = Some(Delay::from_millis(20));
+    let sim = sim(sc).await;
+    let (handle, _streams) = SessionEngine::start(pool_config(&sim, 4), creds("esme", "pw"));
+    let mut events = handle.events();
+    let binds = wait_binds(&handle, |b| bound_count(b) == 4).await;
+    assert_eq!(binds.len(), 4);
+    assert!(binds.iter().all(|b| b.mode == Some(BindMode::Transceiver)));
+    // BOUND from the first bind on; the reason counts the binds up.
+    let first = next_event(&mut events).await;
+    assert_eq!(first.state, HealthState::Bound);
+    assert!(first.reason.contains("1/4 binds"), "{}", first.reason);
+    loop {
+        let ev = next_event(&mut events).await;
+        assert_eq!(ev.state, HealthState::Bound, "{ev:?}");
+        if ev.reason.contains("4/4 binds") {
+            break;
+        }
+    }
+    // More submits at once than one bind's window: the handle takes window x binds.
+    assert_eq!(handle.free_window(), 64);
+    let tasks = spawn_submits(&handle, 640);
+    for t in tasks {
+        t.await.expect("join").expect("accepted");
+    }
+    assert_eq!(sim.accepted_submits(), 640);
+    let by = per_session(&sim);
+    assert_eq!(by.len(), 4, "every bind sent: {by:?}");
+    assert!(by.values().all(|n| *n >= 640 / 8), "spread: {by:?}");
+    assert_eq!(sim.peak_bound_sessions(), 4);
+    let binds = handle.binds();
+    assert!(binds.iter().all(|b| b.window_in_use == 0), "{binds:?}");
+    handle.shutdown(Duration::from_secs(2)).await;
+    assert!(sim.wait_bound_at_most(0, WAIT).await);
+}
+
+#[tokio::test]
+async fn one_bind_lost_mid_load_leaves_the_pool_bound_and_the_others_sending() {
+    for action in [BreakAction::Close, BreakAction::Reset, BreakAction::Silent] {
+        let mut sc = SimConfig {
+            enquire_link_secs: 0,
+            ..SimConfig::default()
+        };
+        sc.faults.response_delay = Some(Delay::from_millis(5));
+        // The first connection to reach 60 PDUs breaks; the other three do not.
+        sc.faults.connection = Some(ConnectionFault {
+            after_pdus: 60,
+            action,
+            connections: Some(1),
+        });
+        let sim = sim(sc).await;
+        let mut cfg = pool_config(&sim, 4);
+        cfg.session.response_timeout_ms = 1_000;
+        cfg.session.enquire_link_interval_seconds = 1;
+        cfg.session.enquire_link_timeout_seconds = 1;
+        let (handle, _streams) = SessionEngine::start(cfg, creds("esme", "pw"));
+        wait_binds(&handle, |b| bound_count(b) == 4).await;
+        let mut events = handle.events();
+        let tasks = spawn_submits(&handle, 800);
+        let mut failed = 0;
+        for t in tasks {
+            match t.await.expect("join") {
+                Ok(_) => {}
+                Err(e) => {
+                    assert!(e.is_retryable(), "{action:?}: {e:?}");
+                    failed += 1;
+                }
+            }
+        }
+        // The lost bind's outstanding submits came back as retryable (at most its window);
+        // the pipeline resends those. Everything else was accepted by the other binds.
+        assert!(failed <= 16, "{action:?}: {failed} failed");
+        assert!(sim.accepted_submits() >= 800 - 16, "{action:?}");
+        // The pool never went down: no UNBOUND health event.
+        while let Ok(ev) = events.try_recv() {
+            assert_ne!(ev.state, HealthState::Unbound, "{action:?}: {ev:?}");
+        }
+        assert!(
+            matches!(handle.state(), SessionState::Bound { .. }),
+            "{action:?}"
+        );
+        // The lost bind comes back on its own (a silent one once enquire_link finds it).
+        wait_binds(&handle, |b| {
+            bound_count(b) == 4 && b.iter().all(|s| s.since.elapsed().is_ok_and(|e| e < WAIT))
+        })
+        .await;
+        let mut after = handle.submit(sm("after", false)).await;
+        for _ in 0..3 {
+            match after {
+                Err(e) if e.is_retryable() => after = handle.submit(sm("after", false)).await,
+                _ => break,
+            }
+        }
+        after.unwrap_or_else(|e| panic!("{action:?}: {e:?}"));
+        handle.shutdown(Duration::from_secs(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_smsc_that_allows_two_binds_keeps_two_and_the_rest_are_retried_and_reported() {
+    let sc = SimConfig {
+        bind_limit: Some("2".parse().expect("bind limit")),
+        ..SimConfig::default()
+    };
+    let sim = sim(sc).await;
+    let mut cfg = pool_config(&sim, 4);
+    cfg.session.reconnect_initial_seconds = 1;
+    cfg.session.reconnect_max_seconds = 2;
+    let (handle, _streams) = SessionEngine::start(cfg, creds("esme", "pw"));
+    // Two bound; the other two report the refusal (between retries they show Refused, and
+    // Binding while they try again).
+    let refused = |b: &connector::session::BindInfo| {
+        b.state != connector::session::BindSlotState::Bound
+            && b.last_error
+                .as_deref()
+                .is_some_and(|e| e.to_ascii_uppercase().contains("ESME_RBINDFAIL"))
+    };
+    let binds = wait_binds(&handle, |b| {
+        bound_count(b) == 2 && b.iter().filter(|s| refused(s)).count() == 2
+    })
+    .await;
+    assert!(
+        binds
+            .iter()
+            .any(|s| s.state == connector::session::BindSlotState::Refused),
+        "{binds:?}"
+    );
+    assert!(
+        matches!(handle.state(), SessionState::Bound { .. }),
+        "{:?}",
+        handle.state()
+    );
+    let refused_first = sim.stats().event("binds_over_limit");
+    // The refused binds are retried with backoff (1 s, then 2 s): a few more refusals,
+    // not a storm, and never more than two binds at the simulator.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let refused = sim.stats().event("binds_over_limit") - refused_first;
+    assert!((2..=10).contains(&refused), "{refused} retries in 4 s");
+    assert_eq!(sim.peak_bound_sessions(), 2);
+    let tasks = spawn_submits(&handle, 100);
+    for t in tasks {
+        t.await.expect("join").expect("accepted");
+    }
+    handle.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn the_per_bind_tps_cap_holds_on_every_bind() {
+    let sc = SimConfig::default();
+    let sim = sim(sc).await;
+    let mut cfg = pool_config(&sim, 2);
+    cfg.per_bind_tps = 25;
+    let (handle, _streams) = SessionEngine::start(cfg, creds("esme", "pw"));
+    wait_binds(&handle, |b| bound_count(b) == 2).await;
+    let started = Instant::now();
+    let tasks = spawn_submits(&handle, 150);
+    for t in tasks {
+        t.await.expect("join").expect("accepted");
+    }
+    // 150 at 2 x 25/s: three seconds at least (less one second's burst).
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_900),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut per_second: std::collections::BTreeMap<(u64, u64), u32> = Default::default();
+    for s in sim.submits() {
+        let at = s
+            .received_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        *per_second.entry((s.session, at.as_secs())).or_default() += 1;
+    }
+    assert!(
+        per_second.values().all(|n| *n <= 25),
+        "per bind and second: {per_second:?}"
+    );
+    assert_eq!(per_session(&sim).len(), 2);
+    handle.shutdown(Duration::from_secs(2)).await;
+}

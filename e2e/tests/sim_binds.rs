@@ -216,3 +216,54 @@ async fn unknown_commands_and_malformed_pdus_get_generic_nack() {
     assert_eq!((pdu.body, pdu.sequence), (Body::GenericNack, 43));
     assert!(!pdu.status.is_ok());
 }
+
+#[tokio::test]
+async fn binds_over_the_per_system_id_limit_are_refused_until_one_is_released() {
+    let mut config = SimConfig::with_account("alice", "secret");
+    config.accounts.push(e2e::sim::Account::new("bob", "pw"));
+    config.bind_limit = Some("2:ESME_RALYBND".parse().expect("bind limit"));
+    let sim = sim(config).await;
+    let mut first = client(&sim).await;
+    let mut second = client(&sim).await;
+    let mut third = client(&sim).await;
+    for c in [&mut first, &mut second] {
+        let resp = c
+            .bind(BindMode::Transmitter, "alice", "secret")
+            .await
+            .unwrap();
+        assert_eq!(resp.status, CommandStatus::ESME_ROK);
+    }
+    let resp = third
+        .bind(BindMode::Receiver, "alice", "secret")
+        .await
+        .unwrap();
+    assert_eq!(resp.status, CommandStatus::ESME_RALYBND);
+    // The limit is per system_id: another account still binds.
+    let mut other = client(&sim).await;
+    let resp = other
+        .bind(BindMode::Transceiver, "bob", "pw")
+        .await
+        .unwrap();
+    assert_eq!(resp.status, CommandStatus::ESME_ROK);
+    assert_eq!(sim.bound_for("alice"), 2);
+    assert_eq!(sim.stats().event("binds_over_limit"), 1);
+    // Releasing one bind makes room on the same refused connection.
+    first.unbind().await.unwrap();
+    assert!(sim.wait_bound_at_most(2, Duration::from_secs(5)).await);
+    let resp = third
+        .bind(BindMode::Receiver, "alice", "secret")
+        .await
+        .unwrap();
+    assert_eq!(resp.status, CommandStatus::ESME_ROK);
+    assert_eq!(sim.bound_for("alice"), 2);
+    assert_eq!(sim.peak_bound_sessions(), 3);
+}
+
+#[test]
+fn the_bind_limit_defaults_to_bind_failed() {
+    let limit: e2e::sim::BindLimit = "4".parse().expect("bind limit");
+    assert_eq!(limit.max, 4);
+    assert_eq!(limit.status.0, CommandStatus::ESME_RBINDFAIL);
+    assert!("x".parse::<e2e::sim::BindLimit>().is_err());
+    assert!("2:ESME_NOPE".parse::<e2e::sim::BindLimit>().is_err());
+}

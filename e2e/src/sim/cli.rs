@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use super::config::{Account, ConfigError, ReceiptFormat, ReceiptTextId, SimConfig};
+use super::config::{Account, BindLimit, ConfigError, ReceiptFormat, ReceiptTextId, SimConfig};
 use super::delay::Delay;
 use super::faults::{
     BindFailure, ConnectionFault, RefuseMode, StatusRule, TransceiverRefusal, Trigger,
@@ -47,6 +47,9 @@ pub struct Args {
     /// Accepted submits per second; above it ESME_RTHROTTLED.
     #[arg(long)]
     pub tps_limit: Option<u32>,
+    /// Concurrent binds per system_id: MAX or MAX:STATUS (default status ESME_RBINDFAIL).
+    #[arg(long)]
+    pub bind_limit: Option<BindLimit>,
     /// Keep received submits for inspection (true/false).
     #[arg(long)]
     pub capture_submits: Option<bool>,
@@ -157,6 +160,9 @@ impl Args {
         set(&mut c.enquire_link_secs, self.enquire_link_secs);
         if self.tps_limit.is_some() {
             c.tps_limit = self.tps_limit;
+        }
+        if self.bind_limit.is_some() {
+            c.bind_limit = self.bind_limit;
         }
         set(&mut c.capture_submits, self.capture_submits);
         if self.pdu_log.is_some() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::delay::Delay;
-use super::faults::Faults;
+use super::faults::{Faults, Status, StatusParseError};
 use super::message_id::{IdForm, IdStart};
 use super::outcome::OutcomeMix;
 
@@ -126,6 +126,45 @@ impl Default for ReceiptConfig {
     }
 }
 
+/// At most `max` concurrent binds per system_id, as operators grant in their contracts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindLimit {
+    /// Binds allowed at once per system_id.
+    pub max: u32,
+    /// The status of the bind response over the limit (ESME_RBINDFAIL by default; some
+    /// SMSCs answer ESME_RALYBND).
+    #[serde(default = "BindLimit::default_status")]
+    pub status: Status,
+}
+
+impl BindLimit {
+    fn default_status() -> Status {
+        Status(connector::protocol::codec::CommandStatus::ESME_RBINDFAIL)
+    }
+}
+
+impl std::str::FromStr for BindLimit {
+    type Err = String;
+
+    /// `MAX` or `MAX:STATUS`, e.g. `2` or `2:ESME_RALYBND`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (max, status) = match s.split_once(':') {
+            Some((m, st)) => (m, Some(st)),
+            None => (s, None),
+        };
+        let max = max
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid bind limit `{s}`: expected MAX or MAX:STATUS"))?;
+        let status = match status {
+            Some(st) => st.parse().map_err(|e: StatusParseError| e.to_string())?,
+            None => BindLimit::default_status(),
+        };
+        Ok(BindLimit { max, status })
+    }
+}
+
 /// The configuration of one simulator instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -146,6 +185,9 @@ pub struct SimConfig {
     /// Accepted submit_sm + data_sm per second across all sessions (fixed one-second
     /// windows); above it, ESME_RTHROTTLED. Absent: no limit.
     pub tps_limit: Option<u32>,
+    /// Concurrent binds allowed per system_id (a TX + RX pair counts as two); a bind over
+    /// it is refused. Absent: no limit.
+    pub bind_limit: Option<BindLimit>,
     /// Keep every received submit for inspection through the handle (costs memory).
     pub capture_submits: bool,
     /// At most this many captured submits are kept (older ones are dropped).
@@ -173,6 +215,7 @@ impl Default for SimConfig {
             id_start: IdStart::default(),
             enquire_link_secs: 30,
             tps_limit: None,
+            bind_limit: None,
             capture_submits: true,
             capture_limit: 200_000,
             query_store_limit: 100_000,

@@ -91,6 +91,7 @@ impl SimHandle {
             max_accepted_in_one_second: s.tps.max_in_window(Duration::from_secs(1)),
             pending_deliveries: s.router.pending(None),
             bound_sessions: s.router.bound_sessions(),
+            peak_bound_sessions: s.router.peak_bound(),
         }
     }
 
@@ -189,6 +190,16 @@ impl SimHandle {
     /// Live connections now.
     pub fn connections(&self) -> usize {
         self.shared.router.sessions()
+    }
+
+    /// The most sessions bound at the same time since the start.
+    pub fn peak_bound_sessions(&self) -> usize {
+        self.shared.router.peak_bound()
+    }
+
+    /// Sessions bound now with `system_id`.
+    pub fn bound_for(&self, system_id: &str) -> usize {
+        self.shared.router.bound_for(system_id)
     }
 
     /// Waits until at least `n` sessions are bound; `false` on timeout.

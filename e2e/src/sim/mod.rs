@@ -31,7 +31,7 @@ mod handle;
 mod server;
 
 pub use capture::{ReceivedSubmit, Segment, SegmentMark};
-pub use config::{Account, ReceiptConfig, ReceiptFormat, ReceiptTextId, SimConfig};
+pub use config::{Account, BindLimit, ReceiptConfig, ReceiptFormat, ReceiptTextId, SimConfig};
 pub use delay::Delay;
 pub use delivery::MoMessage;
 pub use faults::{

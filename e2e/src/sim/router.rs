@@ -30,6 +30,9 @@ struct Inner {
     pending: HashMap<Arc<str>, VecDeque<Delivery>>,
     sessions: HashMap<SessionId, mpsc::UnboundedSender<SessionCmd>>,
     bound: usize,
+    peak_bound: usize,
+    bound_by_account: HashMap<SessionId, Arc<str>>,
+    per_account: HashMap<Arc<str>, usize>,
 }
 
 /// The registry of live sessions and the store of undeliverable-for-now deliveries.
@@ -58,17 +61,31 @@ impl Router {
         self.lock().sessions.insert(id, tx);
     }
 
-    /// Marks a session bound; a receiver (RX or TRX) also starts getting deliveries,
-    /// beginning with those kept for its system_id.
-    pub fn bind(&self, id: SessionId, system_id: &Arc<str>, receives: bool) {
+    /// Marks a session bound unless its system_id already holds `limit` binds (then
+    /// `false`, and nothing changes); a receiver (RX or TRX) also starts getting
+    /// deliveries, beginning with those kept for its system_id.
+    pub fn bind(
+        &self,
+        id: SessionId,
+        system_id: &Arc<str>,
+        receives: bool,
+        limit: Option<u32>,
+    ) -> bool {
         let mut inner = self.lock();
+        let held = inner.per_account.get(system_id).copied().unwrap_or(0);
+        if limit.is_some_and(|max| held >= max as usize) {
+            return false;
+        }
+        inner.per_account.insert(system_id.clone(), held + 1);
+        inner.bound_by_account.insert(id, system_id.clone());
         inner.bound += 1;
+        inner.peak_bound = inner.peak_bound.max(inner.bound);
         self.bound_tx.send_replace(inner.bound);
         if !receives {
-            return;
+            return true;
         }
         let Some(tx) = inner.sessions.get(&id).cloned() else {
-            return;
+            return true;
         };
         let pending = inner.pending.remove(system_id).unwrap_or_default();
         for d in pending {
@@ -81,6 +98,7 @@ impl Router {
             .entry(system_id.clone())
             .or_default()
             .push((id, tx));
+        true
     }
 
     /// Removes a session (bound or not).
@@ -90,6 +108,11 @@ impl Router {
         if was_bound {
             inner.bound = inner.bound.saturating_sub(1);
             self.bound_tx.send_replace(inner.bound);
+        }
+        if let Some(account) = inner.bound_by_account.remove(&id) {
+            if let Some(n) = inner.per_account.get_mut(&account) {
+                *n = n.saturating_sub(1);
+            }
         }
         for list in inner.receivers.values_mut() {
             list.retain(|(sid, _)| *sid != id);
@@ -146,6 +169,16 @@ impl Router {
     /// Sessions currently bound.
     pub fn bound_sessions(&self) -> usize {
         self.lock().bound
+    }
+
+    /// The most sessions ever bound at the same time.
+    pub fn peak_bound(&self) -> usize {
+        self.lock().peak_bound
+    }
+
+    /// Sessions bound now with `system_id`.
+    pub fn bound_for(&self, system_id: &str) -> usize {
+        self.lock().per_account.get(system_id).copied().unwrap_or(0)
     }
 
     /// Watches the number of bound sessions.

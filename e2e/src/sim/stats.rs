@@ -57,6 +57,8 @@ pub struct EventCounters {
     pub binds: AtomicU64,
     /// Refused binds.
     pub bind_failures: AtomicU64,
+    /// Binds refused for the per-system_id bind limit (also counted in `bind_failures`).
+    pub binds_over_limit: AtomicU64,
     /// Submits (submit_sm, data_sm) accepted with ESME_ROK.
     pub accepted_submits: AtomicU64,
     /// Submits left unanswered on purpose.
@@ -174,6 +176,8 @@ pub struct StatsSnapshot {
     pub pending_deliveries: usize,
     /// Sessions currently bound.
     pub bound_sessions: usize,
+    /// The most sessions bound at the same time since the start.
+    pub peak_bound_sessions: usize,
 }
 
 impl EventCounters {
@@ -186,6 +190,7 @@ impl EventCounters {
             ("connections_broken", get(&self.connections_broken)),
             ("binds", get(&self.binds)),
             ("bind_failures", get(&self.bind_failures)),
+            ("binds_over_limit", get(&self.binds_over_limit)),
             ("accepted_submits", get(&self.accepted_submits)),
             ("ignored_submits", get(&self.ignored_submits)),
             ("rejected_times", get(&self.rejected_times)),
@@ -259,8 +264,8 @@ impl fmt::Display for StatsSnapshot {
         )?;
         write!(
             f,
-            "  bound sessions {}, deliveries pending {}",
-            self.bound_sessions, self.pending_deliveries
+            "  bound sessions {} (at most {} at once), deliveries pending {}",
+            self.bound_sessions, self.peak_bound_sessions, self.pending_deliveries
         )
     }
 }

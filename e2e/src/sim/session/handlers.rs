@@ -169,16 +169,25 @@ impl Session {
             self.write_pdu(&resp(status, BindResp::default()));
             return Next::Continue;
         }
+        let system_id: Arc<str> = Arc::from(bind.system_id.to_string_lossy().as_ref());
+        let limit = self.shared.config.bind_limit;
+        if !self
+            .shared
+            .router
+            .bind(self.id, &system_id, mode.receives(), limit.map(|l| l.max))
+        {
+            Stats::bump(&events.bind_failures);
+            Stats::bump(&events.binds_over_limit);
+            let status = limit.map_or(CommandStatus::ESME_RBINDFAIL, |l| l.status.0);
+            self.write_pdu(&resp(status, BindResp::default()));
+            return Next::Continue;
+        }
         Stats::bump(&events.binds);
         let body = BindResp {
             system_id: cstr(self.shared.config.smsc_system_id.as_bytes()),
             tlvs: Tlvs::new().with(Tlv::ScInterfaceVersion(INTERFACE_VERSION_34)),
         };
         self.write_pdu(&resp(CommandStatus::ESME_ROK, body));
-        let system_id: Arc<str> = Arc::from(bind.system_id.to_string_lossy().as_ref());
-        self.shared
-            .router
-            .bind(self.id, &system_id, mode.receives());
         self.state = BindState::Bound { mode, system_id };
         Next::Continue
     }
