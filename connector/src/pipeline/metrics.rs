@@ -11,7 +11,7 @@
 //! `smpp_idempotent_skips_total`, `smpp_duplicate_commands_total`, `smpp_pending_receipts`,
 //! `smpp_pending_receipts_overflow_total`, `smpp_pending_receipts_unreadable_total`,
 //! `smpp_unreadable_receipts_total`, `smpp_slowdown_paused_seconds_total`,
-//! `smpp_slowdown_rate_factor`.
+//! `smpp_slowdown_rate_factor`, `smpp_binds_bound`, `smpp_binds_configured`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -97,6 +97,10 @@ pub struct Metrics {
     pub window_in_use: Gauge,
     /// Submits in the last second (TPS permits used).
     pub tps_used: Gauge,
+    /// Binds of the pool that are up now.
+    pub binds_bound: Gauge,
+    /// Binds the pool keeps (`session.binds`).
+    pub binds_configured: Gauge,
     /// submit_sm to submit_sm_resp, seconds.
     pub response_latency_seconds: Histogram,
     /// deliver_sm received to event published, seconds.
@@ -166,6 +170,8 @@ impl Metrics {
             receipts_total: Family::default(),
             window_in_use: Gauge::default(),
             tps_used: Gauge::default(),
+            binds_bound: Gauge::default(),
+            binds_configured: Gauge::default(),
             response_latency_seconds: latency_histogram(),
             receipt_latency_seconds: latency_histogram(),
             publish_to_submit_seconds: latency_histogram(),
@@ -209,6 +215,16 @@ impl Metrics {
             "smpp_window_in_use",
             "Outstanding requests in the session window",
             m.window_in_use.clone(),
+        );
+        registry.register(
+            "smpp_binds_bound",
+            "Binds of the pool that are up now",
+            m.binds_bound.clone(),
+        );
+        registry.register(
+            "smpp_binds_configured",
+            "Binds the pool keeps (session.binds)",
+            m.binds_configured.clone(),
         );
         registry.register(
             "smpp_tps_used",
@@ -459,6 +475,14 @@ impl Gauges {
                 .set(i64::try_from(in_use).unwrap_or(i64::MAX));
             m.tps_used
                 .set(i64::from(self.throttle.used_last_window().await));
+            let binds = self.session.binds();
+            let bound = binds
+                .iter()
+                .filter(|b| b.state == crate::session::BindSlotState::Bound)
+                .count();
+            m.binds_bound.set(i64::try_from(bound).unwrap_or(i64::MAX));
+            m.binds_configured
+                .set(i64::try_from(binds.len()).unwrap_or(i64::MAX));
             for endpoint in [EndpointRole::Primary, EndpointRole::Backup] {
                 m.set_receipt_id_form(endpoint.as_str(), self.id_forms.label(endpoint));
             }
@@ -490,6 +514,8 @@ mod tests {
         m.rejected("pattern");
         m.window_in_use.set(5);
         m.tps_used.set(42);
+        m.binds_bound.set(3);
+        m.binds_configured.set(4);
         m.response_latency_seconds.observe(0.002);
         m.receipt_latency_seconds.observe(0.001);
         m.set_session_state("BOUND", "primary");
@@ -507,6 +533,8 @@ mod tests {
             "smpp_receipts_total{status=\"DELIVERED\"} 1",
             "smpp_window_in_use 5",
             "smpp_tps_used 42",
+            "smpp_binds_bound 3",
+            "smpp_binds_configured 4",
             "smpp_response_latency_seconds_count 1",
             "smpp_receipt_latency_seconds_bucket{le=\"0.001\"} 1",
             "smpp_session_state{state=\"BOUND\",endpoint=\"primary\"} 0",
