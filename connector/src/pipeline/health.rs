@@ -215,6 +215,7 @@ impl HealthReporter {
     /// the session's last events are still reported.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut bound_before = false;
+        let mut bound_now = false;
         let mut slow_down_open = true;
         loop {
             let received = tokio::select! {
@@ -234,11 +235,14 @@ impl HealthReporter {
             let Some(ev) = received else {
                 return;
             };
+            // A reconnect is bound again after UNBOUND; a pool's "k/N binds" updates while
+            // it stays bound are not.
             let bound = ev.endpoint.is_some();
-            if bound && bound_before {
+            if bound && bound_before && !bound_now {
                 self.metrics.reconnects_total.inc();
             }
             bound_before |= bound;
+            bound_now = bound;
             self.report(&ev).await;
         }
     }
