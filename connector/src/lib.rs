@@ -2,6 +2,7 @@
 //! [`session`] → [`store`] → [`pipeline`] → [`service`].
 
 pub mod http;
+pub mod lease;
 pub mod logging;
 pub mod pipeline;
 pub mod protocol;

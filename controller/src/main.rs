@@ -10,7 +10,7 @@ use controller::context::Context;
 use controller::duplicates;
 use controller::http::{router, HttpState};
 use controller::image_policy::ImagePolicy;
-use controller::leader::LeaseLock;
+use controller::leader::{self, LeaseLock};
 use controller::metrics::Metrics;
 use controller::reconcile::{error_policy, reconcile};
 use controller::settings::{LogFormat, Settings};
@@ -120,7 +120,7 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
             LEASE_DURATION,
         );
         tracing::info!(%namespace, lease = %settings.lease_name, %identity, "waiting for the Lease");
-        lock.acquire().await;
+        leader::acquire(&lock).await;
         tracing::info!("leading");
         Some(lock)
     } else {
@@ -181,7 +181,7 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         Some(lock) => {
             tokio::select! {
                 () = running => {}
-                () = lock.hold() => return Err("lost the leader Lease".into()),
+                () = leader::hold(&lock) => return Err("lost the leader Lease".into()),
             }
         }
     }

@@ -779,6 +779,24 @@ impl ConnectorConfig {
                 format!("{} is out of range 1..=16", s.binds),
             );
         }
+        let l = &self.lease;
+        if l.renew_seconds == 0 {
+            bad("lease.renewSeconds", "must be positive".into());
+        }
+        if l.retry_seconds == 0 {
+            bad("lease.retrySeconds", "must be positive".into());
+        }
+        let min_duration = (3 * l.renew_seconds).max(6);
+        if l.duration_seconds < min_duration {
+            bad(
+                "lease.durationSeconds",
+                format!(
+                    "{} is too short: at least 6 and 3 x renewSeconds ({min_duration}), so that \
+                     a holder that cannot renew has unbound before the lease expires",
+                    l.duration_seconds
+                ),
+            );
+        }
         if s.response_timeout_ms == 0 {
             bad("session.responseTimeoutMs", "must be positive".into());
         }
@@ -903,7 +921,7 @@ pub mod defaults {
         1
     }
     pub fn lease_duration_seconds() -> u64 {
-        10
+        8
     }
     pub fn lease_renew_seconds() -> u64 {
         2

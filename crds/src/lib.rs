@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod crdgen;
+pub mod lease;
 pub mod mno;
 pub mod render;
 pub mod status;

@@ -127,6 +127,32 @@ fn validation_problems_are_listed_by_key() {
 }
 
 #[test]
+fn lease_timings_that_cannot_fence_in_time_are_refused() {
+    let e = err(
+        &format!("{MINIMAL}lease:\n  backend: postgres\n  durationSeconds: 5\n  renewSeconds: 0\n"),
+        &[],
+    );
+    assert!(
+        e.contains("\n  lease.renewSeconds: must be positive"),
+        "{e}"
+    );
+    assert!(
+        e.contains("\n  lease.durationSeconds: 5 is too short: at least 6"),
+        "{e}"
+    );
+    let e = err(
+        &format!("{MINIMAL}lease:\n  durationSeconds: 8\n  renewSeconds: 3\n"),
+        &[],
+    );
+    assert!(e.contains("lease.durationSeconds: 8 is too short"), "{e}");
+    assert!(load_str(
+        &format!("{MINIMAL}lease:\n  durationSeconds: 9\n  renewSeconds: 3\n"),
+        env(&[])
+    )
+    .is_ok());
+}
+
+#[test]
 fn missing_file() {
     let e = load(Path::new("/nonexistent/connector.yaml"), env(&[])).unwrap_err();
     assert!(matches!(e, ConfigError::Read { .. }));
