@@ -1,8 +1,10 @@
 //! HTTP endpoints (axum): `/health` (liveness), `/ready` (readiness with details), `/metrics`.
 //!
 //! `/health` answers 200 whenever the process and its runtime answer: never because the SMSC
-//! is down. `/ready` answers 200 only when the session is bound, NATS is connected, PostgreSQL
-//! answers, and the TPS window is shared (Redis reachable); otherwise 503. Both bodies are JSON.
+//! is down. `/ready` answers 200 only when NATS is connected, PostgreSQL answers, the TPS
+//! window is shared (Redis reachable), and the session is bound, or the replica is a standby
+//! (warm, waiting for the lease); otherwise 503. Both bodies are JSON, `/ready`'s names the
+//! replica's `role` (`single`, `active` or `standby`).
 //! `/ready`'s body also reports the session's slow-down after throttling answers (`slowdown`);
 //! a slow-down does not make the connector unready.
 
@@ -24,6 +26,33 @@ use crate::pipeline::throttle::{Throttle, ThrottleState};
 use crate::session::{SessionHandle, SlowDownSnapshot};
 use crate::store::WriteProbe;
 
+/// The replica's part in an active/standby pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// No lease: always active.
+    Single,
+    /// Holds the lease: binds and sends.
+    Active,
+    /// Waits for the lease, connected to its dependencies but not bound.
+    Standby,
+}
+
+impl Role {
+    /// `single`, `active` or `standby`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Single => "single",
+            Role::Active => "active",
+            Role::Standby => "standby",
+        }
+    }
+
+    /// Whether this replica binds (single or active).
+    pub fn is_active(self) -> bool {
+        self != Role::Standby
+    }
+}
+
 /// What `/ready` checks. Absent dependencies are not checked.
 #[derive(Clone)]
 pub struct AppState {
@@ -37,8 +66,10 @@ pub struct AppState {
     pub postgres: Option<WriteProbe>,
     /// The TPS limiter.
     pub throttle: Option<Arc<Throttle>>,
-    /// The session, for its slow-down report.
-    pub session: Option<SessionHandle>,
+    /// The current session, for its slow-down report (none on a standby).
+    pub session: watch::Receiver<Option<SessionHandle>>,
+    /// The replica's role.
+    pub role: watch::Receiver<Role>,
 }
 
 /// The `/ready` body.
@@ -48,6 +79,8 @@ pub struct Readiness {
     pub ready: bool,
     /// Session bound.
     pub bound: bool,
+    /// `single`, `active` or `standby`.
+    pub role: String,
     /// `connected`, `disconnected`, `pending` or `unchecked`.
     pub nats: String,
     /// `ok` (a write was committed), the error, or `unchecked`.
@@ -104,6 +137,7 @@ async fn health() -> impl IntoResponse {
 
 async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     let bound = *s.bound.borrow();
+    let role = *s.role.borrow();
     let (nats_ok, nats) = match &s.nats {
         None => (true, "unchecked".to_string()),
         Some(c) => match c.connection_state() {
@@ -128,12 +162,13 @@ async fn ready(State(s): State<AppState>) -> impl IntoResponse {
         },
     };
     let body = Readiness {
-        ready: bound && nats_ok && pg_ok && tps_ok,
+        ready: (bound || role == Role::Standby) && nats_ok && pg_ok && tps_ok,
         bound,
+        role: role.label().into(),
         nats,
         postgres,
         throttle,
-        slowdown: s.session.as_ref().map(|h| h.slow_down().into()),
+        slowdown: s.session.borrow().as_ref().map(|h| h.slow_down().into()),
     };
     let code = if body.ready {
         StatusCode::OK
@@ -204,6 +239,7 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         metrics.submit(0);
         let (bound_tx, bound_rx) = watch::channel(false);
+        let (role_tx, role_rx) = watch::channel(Role::Standby);
         let nats = async_nats::connect(NATS_URL).await.unwrap();
         let db = TestDb::new().await;
         let shared = Arc::new(Throttle::new(
@@ -218,12 +254,23 @@ mod tests {
             nats: Some(nats),
             postgres: Some(WriteProbe::new(db.pool.clone(), "op", "pod-1")),
             throttle: Some(shared),
-            session: None,
+            session: watch::channel(None).1,
+            role: role_rx,
         };
         let (base, stop) = start(state.clone()).await;
         let client = reqwest::Client::new();
 
-        // Unbound: alive, not ready.
+        // A standby is ready unbound (its dependencies answer), and says so.
+        let r = client.get(format!("{base}/ready")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Readiness = r.json().await.unwrap();
+        assert!(
+            body.ready && !body.bound && body.role == "standby",
+            "{body:?}"
+        );
+        role_tx.send_replace(Role::Active);
+
+        // Active and unbound: alive, not ready.
         let r = client.get(format!("{base}/health")).send().await.unwrap();
         assert_eq!(r.status(), 200);
         let r = client.get(format!("{base}/ready")).send().await.unwrap();
@@ -234,6 +281,7 @@ mod tests {
             Readiness {
                 ready: false,
                 bound: false,
+                role: "active".into(),
                 nats: "connected".into(),
                 postgres: "ok".into(),
                 throttle: "shared".into(),
@@ -292,7 +340,8 @@ mod tests {
             nats: None,
             postgres: Some(WriteProbe::new(read_only.clone(), "op", "pod-1")),
             throttle: None,
-            session: None,
+            session: watch::channel(None).1,
+            role: watch::channel(Role::Single).1,
         };
         let (base, stop) = start(state).await;
         let r = reqwest::get(format!("{base}/ready")).await.unwrap();
@@ -324,7 +373,8 @@ mod tests {
             nats: None,
             postgres: Some(WriteProbe::new(dead_pool, "op", "pod-1")),
             throttle: Some(degraded),
-            session: None,
+            session: watch::channel(None).1,
+            role: watch::channel(Role::Single).1,
         };
         let (base, stop) = start(state).await;
         let client = reqwest::Client::new();

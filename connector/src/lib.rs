@@ -1,6 +1,7 @@
 //! SMPP 3.4 connector library, in one-way layers (docs/architecture.md): [`protocol`] →
 //! [`session`] → [`store`] → [`pipeline`] → [`service`].
 
+pub mod cli;
 pub mod http;
 pub mod lease;
 pub mod logging;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::Message;
 use futures::StreamExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -41,8 +41,9 @@ impl Dispatcher {
     }
 
     /// Pulls until `shutdown` (the flow stops sending at the same moment), then waits at most
-    /// `drain` for the commands in flight; those still unsettled are aborted and redelivered.
-    pub async fn run(mut self, shutdown: CancellationToken, drain: Duration) {
+    /// `drain` (read at that moment: a fenced stop shortens it) for the commands in flight;
+    /// those still unsettled are aborted and redelivered.
+    pub async fn run(mut self, shutdown: CancellationToken, drain: watch::Receiver<Duration>) {
         let slots = Arc::new(Semaphore::new(self.in_flight_limit.max(1)));
         let mut inflight = JoinSet::new();
         loop {
@@ -113,6 +114,7 @@ impl Dispatcher {
             }
         }
         tracing::info!("stopping: no more pulls, finishing the commands in flight");
+        let drain = *drain.borrow();
         let drained = tokio::time::timeout(drain, async {
             while inflight.join_next().await.is_some() {}
         })

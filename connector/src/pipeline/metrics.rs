@@ -11,7 +11,7 @@
 //! `smpp_idempotent_skips_total`, `smpp_duplicate_commands_total`, `smpp_pending_receipts`,
 //! `smpp_pending_receipts_overflow_total`, `smpp_pending_receipts_unreadable_total`,
 //! `smpp_unreadable_receipts_total`, `smpp_slowdown_paused_seconds_total`,
-//! `smpp_slowdown_rate_factor`, `smpp_binds_bound`, `smpp_binds_configured`.
+//! `smpp_slowdown_rate_factor`, `smpp_binds_bound`, `smpp_binds_configured`, `smpp_lease_active`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -101,6 +101,8 @@ pub struct Metrics {
     pub binds_bound: Gauge,
     /// Binds the pool keeps (`session.binds`).
     pub binds_configured: Gauge,
+    /// 1 while this replica is active (holds the lease, or runs without one), 0 on standby.
+    pub lease_active: Gauge,
     /// submit_sm to submit_sm_resp, seconds.
     pub response_latency_seconds: Histogram,
     /// deliver_sm received to event published, seconds.
@@ -172,6 +174,7 @@ impl Metrics {
             tps_used: Gauge::default(),
             binds_bound: Gauge::default(),
             binds_configured: Gauge::default(),
+            lease_active: Gauge::default(),
             response_latency_seconds: latency_histogram(),
             receipt_latency_seconds: latency_histogram(),
             publish_to_submit_seconds: latency_histogram(),
@@ -225,6 +228,11 @@ impl Metrics {
             "smpp_binds_configured",
             "Binds the pool keeps (session.binds)",
             m.binds_configured.clone(),
+        );
+        registry.register(
+            "smpp_lease_active",
+            "1 while this replica is active (holds the lease or runs without one), 0 on standby",
+            m.lease_active.clone(),
         );
         registry.register(
             "smpp_tps_used",
