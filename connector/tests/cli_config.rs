@@ -93,7 +93,7 @@ fn migrate_applies_the_migrations_and_exits() {
     );
     assert_eq!(
         String::from_utf8_lossy(&tables.stdout).trim(),
-        "connector_heartbeats,message_correlations,pending_receipts"
+        "connector_heartbeats,leases,message_correlations,pending_receipts"
     );
     // Unreachable PostgreSQL: a clear error and a failing exit code.
     let path = std::env::temp_dir().join(format!("{db}-down.yaml"));

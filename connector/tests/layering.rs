@@ -10,10 +10,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("protocol", &["protocol"]),
     ("session", &["session"]),
     ("store", &["store"]),
+    ("lease", &["lease"]),
     ("pipeline", &["pipeline"]),
     (
         "service",
-        &["service", "main", "http", "settings", "logging"],
+        &["service", "main", "cli", "http", "settings", "logging"],
     ),
 ];
 
