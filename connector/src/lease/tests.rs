@@ -207,3 +207,146 @@ fn settings_default_to_the_operator_and_the_pod() {
         Duration::from_secs(c.renew_seconds) + STOP_BUDGET
     );
 }
+
+/// An in-memory `coordination.k8s.io/v1` Lease API of one namespace behind a tower-test mock:
+/// GET, POST (409 when it exists), PUT (409 when the resourceVersion is stale); `fail` makes
+/// every request answer 500 (an API server outage).
+mod fake_api {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use http::{Method, Request, Response};
+    use kube::client::Body;
+    use serde_json::{json, Value};
+
+    #[derive(Clone, Default)]
+    pub struct Store {
+        pub lease: Arc<Mutex<Option<Value>>>,
+        pub fail: Arc<AtomicBool>,
+        version: Arc<Mutex<u64>>,
+    }
+
+    fn status(code: u16, reason: &str) -> (u16, Value) {
+        (
+            code,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                   "code": code, "reason": reason, "message": reason}),
+        )
+    }
+
+    impl Store {
+        fn answer(&self, method: &Method, body: &[u8]) -> (u16, Value) {
+            if self.fail.load(Ordering::SeqCst) {
+                return status(500, "InternalError");
+            }
+            let mut lease = self.lease.lock().unwrap_or_else(|e| e.into_inner());
+            let mut version = self.version.lock().unwrap_or_else(|e| e.into_inner());
+            let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            match *method {
+                Method::GET => match lease.as_ref() {
+                    Some(l) => (200, l.clone()),
+                    None => status(404, "NotFound"),
+                },
+                Method::POST if lease.is_some() => status(409, "AlreadyExists"),
+                Method::PUT
+                    if lease.as_ref().map(|l| &l["metadata"]["resourceVersion"])
+                        != Some(&sent["metadata"]["resourceVersion"]) =>
+                {
+                    status(409, "Conflict")
+                }
+                Method::POST | Method::PUT => {
+                    *version += 1;
+                    let mut stored = sent;
+                    stored["metadata"]["resourceVersion"] = json!(version.to_string());
+                    *lease = Some(stored.clone());
+                    (if *method == Method::POST { 201 } else { 200 }, stored)
+                }
+                _ => status(405, "MethodNotAllowed"),
+            }
+        }
+
+        pub fn holder(&self) -> Option<String> {
+            let lease = self.lease.lock().unwrap_or_else(|e| e.into_inner());
+            lease.as_ref()?["spec"]["holderIdentity"]
+                .as_str()
+                .map(str::to_string)
+        }
+    }
+
+    /// A client whose requests the store answers until the client is dropped.
+    pub fn client(store: Store) -> kube::Client {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                let method = request.method().clone();
+                let body = request
+                    .into_body()
+                    .collect_bytes()
+                    .await
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default();
+                let (code, value) = store.answer(&method, &body);
+                let response = Response::builder()
+                    .status(code)
+                    .body(Body::from(serde_json::to_vec(&value).unwrap_or_default()));
+                if let Ok(r) = response {
+                    send.send_response(r);
+                }
+            }
+        });
+        kube::Client::new(service, "sms")
+    }
+}
+
+fn kube_settings(identity: &str) -> LeaseSettings {
+    LeaseSettings {
+        namespace: "sms".into(),
+        ..settings("mtn-gh-connector", identity, Duration::from_secs(6))
+    }
+}
+
+#[tokio::test]
+async fn the_kubernetes_lease_is_held_by_one_handed_over_on_release_and_lost_on_an_outage() {
+    let store = fake_api::Store::default();
+    let (sa, sb) = (kube_settings("pod-a"), kube_settings("pod-b"));
+    let mut ka = KubeLease::new(fake_api::client(store.clone()), &sa);
+    let mut kb = KubeLease::new(fake_api::client(store.clone()), &sb);
+    let round = |r: Result<Round, LeaseError>| match r {
+        Ok(r) => r,
+        Err(e) => panic!("round: {e}"),
+    };
+    assert_eq!(
+        round(ka.round().await),
+        Round::Acquired {
+            fence: Duration::ZERO
+        }
+    );
+    assert_eq!(round(kb.round().await), Round::HeldByOther);
+    assert_eq!(round(ka.round().await), Round::Renewed);
+    assert_eq!(store.holder().as_deref(), Some("pod-a"));
+
+    // The candidate loops: a holds it, b waits; a releases, b takes it at its next retry.
+    let a = spawn(Backend::Kubernetes(ka), sa.clone());
+    let b = spawn(Backend::Kubernetes(kb), sb.clone());
+    let (mut ta, mut tb) = (a.watch_term(), b.watch_term());
+    assert!(wait_term(&mut ta, |t| t == Some(1)).await, "a active");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(*tb.borrow(), None, "b waits while a renews");
+    a.release().await;
+    assert!(
+        wait_term(&mut tb, |t| t == Some(1)).await,
+        "b active after the release"
+    );
+    assert_eq!(store.holder().as_deref(), Some("pod-b"));
+
+    // The API server fails: b keeps its term for two thirds of the duration, then ends it.
+    store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = tokio::time::Instant::now();
+    assert!(wait_term(&mut tb, |t| t.is_none()).await, "b fenced");
+    let after = failed.elapsed();
+    assert!(
+        after >= sb.duration * 2 / 3 - sb.renew && after < sb.duration,
+        "b ended its term {after:?} after the outage began"
+    );
+    b.release().await;
+}
