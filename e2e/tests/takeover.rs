@@ -2,8 +2,10 @@
 //! in PostgreSQL (`lease.backend: postgres`). Under 500 msg/s the active one is killed with
 //! SIGKILL (a crash: the standby takes over after the fence delay), then the new active one
 //! gets SIGTERM (a rollout: it drains, unbinds and releases the lease, the other takes over at
-//! once). Every message reaches the simulator; duplicates only after the SIGKILL, within the
-//! documented bound of a crash (the pool's window plus one commit batch) and reported; the
+//! once), then the lease connection of the active one is cut while it lives (it must fence
+//! itself: unbind before the standby, which takes the lease early, binds). Every message
+//! reaches the simulator; duplicates only after the SIGKILL, within the documented bound of a
+//! crash (the pool's window plus one commit batch), or counted by the fenced replica; the
 //! simulator never sees more binds than configured.
 //!
 //! `TAKEOVER_KILLS=5` repeats the SIGKILL takeover (for BENCHMARKS.md) and prints each gap.
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crds::config::{LeaseBackend, LogFormat};
 use crds::ConnectorConfig;
-use e2e::harness::{self, Bus, TempDir};
+use e2e::harness::{self, Bus, Db, TempDir};
 use e2e::sim::SimHandle;
 
 const BINDS: u32 = 2;
@@ -78,12 +80,12 @@ impl Replica {
         })
     }
 
+    /// A metric of the process; 0 when it does not answer (a killed process counts nothing).
     async fn metric(&self, name: &str) -> f64 {
-        let body = match reqwest::get(format!("{}/metrics", self.http)).await {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => return f64::NAN,
-        };
-        harness::metric_sum(&body, name, "")
+        match reqwest::get(format!("{}/metrics", self.http)).await {
+            Ok(r) => harness::metric_sum(&r.text().await.unwrap_or_default(), name, ""),
+            Err(_) => 0.0,
+        }
     }
 
     fn pid(&self) -> u32 {
@@ -185,6 +187,17 @@ async fn wait_pair(a: &Replica, b: &Replica) -> usize {
     })
 }
 
+/// What happens to the active replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// SIGKILL (a crash, an OOM kill).
+    Kill,
+    /// SIGTERM (a rollout).
+    Term,
+    /// Its lease connection to PostgreSQL is cut while it lives: it must fence itself.
+    LeaseCut,
+}
+
 struct Round {
     gap: Duration,
     duplicates: usize,
@@ -200,7 +213,7 @@ async fn round(
     op: &str,
     sim: &SimHandle,
     pair: &mut [Replica; 2],
-    kill: bool,
+    fault: Fault,
 ) -> Round {
     let active = wait_pair(&pair[0], &pair[1]).await;
     let before = harness::received_by_text(sim);
@@ -209,7 +222,9 @@ async fn round(
         before.keys().all(|k| !ids.contains(k)),
         "ids of this round are new"
     );
-    let counted_before = pair[1 - active].metric("smpp_duplicate_window_total").await;
+    let counted_before = pair[0].metric("smpp_duplicate_window_total").await
+        + pair[1].metric("smpp_duplicate_window_total").await;
+    let db = Db::connect().await;
     let bus = Bus::connect(&harness::nats_url(), op).await;
     let load = paced_load(bus.js.clone(), op.to_string(), ids.clone());
     let mut samples = Vec::new();
@@ -222,27 +237,46 @@ async fn round(
     let mut checked = Instant::now();
     while !(exited && delivered && load_end.is_some()) && Instant::now() < deadline {
         samples.push((Instant::now(), sim.accepted_submits()));
+        // Slower checks every 200 ms.
+        let tick = checked.elapsed() >= Duration::from_millis(200);
+        if tick {
+            checked = Instant::now();
+        }
         let victim = &mut pair[active];
         if !faulted && Instant::now() >= fault_at {
             faulted = true;
-            if kill {
-                victim
+            match fault {
+                Fault::Kill => victim
                     .child
                     .start_kill()
-                    .unwrap_or_else(|e| panic!("SIGKILL: {e}"));
-            } else {
-                let status = std::process::Command::new("kill")
-                    .args(["-TERM", &victim.pid().to_string()])
-                    .status()
-                    .unwrap_or_else(|e| panic!("kill -TERM: {e}"));
-                assert!(status.success(), "kill -TERM");
+                    .unwrap_or_else(|e| panic!("SIGKILL: {e}")),
+                Fault::Term => {
+                    let status = std::process::Command::new("kill")
+                        .args(["-TERM", &victim.pid().to_string()])
+                        .status()
+                        .unwrap_or_else(|e| panic!("kill -TERM: {e}"));
+                    assert!(status.success(), "kill -TERM");
+                }
+                Fault::LeaseCut => {
+                    let cut: Option<bool> = sqlx::query_scalar(
+                        "SELECT pg_terminate_backend(holder_pid) FROM smpp.leases WHERE name = $1",
+                    )
+                    .bind(format!("smpp-connector-{op}"))
+                    .fetch_optional(&db.0)
+                    .await
+                    .unwrap_or_else(|e| panic!("terminate the lease connection: {e}"));
+                    assert_eq!(cut, Some(true), "the holder's lease connection was cut");
+                }
             }
         }
-        if faulted && !exited {
-            if let Ok(Some(status)) = victim.child.try_wait() {
+        if faulted && !exited && tick {
+            if fault == Fault::LeaseCut {
+                // The victim lives on: it must have fenced itself and be the standby now.
+                exited = victim.role().await.as_deref() == Some("standby");
+            } else if let Ok(Some(status)) = victim.child.try_wait() {
                 exited = true;
                 assert!(
-                    kill || status.success(),
+                    fault == Fault::Kill || status.success(),
                     "graceful exit: {status:?}\n{}",
                     victim.tail()
                 );
@@ -251,8 +285,7 @@ async fn round(
         if load_end.is_none() && load.is_finished() {
             load_end = Some(Instant::now());
         }
-        if load_end.is_some() && checked.elapsed() >= Duration::from_millis(200) {
-            checked = Instant::now();
+        if load_end.is_some() && tick {
             let got = harness::received_by_text(sim);
             delivered = ids.iter().all(|id| got.contains_key(id));
         }
@@ -287,8 +320,12 @@ async fn round(
         .iter()
         .map(|id| got.get(id).copied().unwrap_or(0).saturating_sub(1))
         .sum();
-    let counted = survivor.metric("smpp_duplicate_window_total").await - counted_before;
-    pair[active].restart();
+    let counted = pair[0].metric("smpp_duplicate_window_total").await
+        + pair[1].metric("smpp_duplicate_window_total").await
+        - counted_before;
+    if fault != Fault::LeaseCut {
+        pair[active].restart();
+    }
     Round {
         gap,
         duplicates,
@@ -325,9 +362,17 @@ async fn the_standby_takes_over_after_sigkill_and_sigterm_and_nothing_is_lost() 
         .unwrap_or(1);
     let mut gaps = Vec::new();
     for k in 0..kills {
-        let r = round(&format!("kill{k}"), 8 * RATE, &op, &sim, &mut pair, true).await;
+        let r = round(
+            &format!("kill{k}"),
+            8 * RATE,
+            &op,
+            &sim,
+            &mut pair,
+            Fault::Kill,
+        )
+        .await;
         println!(
-            "SIGKILL takeover {k}: gap {:.2} s, duplicates {} (counted by the survivor {})",
+            "SIGKILL takeover {k}: gap {:.2} s, duplicates {} (counted {})",
             r.gap.as_secs_f64(),
             r.duplicates,
             r.counted
@@ -351,7 +396,7 @@ async fn the_standby_takes_over_after_sigkill_and_sigterm_and_nothing_is_lost() 
         gaps[gaps.len() - 1]
     );
 
-    let r = round("term", 8 * RATE, &op, &sim, &mut pair, false).await;
+    let r = round("term", 8 * RATE, &op, &sim, &mut pair, Fault::Term).await;
     println!(
         "SIGTERM takeover: gap {:.2} s, duplicates {}",
         r.gap.as_secs_f64(),
@@ -359,6 +404,23 @@ async fn the_standby_takes_over_after_sigkill_and_sigterm_and_nothing_is_lost() 
     );
     assert!(r.gap <= TERM_GAP, "rollout gap {:?} > {TERM_GAP:?}", r.gap);
     assert_eq!(r.duplicates, 0, "a drained rollout sends nothing twice");
+
+    // The lease connection of the active replica is cut while it lives: it ends its term
+    // (unbinds) before the standby, which takes the lease early, binds.
+    let r = round("cut", 8 * RATE, &op, &sim, &mut pair, Fault::LeaseCut).await;
+    println!(
+        "lease connection cut: gap {:.2} s, duplicates {} (counted {})",
+        r.gap.as_secs_f64(),
+        r.duplicates,
+        r.counted
+    );
+    assert!(r.gap <= KILL_GAP, "takeover gap {:?} > {KILL_GAP:?}", r.gap);
+    assert!(
+        r.duplicates as f64 <= r.counted,
+        "the fenced replica lives and counts every duplicate: {} > {}",
+        r.duplicates,
+        r.counted
+    );
 
     let peak = sim.peak_bound_sessions();
     assert!(
