@@ -75,7 +75,18 @@ pub fn main() -> ExitCode {
         println!("configuration OK: operator {}", config.operator_id);
         return ExitCode::SUCCESS;
     }
-    if let Err(e) = crate::logging::init(&config.logging) {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let (telemetry, tracer) = match crate::telemetry::export(&config.tracing, &env) {
+        None => (None, None),
+        Some(export) => match crate::telemetry::Telemetry::start(&export) {
+            Ok((t, tracer)) => (Some(t), Some(tracer)),
+            Err(e) => {
+                eprintln!("smpp-connector: {e}");
+                return ExitCode::from(crate::settings::EXIT_CODE as u8);
+            }
+        },
+    };
+    if let Err(e) = crate::logging::init(&config.logging, tracer) {
         eprintln!("smpp-connector: {e}");
         return ExitCode::from(crate::settings::EXIT_CODE as u8);
     }
@@ -101,12 +112,17 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    match runtime.block_on(crate::service::run(config, terminated())) {
+    let code = match runtime.block_on(crate::service::run(config, terminated())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");
             eprintln!("smpp-connector: {e}");
             ExitCode::FAILURE
         }
+    };
+    drop(runtime);
+    if let Some(t) = telemetry {
+        t.shutdown();
     }
+    code
 }

@@ -11,6 +11,7 @@ pub mod service;
 pub mod session;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 
 #[cfg(test)]
 mod test_support;

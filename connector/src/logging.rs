@@ -1,10 +1,17 @@
 //! Logging with `tracing`: JSON lines in containers (stdout not a terminal), readable text on a
-//! terminal, or as `logging.format` forces; `logging.level` is an `EnvFilter` directive.
+//! terminal, or as `logging.format` forces; `logging.level` is an `EnvFilter` directive. The
+//! trace spans (target [`TRACE_TARGET`]) never reach the log; they go to the OpenTelemetry
+//! layer when tracing is on ([`crate::telemetry`]).
 
 use std::io::IsTerminal;
 
 use crds::config::{LogFormat, LoggingConfig};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+use crate::session::TRACE_TARGET;
 
 /// Whether to log JSON for `format` when stdout is (`true`) or is not a terminal.
 pub fn use_json(format: LogFormat, stdout_is_terminal: bool) -> bool {
@@ -21,21 +28,38 @@ pub fn filter(level: &str) -> Result<EnvFilter, String> {
         .map_err(|e| format!("logging.level: {level:?} is not a valid filter: {e}"))
 }
 
-/// Installs the global subscriber. Fails when `logging.level` is not a valid filter (a
-/// configuration error) or a subscriber is already installed.
-pub fn init(config: &LoggingConfig) -> Result<(), String> {
-    let filter = filter(&config.level)?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let result = if use_json(config.format, std::io::stdout().is_terminal()) {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init()
-    } else {
-        builder.try_init()
-    };
-    result.map_err(|e| format!("cannot install the log subscriber: {e}"))
+/// Installs the global subscriber: the log, and the OpenTelemetry layer when `tracer` is
+/// given. Fails when `logging.level` is not a valid filter (a configuration error) or a
+/// subscriber is already installed.
+pub fn init(
+    config: &LoggingConfig,
+    tracer: Option<opentelemetry_sdk::trace::Tracer>,
+) -> Result<(), String> {
+    let directive = format!("{TRACE_TARGET}=off")
+        .parse()
+        .map_err(|e| format!("trace filter: {e}"))?;
+    let filter = filter(&config.level)?.add_directive(directive);
+    let log: Box<dyn Layer<Registry> + Send + Sync> =
+        if use_json(config.format, std::io::stdout().is_terminal()) {
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_filter(filter)
+                .boxed()
+        } else {
+            tracing_subscriber::fmt::layer().with_filter(filter).boxed()
+        };
+    let traces = tracer.map(|t| {
+        tracing_opentelemetry::layer()
+            .with_tracer(t)
+            .with_filter(Targets::new().with_target(TRACE_TARGET, LevelFilter::TRACE))
+    });
+    tracing_subscriber::registry()
+        .with(log)
+        .with(traces)
+        .try_init()
+        .map_err(|e| format!("cannot install the log subscriber: {e}"))
 }
 
 #[cfg(test)]

@@ -14,7 +14,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("pipeline", &["pipeline"]),
     (
         "service",
-        &["service", "main", "cli", "http", "settings", "logging"],
+        &[
+            "service",
+            "main",
+            "cli",
+            "http",
+            "settings",
+            "logging",
+            "telemetry",
+        ],
     ),
 ];
 

@@ -62,6 +62,9 @@ pub struct ConnectorConfig {
     /// Logging.
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// Distributed tracing (OpenTelemetry OTLP); off unless an endpoint is set.
+    #[serde(default)]
+    pub tracing: TracingConfig,
 }
 
 /// One SMSC endpoint.
@@ -657,6 +660,46 @@ impl Default for LeaseConfig {
     }
 }
 
+/// Distributed tracing: spans of every command and receipt exported with OTLP over HTTP.
+/// The standard `OTEL_*` environment variables apply as well (an `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// switches tracing on; `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none` off).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TracingConfig {
+    /// OTLP/HTTP endpoint of the collector, for example `http://otel-collector:4318`
+    /// (`/v1/traces` is appended); empty: off (unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set).
+    #[serde(default)]
+    pub endpoint: String,
+    /// The share of new traces sampled, 0 to 1; a command whose `traceparent` says sampled
+    /// is always traced.
+    #[serde(default = "defaults::sampling_ratio")]
+    pub sampling_ratio: f64,
+    /// `protobuf` or `json` (OTLP/HTTP encodings).
+    #[serde(default)]
+    pub protocol: OtlpProtocol,
+}
+
+impl Default for TracingConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            sampling_ratio: defaults::sampling_ratio(),
+            protocol: OtlpProtocol::default(),
+        }
+    }
+}
+
+/// OTLP over HTTP: binary protobuf (the default of collectors) or JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OtlpProtocol {
+    /// `application/x-protobuf`.
+    #[default]
+    Protobuf,
+    /// `application/json`.
+    Json,
+}
+
 /// Log output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -777,6 +820,13 @@ impl ConnectorConfig {
             bad(
                 "session.binds",
                 format!("{} is out of range 1..=16", s.binds),
+            );
+        }
+        let t = self.tracing.sampling_ratio;
+        if !(0.0..=1.0).contains(&t) {
+            bad(
+                "tracing.samplingRatio",
+                format!("{t} is out of range 0..=1"),
             );
         }
         let l = &self.lease;
@@ -919,6 +969,9 @@ pub mod defaults {
     }
     pub fn binds() -> u32 {
         1
+    }
+    pub fn sampling_ratio() -> f64 {
+        0.1
     }
     pub fn lease_duration_seconds() -> u64 {
         8

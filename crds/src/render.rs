@@ -5,7 +5,7 @@ use kube::ResourceExt;
 
 use crate::config::{
     defaults, ConnectorConfig, CredentialsSource, Endpoint, HttpConfig, LeaseConfig, LogFormat,
-    LoggingConfig, StatusWriterConfig, TlsConfig,
+    LoggingConfig, StatusWriterConfig, TlsConfig, TracingConfig,
 };
 use crate::mno::{EndpointSpec, MnoConnection};
 
@@ -128,6 +128,7 @@ pub fn render_config(mno: &MnoConnection) -> Result<ConnectorConfig, RenderError
             format: LogFormat::Json,
             level: spec.connector.log_level.clone(),
         },
+        tracing: TracingConfig::default(),
     };
     let problems = config.validate();
     if problems.is_empty() {

@@ -10,13 +10,11 @@
 //!
 //! `TAKEOVER_KILLS=5` repeats the SIGKILL takeover (for BENCHMARKS.md) and prints each gap.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crds::config::{LeaseBackend, LogFormat};
 use crds::ConnectorConfig;
-use e2e::harness::{self, Bus, Db, TempDir};
+use e2e::harness::{self, Bus, ConnectorProcess, Db, TempDir};
 use e2e::sim::SimHandle;
 
 const BINDS: u32 = 2;
@@ -26,97 +24,10 @@ const RATE: usize = 500;
 const KILL_GAP: Duration = Duration::from_secs(10);
 const TERM_GAP: Duration = Duration::from_secs(2);
 
-/// One connector process.
-struct Replica {
-    name: &'static str,
-    config: PathBuf,
-    http: String,
-    log: PathBuf,
-    child: tokio::process::Child,
-}
+type Replica = ConnectorProcess;
 
-impl Replica {
-    fn start(name: &'static str, config: &ConnectorConfig, dir: &TempDir) -> Self {
-        let yaml = serde_yaml::to_string(config).unwrap_or_else(|e| panic!("config: {e}"));
-        let path = dir
-            .write(&format!("{name}.yaml"), &yaml)
-            .unwrap_or_else(|e| panic!("config file: {e}"));
-        Self::spawn(name, path, format!("http://{}", config.http.address), dir)
-    }
-
-    fn spawn(name: &'static str, config: PathBuf, http: String, dir: &TempDir) -> Self {
-        let log = dir.path().join(format!("{name}.log"));
-        let child = spawn_child(&config, &log);
-        Self {
-            name,
-            config,
-            http,
-            log,
-            child,
-        }
-    }
-
-    /// Starts the process again (after it exited).
-    fn restart(&mut self) {
-        self.child = spawn_child(&self.config, &self.log);
-    }
-
-    /// `role` of its `/ready` body, when it answers.
-    async fn role(&self) -> Option<String> {
-        let r = reqwest::Client::new()
-            .get(format!("{}/ready", self.http))
-            .timeout(Duration::from_secs(1))
-            .send()
-            .await
-            .ok()?;
-        let v: serde_json::Value = r.json().await.ok()?;
-        let bound = v["bound"].as_bool() == Some(true);
-        v["role"].as_str().map(|r| {
-            if bound {
-                format!("{r}+bound")
-            } else {
-                r.into()
-            }
-        })
-    }
-
-    /// A metric of the process; 0 when it does not answer (a killed process counts nothing).
-    async fn metric(&self, name: &str) -> f64 {
-        match reqwest::get(format!("{}/metrics", self.http)).await {
-            Ok(r) => harness::metric_sum(&r.text().await.unwrap_or_default(), name, ""),
-            Err(_) => 0.0,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child
-            .id()
-            .unwrap_or_else(|| panic!("{} has exited", self.name))
-    }
-
-    fn tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-/// The connector process with `config`, its output appended to `log`.
-fn spawn_child(config: &Path, log: &Path) -> tokio::process::Child {
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap_or_else(|e| panic!("log file: {e}"));
-    let err = out.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_e2e-connector"))
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", config.display()))
+fn start_replica(name: &'static str, config: &ConnectorConfig, dir: &TempDir) -> Replica {
+    ConnectorProcess::start(env!("CARGO_BIN_EXE_e2e-connector"), name, config, dir, &[])
 }
 
 /// The longest time without a new submit at the simulator between `from` and `until`
@@ -354,7 +265,7 @@ async fn the_standby_takes_over_after_sigkill_and_sigterm_and_nothing_is_lost() 
     let mut b = base.clone();
     b.lease.identity = "replica-b".into();
     b.http.address = format!("127.0.0.1:{}", harness::free_port());
-    let mut pair = [Replica::start("a", &a, &dir), Replica::start("b", &b, &dir)];
+    let mut pair = [start_replica("a", &a, &dir), start_replica("b", &b, &dir)];
 
     let kills: usize = std::env::var("TAKEOVER_KILLS")
         .ok()

@@ -479,11 +479,12 @@ impl EventPublisher {
     }
 
     /// Sends a DLR event and returns the acknowledgement to await (so that many can be in
-    /// flight at once).
+    /// flight at once). The current span's trace context goes in its `traceparent` header.
     pub async fn send_dlr(&self, event: &DlrEvent) -> Result<PublishAckFuture, PublishEventError> {
         let payload = Bytes::from(serde_json::to_vec(event)?);
         let mut headers = HeaderMap::new();
         headers.insert(async_nats::header::NATS_MESSAGE_ID, event.event_id.as_str());
+        crate::pipeline::trace::inject_current(&mut headers);
         Ok(self
             .js
             .publish_with_headers(self.dlr_subject.clone(), headers, payload)

@@ -16,11 +16,13 @@ use std::time::Duration;
 use async_nats::jetstream::Message;
 use chrono::Utc;
 use sqlx::PgPool;
+use tracing::Instrument;
 
 use crate::pipeline::command::{parse_command, ValidCommand};
 use crate::pipeline::events::{DeliveryStatus, DlrEvent, EventPublisher, Segment};
 use crate::pipeline::jetstream::{ack, nak_after, stream_sequence, terminate};
 use crate::pipeline::metrics::Metrics;
+use crate::pipeline::trace::{self, TRACE_TARGET};
 use crate::protocol::codec::CommandStatus;
 use crate::store::{prior_submissions, PriorSubmission, SubmitOutcome};
 
@@ -57,6 +59,8 @@ pub struct Accepted {
     pub prior: Option<PriorSubmission>,
     /// Marks the command's `messageId` as being sent until dropped.
     pub in_flight: InFlight,
+    /// The command's span (`smpp.dispatch`), continuing the trace of its headers.
+    pub span: tracing::Span,
 }
 
 /// The `messageId`s being sent.
@@ -185,9 +189,26 @@ impl Intake {
     pub async fn process(&self, messages: Vec<Message>) -> Vec<Accepted> {
         let mut claimed = Vec::with_capacity(messages.len());
         for message in messages {
-            match parse_command(&self.operator_id, &message.payload) {
+            let span = tracing::info_span!(
+                target: TRACE_TARGET,
+                "smpp.dispatch",
+                otel.kind = "consumer",
+                messaging.system = "nats",
+                messaging.destination.name = %message.subject,
+                smpp.operator_id = %self.operator_id,
+                smpp.message_id = tracing::field::Empty,
+            );
+            trace::continue_from_headers(&span, message.headers.as_ref());
+            let parsed = span.in_scope(|| {
+                tracing::info_span!(target: TRACE_TARGET, "smpp.intake")
+                    .in_scope(|| parse_command(&self.operator_id, &message.payload))
+            });
+            if let Ok(command) = &parsed {
+                span.record("smpp.message_id", command.message_id.as_str());
+            }
+            match parsed {
                 Ok(command) => match InFlight::claim(&self.in_flight, &command.message_id) {
-                    Some(in_flight) => claimed.push((message, command, in_flight)),
+                    Some(in_flight) => claimed.push((message, command, in_flight, span)),
                     None => {
                         self.metrics.duplicate_commands_total.inc();
                         tracing::info!(message_id = %command.message_id, "a command of this messageId is being sent; this copy comes back later");
@@ -202,7 +223,10 @@ impl Intake {
                         &fallback,
                         Utc::now(),
                     );
-                    if reject(&self.publisher, &message, &event).await {
+                    if reject(&self.publisher, &message, &event)
+                        .instrument(span)
+                        .await
+                    {
                         self.metrics.rejected(rejection.reason.kind());
                         tracing::debug!(event_id = %event.event_id, reason = %rejection.reason, "command rejected");
                     }
@@ -215,28 +239,31 @@ impl Intake {
         // Claimed first, looked up after: a copy whose first is recorded meanwhile sees it.
         let ids: Vec<&str> = claimed
             .iter()
-            .map(|(_, c, _)| c.message_id.as_str())
+            .map(|(_, c, _, _)| c.message_id.as_str())
             .collect();
         let mut prior = match prior_submissions(&self.pool, &self.operator_id, &ids).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot check pulled commands against PostgreSQL; they will come back");
-                for (message, _, _) in claimed {
+                for (message, _, _, _) in claimed {
                     let _ = nak_after(&message, RETRY_DELAY).await;
                 }
                 return Vec::new();
             }
         };
         let mut out = Vec::with_capacity(claimed.len());
-        for (message, command, in_flight) in claimed {
+        for (message, command, in_flight, span) in claimed {
             let prior = prior.remove(&command.message_id);
             match prior {
-                Some(p) if p.is_complete() => self.skip(&message, &command, &p).await,
+                Some(p) if p.is_complete() => {
+                    self.skip(&message, &command, &p).instrument(span).await
+                }
                 prior => out.push(Accepted {
                     message,
                     command,
                     prior,
                     in_flight,
+                    span,
                 }),
             }
         }

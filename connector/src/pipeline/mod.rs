@@ -15,3 +15,4 @@ pub mod receipt_flow;
 pub mod status_writer;
 pub mod submit;
 pub mod throttle;
+pub mod trace;

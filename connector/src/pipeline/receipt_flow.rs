@@ -22,9 +22,11 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::pipeline::events::{DlrEvent, EventPublisher, PublishEventError, ReceiptFacts};
 use crate::pipeline::metrics::Metrics;
+use crate::pipeline::trace::{self, TRACE_TARGET};
 use crate::protocol::receipt::{IdForm, IdFormLearner, ReceiptLookup};
 use crate::session::EndpointRole;
 use crate::store::{
@@ -269,7 +271,20 @@ impl ReceiptEvents {
         received: Instant,
     ) -> ReceiptAnswer {
         let space = self.id_forms.id_space(endpoint);
-        match self.try_handle(facts, space, Utc::now()).await {
+        let span = tracing::info_span!(
+            target: TRACE_TARGET,
+            "smpp.deliver_sm",
+            otel.kind = "server",
+            smpp.operator_id = %self.operator_id,
+            smpp.receipt_id = %facts.smsc_message_id,
+            smpp.stat = %facts.stat,
+            smpp.endpoint = endpoint.as_str(),
+        );
+        match self
+            .try_handle(facts, space, Utc::now())
+            .instrument(span)
+            .await
+        {
             Ok(()) => {
                 self.metrics
                     .receipt_latency_seconds
@@ -297,7 +312,12 @@ impl ReceiptEvents {
             facts: facts.clone(),
             received_at,
         };
-        let found = self.writer.apply_receipt(update).await.await?;
+        let found = async { self.writer.apply_receipt(update).await.await }
+            .instrument(tracing::info_span!(
+                target: TRACE_TARGET,
+                "smpp.correlation_lookup"
+            ))
+            .await?;
         if self
             .settled(found, &lookup, &facts, space, received_at)
             .await?
@@ -364,7 +384,18 @@ impl ReceiptEvents {
                 self.id_forms.record_as_is_match(space, lookup);
                 let event =
                     DlrEvent::receipt(&self.operator_id, facts, Some(&message), space, received_at);
-                self.publisher.publish_dlr(&event).await?;
+                // In the trace of the command that sent the segment, linked to the deliver_sm.
+                let span = tracing::info_span!(
+                    target: TRACE_TARGET,
+                    "smpp.receipt",
+                    otel.kind = "producer",
+                    smpp.message_id = %message.message_id,
+                    smpp.segment_index = message.segment.index,
+                    smpp.status = event.status.as_str(),
+                );
+                trace::continue_from(&span, message.trace_parent.as_deref());
+                trace::link(&span, &tracing::Span::current());
+                self.publisher.publish_dlr(&event).instrument(span).await?;
                 self.metrics.receipt(event.status.as_str());
                 Ok(true)
             }

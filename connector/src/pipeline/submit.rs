@@ -18,6 +18,7 @@ use crds::ConnectorConfig;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::pipeline::command::ValidCommand;
 use crate::pipeline::events::{DeliveryStatus, DlrEvent, EventPublisher, Segment};
@@ -26,6 +27,7 @@ use crate::pipeline::jetstream as js;
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::pdus::{self, OutboundMessage};
 use crate::pipeline::receipt_flow::IdForms;
+use crate::pipeline::trace::{self, TRACE_TARGET};
 use crate::protocol::codec::CommandStatus;
 use crate::session::{SessionHandle, SubmitError, SubmitOutcome};
 use crate::store::{
@@ -148,11 +150,41 @@ impl SubmitFlow {
         if !db_up || self.stopping.is_cancelled() {
             return SegmentResult::Failed(seg.segment, SubmitError::ShuttingDown);
         }
-        match self
+        let span = tracing::info_span!(
+            target: TRACE_TARGET,
+            "smpp.submit_sm",
+            otel.kind = "client",
+            smpp.segment_index = seg.segment.index,
+            smpp.segment_count = seg.segment.count,
+            smpp.sequence_number = tracing::field::Empty,
+            smpp.command_status = tracing::field::Empty,
+            smpp.smsc_message_id = tracing::field::Empty,
+            smpp.endpoint = tracing::field::Empty,
+            smpp.attempts = tracing::field::Empty,
+        );
+        let result = self
             .session
             .submit_before(seg.pdu, expires, &self.stopping)
-            .await
-        {
+            .instrument(span.clone())
+            .await;
+        if !span.is_disabled() {
+            match &result {
+                Ok(o) => {
+                    span.record("smpp.sequence_number", o.sequence);
+                    span.record(
+                        "smpp.command_status",
+                        o.status.name().unwrap_or("vendor-specific"),
+                    );
+                    span.record("smpp.smsc_message_id", o.message_id.as_str());
+                    span.record("smpp.endpoint", o.endpoint.as_str());
+                    span.record("smpp.attempts", o.attempts);
+                }
+                Err(e) => {
+                    span.record("smpp.command_status", tracing::field::display(e));
+                }
+            }
+        }
+        match result {
             Ok(outcome) => {
                 self.metrics.submit(outcome.status.0);
                 if let Some(published) = published {
@@ -196,9 +228,12 @@ impl SubmitFlow {
             command,
             prior,
             in_flight: _in_flight,
+            span,
         } = accepted;
         let work = self.send_and_settle(&message, command, prior);
-        js::with_progress(&message, self.progress_every(), work).await;
+        js::with_progress(&message, self.progress_every(), work)
+            .instrument(span)
+            .await;
     }
 
     /// Sends a command, records it, publishes its connector events, and settles the JetStream
@@ -282,6 +317,7 @@ impl SubmitFlow {
         let (results, unsent) = sends.await;
 
         let now = Utc::now();
+        let trace_parent = trace::traceparent(&tracing::Span::current());
         let mut rows = Vec::new();
         // The events of segments settled earlier go again: one may have been lost.
         let mut events = prior.as_ref().map_or_else(Vec::new, |p| {
@@ -298,6 +334,7 @@ impl SubmitFlow {
                     self.id_forms
                         .observe_submit(outcome.endpoint, &outcome.message_id);
                     rows.push(SegmentSubmit {
+                        trace_parent: trace_parent.clone(),
                         operator_id: self.op().to_string(),
                         message_id: command.message_id.clone(),
                         segment,
@@ -332,6 +369,7 @@ impl SubmitFlow {
                     },
                 ) => {
                     rows.push(SegmentSubmit {
+                        trace_parent: trace_parent.clone(),
                         operator_id: self.op().to_string(),
                         message_id: command.message_id.clone(),
                         segment,
@@ -354,6 +392,7 @@ impl SubmitFlow {
                 SegmentResult::Failed(segment, e) if !e.is_retryable() || e.status().is_some() => {
                     let status = e.status().map(|s| s.0);
                     rows.push(SegmentSubmit {
+                        trace_parent: trace_parent.clone(),
                         operator_id: self.op().to_string(),
                         message_id: command.message_id.clone(),
                         segment,
@@ -387,7 +426,12 @@ impl SubmitFlow {
         }
 
         if !rows.is_empty() {
-            match self.commit(rows.clone()).await {
+            let commit = tracing::info_span!(
+                target: TRACE_TARGET,
+                "smpp.correlation_commit",
+                smpp.rows = rows.len()
+            );
+            match self.commit(rows.clone()).instrument(commit).await {
                 Commit::Done => {}
                 Commit::Stopped => {
                     let _ = js::nak_after(message, intake::RETRY_DELAY).await;

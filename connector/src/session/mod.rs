@@ -45,6 +45,10 @@
 //! - **Counters** ([`counters`]): PDUs per command/direction/status, window occupancy, response
 //!   latency histogram, reconnects, timeouts: [`SessionHandle::counters`].
 
+/// The `tracing` target of the spans exported as distributed traces (`crate::telemetry`): kept
+/// out of the log, and disabled (one callsite check) when tracing is off.
+pub const TRACE_TARGET: &str = "smpp_trace";
+
 pub mod backoff;
 pub mod bind;
 mod bind_rate;
@@ -71,6 +75,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use counters::{Counters, CountersSnapshot, Direction, Histogram};
 pub use credentials::{CredentialsError, CredentialsProvider, SmppCredentials, StaticCredentials};
@@ -299,7 +304,11 @@ impl SessionHandle {
         // The window place, then the gate's permit: taken together, right before the link.
         let admitted = async {
             let permit = inner.window.clone().acquire_owned().await.ok()?;
-            let gate = inner.gate.permit().await;
+            let gate = inner
+                .gate
+                .permit()
+                .instrument(tracing::info_span!(target: TRACE_TARGET, "smpp.tps_wait"))
+                .await;
             Some((permit, gate))
         };
         let (permit, gate) = match cancel {

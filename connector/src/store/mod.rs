@@ -34,6 +34,8 @@ pub struct CorrelatedMessage {
     pub message_status: MessageStatus,
     /// The command's metadata.
     pub metadata: BTreeMap<String, String>,
+    /// W3C `traceparent` of the command that sent the segment, when it was traced.
+    pub trace_parent: Option<String>,
 }
 
 /// A correlation operation failed; the caller must not acknowledge (nak, or answer

@@ -72,6 +72,7 @@ struct Hit {
     smsc_message_id: Option<String>,
     submitted_at: DateTime<Utc>,
     metadata: BTreeMap<String, String>,
+    trace_parent: Option<String>,
 }
 
 /// The receipt one segment holds while a batch is applied.
@@ -113,7 +114,8 @@ async fn find_segments(
     }
     let found = sqlx::query(
         r#"SELECT u.ord, u.k, c.operator_id, c.message_id, c.segment_index, c.segment_count,
-                  c.smsc_message_id, c.submitted_at, c.metadata::text AS metadata
+                  c.smsc_message_id, c.submitted_at, c.metadata::text AS metadata,
+                  c.trace_parent
            FROM UNNEST($1::int4[], $2::text[], $3::text[], $4::text[]) AS u(ord, op, k, ep)
            JOIN smpp.message_correlations c ON c.operator_id = u.op AND c.smsc_id_key = u.k
             AND (u.ep IS NULL OR c.smsc_endpoint IS NULL OR c.smsc_endpoint = u.ep)"#,
@@ -157,6 +159,7 @@ async fn find_segments(
             submitted_at,
             metadata: serde_json::from_str(&metadata)
                 .map_err(|e| CorrelationError::Corrupt(format!("metadata: {e}")))?,
+            trace_parent: row.try_get("trace_parent")?,
         });
     }
     Ok((hits, unconfirmed))
@@ -275,6 +278,7 @@ pub(super) async fn apply_receipts(
                 smsc_message_id: h.smsc_message_id.clone(),
                 message_status: aggregate_status(h.count, &statuses),
                 metadata: h.metadata.clone(),
+                trace_parent: h.trace_parent.clone(),
             },
         });
     }

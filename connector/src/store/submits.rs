@@ -55,6 +55,8 @@ pub struct SegmentSubmit {
     pub submitted_at: DateTime<Utc>,
     /// The command's metadata.
     pub metadata: BTreeMap<String, String>,
+    /// W3C `traceparent` of the command's span, when traced.
+    pub trace_parent: Option<String>,
 }
 
 pub(super) async fn insert_submits(
@@ -81,6 +83,7 @@ pub(super) async fn insert_submits(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let mut trace = Vec::with_capacity(n);
     let (mut attempts, mut cref, mut at, mut meta, mut ep) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -131,18 +134,19 @@ pub(super) async fn insert_submits(
         cref.push(r.concat_ref.map(i32::from));
         at.push(r.submitted_at);
         meta.push(serde_json::to_string(&r.metadata).unwrap_or_else(|_| "{}".into()));
+        trace.push(r.trace_parent.as_deref());
     }
     sqlx::query(
         r#"INSERT INTO smpp.message_correlations
              (operator_id, message_id, segment_index, segment_count, smsc_message_id, smsc_id_key,
               submit_status, command_status, attempts, concat_ref, submitted_at, metadata,
-              smsc_endpoint)
+              smsc_endpoint, trace_parent)
            SELECT u.op, u.mid, u.idx, u.cnt, u.smsc, u.k, u.st, u.cs, u.att, u.cref, u.at,
-                  u.meta::jsonb, u.ep
+                  u.meta::jsonb, u.ep, u.tp
            FROM UNNEST($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[], $6::text[],
                        $7::text[], $8::int4[], $9::int4[], $10::int4[], $11::timestamptz[],
-                       $12::text[], $13::text[])
-                AS u(op, mid, idx, cnt, smsc, k, st, cs, att, cref, at, meta, ep)
+                       $12::text[], $13::text[], $14::text[])
+                AS u(op, mid, idx, cnt, smsc, k, st, cs, att, cref, at, meta, ep, tp)
            ON CONFLICT (operator_id, message_id, segment_index) DO UPDATE SET
              segment_count = EXCLUDED.segment_count,
              smsc_message_id = EXCLUDED.smsc_message_id,
@@ -154,6 +158,7 @@ pub(super) async fn insert_submits(
              concat_ref = EXCLUDED.concat_ref,
              submitted_at = EXCLUDED.submitted_at,
              metadata = EXCLUDED.metadata,
+             trace_parent = COALESCE(EXCLUDED.trace_parent, smpp.message_correlations.trace_parent),
              updated_at = now()
            WHERE smpp.message_correlations.submit_status <> 'SUBMITTED'
               OR EXCLUDED.submit_status = 'SUBMITTED'"#,
@@ -171,6 +176,7 @@ pub(super) async fn insert_submits(
     .bind(at)
     .bind(meta)
     .bind(ep)
+    .bind(trace)
     .execute(&mut *conn)
     .await?;
     Ok(())

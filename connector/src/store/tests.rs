@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 fn submit(op: &str, mid: &str, index: u16, count: u16, smsc: &str) -> SegmentSubmit {
     SegmentSubmit {
+        trace_parent: None,
         operator_id: op.into(),
         message_id: mid.into(),
         segment: Segment { index, count },

@@ -15,6 +15,7 @@ mod db;
 mod env;
 mod nats_server;
 mod private_db;
+mod process;
 mod proxy;
 mod setup;
 mod sim;
@@ -33,6 +34,7 @@ pub use env::{
 };
 pub use nats_server::NatsServer;
 pub use private_db::PrivateDb;
+pub use process::ConnectorProcess;
 pub use proxy::{ProxyMode, TcpProxy};
 pub use setup::{setup, Setup};
 pub use sim::{receipt_pdu, received_by_text, start_sim};

@@ -62,6 +62,7 @@ fn example_receipt() -> DlrEvent {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        trace_parent: None,
     };
     DlrEvent::receipt(
         "mtn-gh",

@@ -105,6 +105,7 @@ async fn rejects_invalid_commands_and_skips_completed_redeliveries() {
     let (writer, _h) = CorrelationWriter::spawn(db.pool.clone(), 16, Duration::from_millis(1));
     writer
         .record_submit(SegmentSubmit {
+            trace_parent: None,
             operator_id: op.clone(),
             message_id: "ok-1".into(),
             segment: Segment { index: 1, count: 1 },
@@ -164,6 +165,7 @@ async fn every_command_is_checked_settled_ones_republish_their_events_and_copies
     // Settled by an earlier copy: one accepted segment; one accepted and one refused.
     let (writer, _h) = CorrelationWriter::spawn(db.pool.clone(), 16, Duration::from_millis(1));
     let row = |mid: &str, index: u16, count: u16, outcome: SubmitOutcome| SegmentSubmit {
+        trace_parent: None,
         operator_id: op.clone(),
         message_id: mid.into(),
         segment: Segment { index, count },

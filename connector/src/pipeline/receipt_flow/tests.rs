@@ -81,6 +81,7 @@ impl Env {
     async fn submit_at(&self, mid: &str, smsc: &str, endpoint: EndpointRole) {
         self.writer
             .record_submit(SegmentSubmit {
+                trace_parent: None,
                 operator_id: self.op.clone(),
                 message_id: mid.into(),
                 segment: Segment { index: 1, count: 1 },

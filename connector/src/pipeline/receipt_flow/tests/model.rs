@@ -265,6 +265,7 @@ async fn run_scenario(env: &Env, seed: u64) {
                 forms.observe_submit(EndpointRole::Primary, &submits[*i]);
                 env.writer
                     .record_submit(SegmentSubmit {
+                        trace_parent: None,
                         operator_id: op.clone(),
                         message_id: format!("m{i}"),
                         segment: Segment { index: 1, count: 1 },
