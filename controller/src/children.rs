@@ -3,16 +3,19 @@
 
 use std::collections::BTreeMap;
 
-use crds::config::{defaults, ConnectorConfig};
+use crds::config::{defaults, ConnectorConfig, LeaseBackend};
 use crds::render::{paths, EndpointRole};
 use crds::MnoConnection;
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, ObjectFieldSelector, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource, ResourceRequirements, SeccompProfile,
-    SecretVolumeSource, SecurityContext, Service, ServiceAccount, ServiceAccountTokenProjection,
-    ServicePort, ServiceSpec, Volume, VolumeMount, VolumeProjection,
+    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, ObjectFieldSelector,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ProjectedVolumeSource, ResourceRequirements, SeccompProfile, SecretVolumeSource,
+    SecurityContext, Service, ServiceAccount, ServiceAccountTokenProjection, ServicePort,
+    ServiceSpec, Volume, VolumeMount, VolumeProjection, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -44,11 +47,12 @@ pub struct Children {
     pub config_map: ConfigMap,
     /// The connector's identity.
     pub service_account: ServiceAccount,
-    /// What the connector may do: read its MnoConnection and patch its status.
+    /// What the connector may do: read its MnoConnection and patch its status; with two
+    /// replicas also hold its Lease.
     pub role: Role,
     /// Binds the Role to the ServiceAccount.
     pub role_binding: RoleBinding,
-    /// The connector pod (one replica, Recreate).
+    /// The connector pods: one (Recreate), or an active and a standby (RollingUpdate).
     pub deployment: Deployment,
     /// The metrics Service.
     pub service: Service,
@@ -101,6 +105,11 @@ pub fn meta(mno: &MnoConnection) -> ObjectMeta {
     }
 }
 
+/// Whether `mno` runs an active and a standby connector pod (`spec.replicas: 2`).
+pub fn has_standby(mno: &MnoConnection) -> bool {
+    mno.spec.replicas >= 2
+}
+
 /// Builds every child of `mno` from its rendered configuration.
 pub fn build(
     mno: &MnoConnection,
@@ -115,7 +124,7 @@ pub fn build(
             metadata: meta(mno),
             ..ServiceAccount::default()
         },
-        role: role(mno),
+        role: role(mno, config),
         role_binding: role_binding(mno),
         deployment: deployment(mno, config, default_image, &checksum),
         service: service(mno),
@@ -133,21 +142,45 @@ fn config_map(mno: &MnoConnection, config_yaml: String) -> ConfigMap {
     }
 }
 
-fn role(mno: &MnoConnection) -> Role {
-    let name = mno.name_any();
-    let rule = |resource: &str, verbs: &[&str]| PolicyRule {
-        api_groups: Some(vec![MnoConnection::group(&()).to_string()]),
+/// API group of the Lease the two replicas share.
+const LEASE_GROUP: &str = "coordination.k8s.io";
+
+fn policy_rule(group: &str, resource: &str, names: Option<&str>, verbs: &[&str]) -> PolicyRule {
+    PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
         resources: Some(vec![resource.to_string()]),
-        resource_names: Some(vec![name.clone()]),
+        resource_names: names.map(|n| vec![n.to_string()]),
         verbs: verbs.iter().map(|v| v.to_string()).collect(),
         ..PolicyRule::default()
-    };
+    }
+}
+
+fn role(mno: &MnoConnection, config: &ConnectorConfig) -> Role {
+    let name = mno.name_any();
+    let group = MnoConnection::group(&()).to_string();
+    let mut rules = vec![
+        policy_rule(&group, "mnoconnections", Some(&name), &["get"]),
+        policy_rule(
+            &group,
+            "mnoconnections/status",
+            Some(&name),
+            &["get", "patch"],
+        ),
+    ];
+    if config.lease.backend == LeaseBackend::Kubernetes {
+        // Reading, renewing and releasing the one Lease; `create` cannot be restricted by
+        // resourceNames (the name is not known when a create is authorised).
+        rules.push(policy_rule(
+            LEASE_GROUP,
+            "leases",
+            Some(&config.lease.name),
+            &["get", "update", "patch"],
+        ));
+        rules.push(policy_rule(LEASE_GROUP, "leases", None, &["create"]));
+    }
     Role {
         metadata: meta(mno),
-        rules: Some(vec![
-            rule("mnoconnections", &["get"]),
-            rule("mnoconnections/status", &["get", "patch"]),
-        ]),
+        rules: Some(rules),
     }
 }
 
@@ -388,14 +421,16 @@ fn deployment(
         )])),
         ..ObjectMeta::default()
     };
+    let replicas = if mno.spec.suspend {
+        0
+    } else {
+        i32::try_from(mno.spec.replicas).unwrap_or(1)
+    };
     Deployment {
         metadata: meta(mno),
         spec: DeploymentSpec {
-            replicas: Some(if mno.spec.suspend { 0 } else { 1 }),
-            strategy: Some(DeploymentStrategy {
-                type_: Some("Recreate".into()),
-                ..DeploymentStrategy::default()
-            }),
+            replicas: Some(replicas),
+            strategy: Some(strategy(mno)),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(mno)),
                 ..LabelSelector::default()
@@ -418,12 +453,55 @@ fn deployment(
                         .then(|| pod.node_selector.clone()),
                     tolerations: (!pod.tolerations.is_empty()).then(|| pod.tolerations.clone()),
                     termination_grace_period_seconds: Some(grace),
+                    affinity: has_standby(mno).then(|| spread(mno)),
                     ..PodSpec::default()
                 }),
             },
             ..DeploymentSpec::default()
         },
         ..Deployment::default()
+    }
+}
+
+/// One replica: `Recreate`, so that two pods never bind at once (the operator's bind quota).
+/// Two replicas: a surge pod comes up as standby before an old pod is stopped; the stopped
+/// active pod drains and releases the Lease, and a standby takes over.
+fn strategy(mno: &MnoConnection) -> DeploymentStrategy {
+    if !has_standby(mno) {
+        return DeploymentStrategy {
+            type_: Some("Recreate".into()),
+            ..DeploymentStrategy::default()
+        };
+    }
+    DeploymentStrategy {
+        type_: Some("RollingUpdate".into()),
+        rolling_update: Some(RollingUpdateDeployment {
+            max_surge: Some(IntOrString::Int(1)),
+            max_unavailable: Some(IntOrString::Int(0)),
+        }),
+    }
+}
+
+/// Prefers the two replicas on different nodes, so that one node's loss leaves the other.
+fn spread(mno: &MnoConnection) -> Affinity {
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                WeightedPodAffinityTerm {
+                    weight: 100,
+                    pod_affinity_term: PodAffinityTerm {
+                        label_selector: Some(LabelSelector {
+                            match_labels: Some(selector_labels(mno)),
+                            ..LabelSelector::default()
+                        }),
+                        topology_key: "kubernetes.io/hostname".into(),
+                        ..PodAffinityTerm::default()
+                    },
+                },
+            ]),
+            ..PodAntiAffinity::default()
+        }),
+        ..Affinity::default()
     }
 }
 

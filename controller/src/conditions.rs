@@ -1,5 +1,6 @@
 //! Status derivation: from what the controller observed (spec problems, suspension, the
-//! Deployment's rollout, the session the connector reports) to the four summary conditions.
+//! Deployment's rollout, the session the connector reports) to the four summary conditions,
+//! and `StandbyReady` with two replicas.
 
 use crds::status::{condition_types as ct, BindState, EndpointStatus};
 use crds::SessionStatus;
@@ -176,6 +177,44 @@ pub fn derive(
             },
         },
     }
+}
+
+/// Ready connector pods of a Deployment as read from the API (`None`: not found).
+pub fn ready_pods(deployment: Option<&Deployment>) -> i32 {
+    deployment
+        .and_then(|d| d.status.as_ref())
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0)
+}
+
+/// With two replicas (`standby`), `StandbyReady`: True while both pods are ready, False
+/// (`StandbyMissing`) otherwise, so that a takeover is known to be possible or not. Only for an
+/// active resource whose rollout is complete (a rollout or a stall says more); `None` otherwise
+/// or with one replica.
+pub fn standby(
+    standby: bool,
+    phase: &Phase,
+    rollout: Rollout,
+    ready: i32,
+) -> Option<DesiredCondition> {
+    if !standby || *phase != Phase::Active || rollout != Rollout::Complete {
+        return None;
+    }
+    Some(if ready >= 2 {
+        cond(
+            ct::STANDBY_READY,
+            true,
+            "StandbyRunning",
+            format!("{ready}/2 connector pods ready"),
+        )
+    } else {
+        cond(
+            ct::STANDBY_READY,
+            false,
+            "StandbyMissing",
+            format!("{ready}/2 connector pods ready: no standby to take over"),
+        )
+    })
 }
 
 /// The conditions to write: `desired` with `generation`, keeping each existing

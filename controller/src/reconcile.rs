@@ -84,7 +84,11 @@ async fn reconcile_inner(mno: &MnoConnection, ctx: &Context) -> Result<Action> {
         },
     };
     let stalled = matches!(phase, Phase::Stalled(_));
-    update_status(ctx, mno, &phase, Rollout::of(deployment.as_ref())).await?;
+    let observed = Observed {
+        rollout: Rollout::of(deployment.as_ref()),
+        ready_pods: conditions::ready_pods(deployment.as_ref()),
+    };
+    update_status(ctx, mno, &phase, observed).await?;
     Ok(Action::requeue(if stalled {
         STALLED_RETRY
     } else {
@@ -302,16 +306,29 @@ fn sorted(conditions: &[Condition]) -> Vec<Condition> {
     c
 }
 
+/// What the controller saw of the connector Deployment.
+#[derive(Clone, Copy)]
+struct Observed {
+    rollout: Rollout,
+    ready_pods: i32,
+}
+
 /// Writes observedGeneration and the conditions, only when they change.
 async fn update_status(
     ctx: &Context,
     mno: &MnoConnection,
     phase: &Phase,
-    rollout: Rollout,
+    observed: Observed,
 ) -> Result<()> {
     let existing = mno.status.clone().unwrap_or_default();
     let generation = mno.meta().generation;
-    let desired = conditions::derive(phase, rollout, existing.session.as_ref());
+    let mut desired = conditions::derive(phase, observed.rollout, existing.session.as_ref());
+    desired.extend(conditions::standby(
+        children::has_standby(mno),
+        phase,
+        observed.rollout,
+        observed.ready_pods,
+    ));
     let now = Time((ctx.clock)());
     let merged = conditions::merge(&existing.conditions, &desired, generation, &now);
     if existing.observed_generation == generation && sorted(&existing.conditions) == sorted(&merged)
@@ -321,7 +338,7 @@ async fn update_status(
     let status = MnoConnectionStatus {
         observed_generation: generation,
         conditions: merged.clone(),
-        session: None,
+        ..MnoConnectionStatus::default()
     };
     let patch = json!({
         "apiVersion": MnoConnection::api_version(&()),

@@ -1,6 +1,8 @@
 //! The status derivation as a table: every phase, rollout state and session state.
 
-use controller::conditions::{derive, merge, transitions, Phase, Rollout, Transition};
+use controller::conditions::{
+    derive, merge, ready_pods, standby, transitions, Phase, Rollout, Transition,
+};
 use controller::spec_check::Stall;
 use crds::status::BindState;
 use crds::SessionStatus;
@@ -255,4 +257,50 @@ fn rollout_follows_the_deployment_status() {
         ..DeploymentStatus::default()
     });
     assert_eq!(Rollout::of(Some(&d)), Rollout::Complete, "scaled to zero");
+}
+
+#[test]
+fn standby_ready_only_with_two_replicas_once_rolled_out() {
+    let stall = Phase::Stalled(Stall {
+        reason: "InvalidSpec",
+        message: "x".into(),
+    });
+    let reason = |two: bool, phase: &Phase, rollout: Rollout, ready: i32| {
+        standby(two, phase, rollout, ready).map(|c| {
+            assert_eq!(c.type_, "StandbyReady");
+            (c.status, c.reason)
+        })
+    };
+    assert_eq!(reason(false, &Phase::Active, Rollout::Complete, 1), None);
+    assert_eq!(reason(true, &Phase::Active, Rollout::Pending, 0), None);
+    assert_eq!(reason(true, &Phase::Suspended, Rollout::Complete, 0), None);
+    assert_eq!(reason(true, &stall, Rollout::Complete, 0), None);
+    for ready in [0, 1] {
+        assert_eq!(
+            reason(true, &Phase::Active, Rollout::Complete, ready),
+            Some((false, "StandbyMissing".into()))
+        );
+    }
+    assert_eq!(
+        reason(true, &Phase::Active, Rollout::Complete, 2),
+        Some((true, "StandbyRunning".into()))
+    );
+    let missing = standby(true, &Phase::Active, Rollout::Complete, 1).expect("condition");
+    assert_eq!(
+        missing.message,
+        "1/2 connector pods ready: no standby to take over"
+    );
+}
+
+#[test]
+fn ready_pods_reads_the_deployment_status() {
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
+    assert_eq!(ready_pods(None), 0);
+    let mut d = Deployment::default();
+    assert_eq!(ready_pods(Some(&d)), 0);
+    d.status = Some(DeploymentStatus {
+        ready_replicas: Some(2),
+        ..DeploymentStatus::default()
+    });
+    assert_eq!(ready_pods(Some(&d)), 2);
 }

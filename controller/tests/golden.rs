@@ -87,6 +87,135 @@ fn full_example_children() {
 }
 
 #[test]
+fn standby_example_children() {
+    check_golden(
+        "mno-standby.yaml",
+        &to_yaml(&build(&example("mno-standby.yaml"))),
+    );
+}
+
+#[test]
+fn two_replicas_roll_one_pod_at_a_time_and_share_a_lease() {
+    let mno = example("mno-standby.yaml");
+    let c = build(&mno);
+    let spec = &c.deployment.spec;
+    assert_eq!(spec.replicas, Some(2));
+    let strategy = spec.strategy.as_ref().expect("strategy");
+    assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
+    let rolling = strategy.rolling_update.as_ref().expect("rollingUpdate");
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)));
+    assert_eq!(rolling.max_unavailable, Some(IntOrString::Int(0)));
+    let pod = spec.template.spec.as_ref().expect("pod spec");
+    let grace = pod.termination_grace_period_seconds.expect("grace period");
+    assert!(
+        grace > i64::try_from(mno.spec.session.drain_timeout_seconds).expect("small"),
+        "the drain fits into the grace period"
+    );
+    let env: Vec<(String, Option<String>)> = pod.containers[0]
+        .env
+        .iter()
+        .flatten()
+        .map(|e| {
+            let field = e
+                .value_from
+                .as_ref()
+                .and_then(|v| v.field_ref.as_ref())
+                .map(|f| f.field_path.clone());
+            (e.name.clone(), field)
+        })
+        .collect();
+    assert!(env.contains(&("POD_NAME".into(), Some("metadata.name".into()))));
+    assert!(env.contains(&("POD_NAMESPACE".into(), Some("metadata.namespace".into()))));
+    let anti = pod
+        .affinity
+        .as_ref()
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .and_then(|a| {
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .expect("preferred anti-affinity");
+    assert_eq!(
+        anti[0].pod_affinity_term.topology_key,
+        "kubernetes.io/hostname"
+    );
+    assert_eq!(
+        anti[0]
+            .pod_affinity_term
+            .label_selector
+            .as_ref()
+            .and_then(|s| s.match_labels.clone()),
+        Some(children::selector_labels(&mno))
+    );
+
+    let config = controller::spec_check::check_spec(&mno).expect("valid");
+    assert_eq!(config.lease.backend, crds::config::LeaseBackend::Kubernetes);
+    assert_eq!(config.lease.name, "mtn-gh-standby-connector");
+    assert_eq!(config.lease.namespace, "sms");
+    assert_eq!(config.session.binds, 4);
+
+    let mut one = mno.clone();
+    one.spec.replicas = 1;
+    let c = build(&one);
+    assert_eq!(c.deployment.spec.replicas, Some(1));
+    assert_eq!(
+        c.deployment
+            .spec
+            .strategy
+            .as_ref()
+            .and_then(|s| s.type_.as_deref()),
+        Some("Recreate")
+    );
+    let pod = c.deployment.spec.template.spec.as_ref().expect("pod spec");
+    assert!(pod.affinity.is_none());
+    let config = controller::spec_check::check_spec(&one).expect("valid");
+    assert_eq!(config.lease.backend, crds::config::LeaseBackend::None);
+
+    let mut suspended = mno.clone();
+    suspended.spec.suspend = true;
+    assert_eq!(build(&suspended).deployment.spec.replicas, Some(0));
+}
+
+#[test]
+fn two_replicas_may_hold_exactly_their_lease() {
+    let c = build(&example("mno-standby.yaml"));
+    let rules = c.role.rules.expect("rules");
+    let lease_rules: Vec<_> = rules
+        .iter()
+        .filter(|r| r.api_groups.as_deref() != Some(&["smpp.ghasi.io".to_string()]))
+        .collect();
+    assert_eq!(lease_rules.len(), 2, "{rules:?}");
+    for rule in &lease_rules {
+        assert_eq!(
+            rule.api_groups,
+            Some(vec!["coordination.k8s.io".to_string()])
+        );
+        assert_eq!(rule.resources, Some(vec!["leases".to_string()]));
+    }
+    assert_eq!(
+        lease_rules[0].resource_names,
+        Some(vec!["mtn-gh-standby-connector".to_string()])
+    );
+    assert_eq!(lease_rules[0].verbs, ["get", "update", "patch"]);
+    assert_eq!(
+        lease_rules[1].resource_names, None,
+        "create cannot be restricted by name"
+    );
+    assert_eq!(lease_rules[1].verbs, ["create"]);
+
+    let mut one = example("mno-standby.yaml");
+    one.spec.replicas = 1;
+    let rules = build(&one).role.rules.expect("rules");
+    assert!(
+        rules
+            .iter()
+            .all(|r| r.api_groups == Some(vec!["smpp.ghasi.io".to_string()])),
+        "one replica holds no lease: {rules:?}"
+    );
+}
+
+#[test]
 fn suspended_example_children() {
     let mut mno = example("mno-minimal.yaml");
     mno.spec.suspend = true;

@@ -157,6 +157,11 @@ fn expected_controller_permissions() -> BTreeMap<(String, String), BTreeSet<Stri
         ("rbac.authorization.k8s.io", "rolebindings", &apply[..]),
         ("", "secrets", &["get"][..]),
         ("events.k8s.io", "events", &["create", "patch"][..]),
+        (
+            "coordination.k8s.io",
+            "leases",
+            &["get", "update", "patch", "create"][..],
+        ),
     ]
     .into_iter()
     .map(|(g, r, v)| ((g.to_string(), r.to_string()), verbs(v)))
@@ -276,15 +281,19 @@ fn controller_grants_what_the_connector_roles_it_creates_contain() {
     let Some(helm) = helm() else { return };
     let docs = render(&helm, &[]);
     let held = permissions(one(&docs, "ClusterRole"));
-    for (resource, verb) in [
-        ("mnoconnections", "get"),
-        ("mnoconnections/status", "get"),
-        ("mnoconnections/status", "patch"),
+    for (group, resource, verb) in [
+        ("smpp.ghasi.io", "mnoconnections", "get"),
+        ("smpp.ghasi.io", "mnoconnections/status", "get"),
+        ("smpp.ghasi.io", "mnoconnections/status", "patch"),
+        ("coordination.k8s.io", "leases", "get"),
+        ("coordination.k8s.io", "leases", "update"),
+        ("coordination.k8s.io", "leases", "patch"),
+        ("coordination.k8s.io", "leases", "create"),
     ] {
         assert!(
-            held.get(&("smpp.ghasi.io".to_string(), resource.to_string()))
+            held.get(&(group.to_string(), resource.to_string()))
                 .is_some_and(|v| v.contains(verb)),
-            "controller lacks {verb} on {resource}"
+            "controller lacks {verb} on {group}/{resource}"
         );
     }
 }
@@ -582,6 +591,8 @@ fn chart_rbac_covers_what_the_controller_creates() {
 
     let text = std::fs::read_to_string(repo().join("examples/mno-full.yaml")).expect("example");
     let mut mno: crds::MnoConnection = serde_yaml::from_str(&text).expect("example parses");
+    // Two replicas: the connector Role also grants its Lease.
+    mno.spec.replicas = 2;
     // As read from the API server: owner references need the uid.
     mno.metadata.uid = Some("6f1c2a52-0c3e-4c8e-9a53-0d7f4b1e2a10".into());
     let config = crds::render_config(&mno).expect("example renders");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 /// The connector's metrics; histograms also expose `_bucket`, `_sum` and `_count`.
-const COUNTERS_AND_GAUGES: [&str; 8] = [
+const COUNTERS_AND_GAUGES: [&str; 11] = [
     "smpp_submit_total",
     "smpp_receipts_total",
     "smpp_window_in_use",
@@ -18,6 +18,9 @@ const COUNTERS_AND_GAUGES: [&str; 8] = [
     "smpp_reconnects_total",
     "smpp_correlation_misses_total",
     "smpp_rejected_commands_total",
+    "smpp_binds_bound",
+    "smpp_binds_configured",
+    "smpp_lease_active",
 ];
 const HISTOGRAMS: [&str; 2] = [
     "smpp_response_latency_seconds",

@@ -172,6 +172,19 @@ impl Harness {
         self.fake.put(DEPLOY, d);
     }
 
+    /// Sets how many connector pods of the stored Deployment are ready.
+    fn set_ready_pods(&self, ready: i32) {
+        let mut d = self.fake.get(DEPLOY).expect("deployment stored");
+        d["status"]["readyReplicas"] = json!(ready);
+        self.fake.put(DEPLOY, d);
+    }
+
+    fn has_condition(&self, type_: &str) -> bool {
+        self.live()
+            .status
+            .is_some_and(|s| s.condition(type_).is_some())
+    }
+
     /// Writes the connector's session part into the stored status.
     fn set_session(&self, session: &SessionStatus) {
         let mut m = self.fake.get(MNO_PATH).expect("stored");
@@ -228,6 +241,82 @@ async fn create_applies_every_child_and_reports_the_rollout() {
         reasons.iter().filter(|r| *r == "Created").count(),
         6,
         "{reasons:?}"
+    );
+}
+
+fn standby_mno(generation: i64) -> MnoConnection {
+    let mut m = mno(generation);
+    m.spec.replicas = 2;
+    m.spec.binds = 4;
+    m
+}
+
+#[tokio::test]
+async fn two_replicas_report_a_missing_standby_until_both_pods_are_ready() {
+    let h = Harness::new();
+    h.reconcile(&standby_mno(1)).await.expect("create");
+    let deployment = h.fake.get(DEPLOY).expect("deployment");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    assert_eq!(deployment["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(
+        deployment["spec"]["strategy"]["rollingUpdate"],
+        json!({"maxSurge": 1, "maxUnavailable": 0})
+    );
+    let config = h.fake.get(CM).expect("config map")["data"]["config.yaml"].clone();
+    let config = config.as_str().expect("config text");
+    assert!(config.contains("backend: kubernetes"), "{config}");
+    assert!(config.contains("name: mtn-gh-connector"), "{config}");
+    assert!(config.contains("binds: 4"), "{config}");
+    let role = h.fake.get(ROLE).expect("role");
+    assert_eq!(
+        role["rules"][2]["resourceNames"],
+        json!(["mtn-gh-connector"])
+    );
+    assert_eq!(role["rules"][3]["verbs"], json!(["create"]));
+    assert!(
+        !h.has_condition("StandbyReady"),
+        "the rollout says more while it runs"
+    );
+
+    h.roll_out();
+    h.set_ready_pods(1);
+    h.set_session(&session(BindState::Bound));
+    h.reconcile(&standby_mno(1)).await.expect("one pod ready");
+    assert_eq!(h.condition("Ready"), ("True".into(), "Bound".into()));
+    assert_eq!(
+        h.condition("StandbyReady"),
+        ("False".into(), "StandbyMissing".into())
+    );
+    assert_eq!(
+        h.message("StandbyReady"),
+        "1/2 connector pods ready: no standby to take over"
+    );
+
+    h.set_ready_pods(2);
+    h.reconcile(&standby_mno(1)).await.expect("both pods ready");
+    assert_eq!(
+        h.condition("StandbyReady"),
+        ("True".into(), "StandbyRunning".into())
+    );
+    assert_eq!(h.condition("Degraded").0, "False");
+
+    let mut one = standby_mno(2);
+    one.spec.replicas = 1;
+    h.reconcile(&one).await.expect("back to one replica");
+    let deployment = h.fake.get(DEPLOY).expect("deployment");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
+    let role = h.fake.get(ROLE).expect("role");
+    assert_eq!(
+        role["rules"].as_array().map(Vec::len),
+        Some(2),
+        "no lease rules"
+    );
+    h.roll_out();
+    h.reconcile(&one).await.expect("rolled out");
+    assert!(
+        !h.has_condition("StandbyReady"),
+        "one replica has no standby condition"
     );
 }
 

@@ -11,4 +11,6 @@ pub mod status;
 pub use config::ConnectorConfig;
 pub use mno::{MnoConnection, MnoConnectionSpec};
 pub use render::{render_config, RenderError};
-pub use status::{MnoConnectionStatus, SessionStatus, SlowDownState, SlowDownStatus};
+pub use status::{
+    BindStatus, ConnectorStatus, MnoConnectionStatus, SessionStatus, SlowDownState, SlowDownStatus,
+};

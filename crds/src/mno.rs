@@ -35,11 +35,13 @@ use crate::status::MnoConnectionStatus;
     printcolumn = r#"{"name":"Operator", "type":"string", "jsonPath":".spec.operatorId", "description":"The platform's operator id"}"#,
     printcolumn = r#"{"name":"Ready", "type":"string", "jsonPath":".status.conditions[?(@.type==\"Ready\")].status", "description":"Whether the connector is bound"}"#,
     printcolumn = r#"{"name":"State", "type":"string", "jsonPath":".status.session.bindState", "description":"BOUND, FAILBACK or UNBOUND"}"#,
+    printcolumn = r#"{"name":"Binds", "type":"string", "jsonPath":".status.bindsReady", "description":"Binds up / binds configured, for example 3/4"}"#,
     printcolumn = r#"{"name":"Endpoint", "type":"string", "jsonPath":".status.session.activeEndpoint", "description":"The endpoint in use"}"#,
     printcolumn = r#"{"name":"TPS", "type":"integer", "jsonPath":".spec.throttle.tps", "description":"Submits per second allowed"}"#,
     printcolumn = r#"{"name":"Age", "type":"date", "jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Primary", "type":"string", "jsonPath":".spec.primary.host", "priority":1, "description":"Primary SMSC host"}"#,
     printcolumn = r#"{"name":"Backup", "type":"string", "jsonPath":".spec.backup.host", "priority":1, "description":"Backup SMSC host"}"#,
+    printcolumn = r#"{"name":"Active", "type":"string", "jsonPath":".status.activePod", "priority":1, "description":"The connector pod that holds the lease and binds"}"#,
     printcolumn = r#"{"name":"Message", "type":"string", "jsonPath":".status.conditions[?(@.type==\"Ready\")].message", "priority":1, "description":"The Ready condition's message"}"#
 )]
 #[x_kube(
@@ -67,8 +69,23 @@ pub struct MnoConnectionSpec {
     /// Bind mode (`auto`, `transceiver`, `transmitterReceiver`) and bind parameters.
     #[serde(default)]
     pub bind: BindConfig,
-    /// Window and timers: enquire_link, response timeout, reconnect backoff.
+    /// Binds (SMPP sessions) kept to the active endpoint at once, 1 to 16; rendered into the
+    /// connector's `session.binds`. Each bind has its own window of `session.window`.
+    #[serde(default = "crate::config::defaults::binds")]
+    #[schemars(range(min = 1, max = 16))]
+    #[x_kube(validation = Rule::new("self >= 1 && self <= 16").message("binds must be between 1 and 16"))]
+    pub binds: u32,
+    /// Connector pods: 1 (the default), or 2 for an active and a standby replica that share a
+    /// Lease (only the lease holder binds; the standby takes over when it expires or is
+    /// released).
+    #[serde(default = "defaults::replicas")]
+    #[schemars(range(min = 1, max = 2))]
+    #[x_kube(validation = Rule::new("self == 1 || self == 2").message("replicas must be 1 or 2"))]
+    pub replicas: u32,
+    /// Window and timers: enquire_link, response timeout, reconnect backoff. (The number of
+    /// binds is `spec.binds`.)
     #[serde(default)]
+    #[schemars(transform = defaults::without_session_binds)]
     pub session: SessionConfig,
     /// Throughput limit (TPS) shared by every replica of this operator's connector.
     #[serde(default)]
@@ -258,6 +275,28 @@ impl Default for ConnectorPodSpec {
 
 /// Defaults of the fields that exist only in the resource.
 pub mod defaults {
+    /// One connector pod (no standby).
+    pub fn replicas() -> u32 {
+        1
+    }
+
+    /// Drops `binds` from the schema of `spec.session` (properties and default): the resource
+    /// spells it `spec.binds`, and the API server prunes a `session.binds` sent anyway.
+    pub fn without_session_binds(schema: &mut schemars::Schema) {
+        if let Some(props) = schema
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            props.remove("binds");
+        }
+        if let Some(default) = schema
+            .get_mut("default")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            default.remove("binds");
+        }
+    }
+
     /// operator-management-service's in-cluster URL.
     pub fn operator_management_url() -> String {
         "http://operator-management-service:8080".into()

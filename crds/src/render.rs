@@ -4,8 +4,8 @@
 use kube::ResourceExt;
 
 use crate::config::{
-    defaults, ConnectorConfig, CredentialsSource, Endpoint, HttpConfig, LeaseConfig, LogFormat,
-    LoggingConfig, StatusWriterConfig, TlsConfig, TracingConfig,
+    defaults, ConnectorConfig, CredentialsSource, Endpoint, HttpConfig, LeaseBackend, LeaseConfig,
+    LogFormat, LoggingConfig, SessionConfig, StatusWriterConfig, TlsConfig, TracingConfig,
 };
 use crate::mno::{EndpointSpec, MnoConnection};
 
@@ -27,7 +27,17 @@ pub mod paths {
 
 /// Which endpoint: the primary or the backup SMSC (of a TLS mount here; the connector's
 /// session, its events and credentials use the same type, spelt `primary` / `backup`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EndpointRole {
     /// The primary endpoint.
@@ -97,6 +107,7 @@ pub fn render_config(mno: &MnoConnection) -> Result<ConnectorConfig, RenderError
             }
         }
     };
+    let lease = lease(mno, &namespace);
     let config = ConnectorConfig {
         operator_id: spec.operator_id.clone(),
         primary: endpoint(&spec.primary, EndpointRole::Primary),
@@ -105,7 +116,10 @@ pub fn render_config(mno: &MnoConnection) -> Result<ConnectorConfig, RenderError
             .as_ref()
             .map(|b| endpoint(b, EndpointRole::Backup)),
         bind: spec.bind.clone(),
-        session: spec.session.clone(),
+        session: SessionConfig {
+            binds: spec.binds,
+            ..spec.session.clone()
+        },
         failover: spec.failover.clone(),
         throttle: spec.throttle.clone(),
         retry: spec.retry.clone(),
@@ -123,7 +137,7 @@ pub fn render_config(mno: &MnoConnection) -> Result<ConnectorConfig, RenderError
             namespace,
             name: mno.name_any(),
         },
-        lease: LeaseConfig::default(),
+        lease,
         logging: LoggingConfig {
             format: LogFormat::Json,
             level: spec.connector.log_level.clone(),
@@ -136,6 +150,26 @@ pub fn render_config(mno: &MnoConnection) -> Result<ConnectorConfig, RenderError
     } else {
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
         Err(RenderError::Invalid(text.join("; ")))
+    }
+}
+
+/// Name of the Lease that the two replicas of `mno` share: `{name}-connector`, like the
+/// other children (the controller grants the connector exactly this Lease).
+pub fn lease_name(mno: &MnoConnection) -> String {
+    format!("{}-connector", mno.name_any())
+}
+
+/// With `spec.replicas: 2` a Kubernetes Lease in the resource's namespace, each pod
+/// identified by its `POD_NAME`; with one replica no lease (always active).
+fn lease(mno: &MnoConnection, namespace: &str) -> LeaseConfig {
+    if mno.spec.replicas < 2 {
+        return LeaseConfig::default();
+    }
+    LeaseConfig {
+        backend: LeaseBackend::Kubernetes,
+        name: lease_name(mno),
+        namespace: namespace.to_string(),
+        ..LeaseConfig::default()
     }
 }
 

@@ -2,11 +2,15 @@
 //!
 //! Two writers share it by server-side apply, each with its own field manager: the controller
 //! (`mno-controller`) owns `observedGeneration` and `conditions`; the connector pod
-//! (`smpp-connector`) owns `session`.
+//! (`smpp-connector`) owns `session`, `binds`, `bindsReady` and `activePod` (see
+//! [`ConnectorStatus`]).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::config::BindMode;
+use crate::render::EndpointRole;
 
 /// Condition types of an `MnoConnection` (kstatus conventions).
 pub mod condition_types {
@@ -18,6 +22,9 @@ pub mod condition_types {
     pub const RECONCILING: &str = "Reconciling";
     /// Progress is impossible until someone fixes something (the message says what).
     pub const STALLED: &str = "Stalled";
+    /// With `spec.replicas: 2`: whether both connector pods are ready, so that the standby can
+    /// take over from the active one.
+    pub const STANDBY_READY: &str = "StandbyReady";
 }
 
 /// Observed state of an `MnoConnection`.
@@ -35,6 +42,68 @@ pub struct MnoConnectionStatus {
     /// The SMPP session as the connector pod reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionStatus>,
+    /// Each bind of the active connector's pool, as that pod reports it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<BindStatus>,
+    /// Binds up / binds configured, for example `3/4` (the `BINDS` column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binds_ready: Option<String>,
+    /// The connector pod that is active: it holds the lease, binds and writes this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_pod: Option<String>,
+}
+
+/// The part of the status the connector pod writes (field manager `smpp-connector`), as sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorStatus {
+    /// `status.session`.
+    pub session: SessionStatus,
+    /// `status.binds`.
+    pub binds: Vec<BindStatus>,
+    /// `status.bindsReady`.
+    pub binds_ready: String,
+    /// `status.activePod`.
+    pub active_pod: String,
+}
+
+/// State of one bind of the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum BindSlotStatus {
+    /// Connecting and binding.
+    Binding,
+    /// Bound.
+    Bound,
+    /// Lost or failed; retried after its backoff.
+    Unbound,
+    /// The SMSC refused the bind (bind limit, credentials, ...); retried after its backoff.
+    Refused,
+}
+
+/// One bind of the active connector's pool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BindStatus {
+    /// 0-based index of the bind in the pool.
+    pub index: u32,
+    /// The connector pod keeping it.
+    pub pod: String,
+    /// `primary` or `backup`: the endpoint it binds to.
+    pub endpoint: EndpointRole,
+    /// `binding`, `bound`, `unbound` or `refused`.
+    pub state: BindSlotStatus,
+    /// `transceiver` or `transmitterReceiver`, while bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<BindMode>,
+    /// Since when it is in this state.
+    pub since: Time,
+    /// Submits outstanding on it at its last state change.
+    #[serde(default)]
+    pub window_in_use: u32,
+    /// Its last failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// State of the session as the platform sees it (the `operator.health` states).

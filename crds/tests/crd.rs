@@ -2,7 +2,7 @@
 
 mod schema_check;
 
-use crds::config::CredentialsSource;
+use crds::config::{CredentialsSource, LeaseBackend};
 use crds::MnoConnection;
 use kube::core::cel::{apply_defaults, Validator};
 use kube::CustomResourceExt;
@@ -73,11 +73,13 @@ fn crd_names_and_columns() {
         ("OPERATOR", 0),
         ("READY", 0),
         ("STATE", 0),
+        ("BINDS", 0),
         ("ENDPOINT", 0),
         ("TPS", 0),
         ("AGE", 0),
         ("PRIMARY", 1),
         ("BACKUP", 1),
+        ("ACTIVE", 1),
         ("MESSAGE", 1),
     ];
     let expected: Vec<(String, i32)> = expected.iter().map(|(n, p)| (n.to_string(), *p)).collect();
@@ -95,7 +97,7 @@ fn every_spec_field_is_documented() {
 
 #[test]
 fn examples_follow_the_schema_and_the_cel_rules() {
-    for name in ["mno-minimal.yaml", "mno-full.yaml"] {
+    for name in ["mno-minimal.yaml", "mno-full.yaml", "mno-standby.yaml"] {
         let object = example(name);
         let problems = schema_check::check(&schema(), &object, "");
         assert!(problems.is_empty(), "{name}: {problems:?}");
@@ -119,6 +121,7 @@ fn schema_defaults_match_the_connector_defaults() {
     assert_eq!(defaulted.spec.session.window, 64);
     assert_eq!(defaulted.spec.throttle.tps, 100);
     assert!(!defaulted.spec.suspend);
+    assert_eq!((defaulted.spec.binds, defaulted.spec.replicas), (1, 1));
     assert!(defaulted.spec.credentials.operator_management.is_some());
 }
 
@@ -130,6 +133,9 @@ fn the_schema_check_rejects_broken_objects() {
         ("/spec/bind/mode", json!("sideways")),
         ("/spec/unknownField", json!(1)),
         ("/spec/operatorId", json!("x".repeat(64))),
+        ("/spec/binds", json!(0)),
+        ("/spec/binds", json!(17)),
+        ("/spec/replicas", json!(3)),
     ];
     for (pointer, value) in cases {
         let mut object = example("mno-full.yaml");
@@ -157,7 +163,11 @@ fn set(object: &mut Value, pointer: &str, value: Value) {
 
 #[test]
 fn cel_rejects_invalid_objects() {
-    let cases: [(&str, Value, &str); 6] = [
+    let cases: [(&str, Value, &str); 10] = [
+        ("/spec/binds", json!(0), "binds must be between 1 and 16"),
+        ("/spec/binds", json!(17), "binds must be between 1 and 16"),
+        ("/spec/replicas", json!(0), "replicas must be 1 or 2"),
+        ("/spec/replicas", json!(3), "replicas must be 1 or 2"),
         (
             "/spec/backup",
             json!({"host": "smsc1.vodafone.example", "port": 3550}),
@@ -297,5 +307,63 @@ fn docs_describe_every_field() {
     assert!(
         missing.is_empty(),
         "docs/crd.md does not describe {missing:?}"
+    );
+}
+
+#[test]
+fn cel_accepts_every_bind_count_and_both_replica_counts() {
+    for binds in [1, 4, 16] {
+        for replicas in [1, 2] {
+            let mut object = example("mno-minimal.yaml");
+            set(&mut object, "/spec/binds", json!(binds));
+            set(&mut object, "/spec/replicas", json!(replicas));
+            assert_eq!(
+                cel_errors(&object, None),
+                Vec::<String>::new(),
+                "binds {binds}, replicas {replicas}"
+            );
+            assert!(schema_check::check(&schema(), &object, "").is_empty());
+        }
+    }
+}
+
+#[test]
+fn session_binds_is_spelt_spec_binds_in_the_resource() {
+    let session = &schema()["properties"]["spec"]["properties"]["session"];
+    assert!(session["properties"].get("window").is_some());
+    assert!(
+        session["properties"].get("binds").is_none(),
+        "the resource spells it spec.binds"
+    );
+    assert!(session["default"].get("binds").is_none());
+    let mut object = example("mno-minimal.yaml");
+    set(&mut object, "/spec/session", json!({"binds": 3}));
+    assert!(
+        !schema_check::check(&schema(), &object, "").is_empty(),
+        "session.binds is an unknown field of the resource"
+    );
+}
+
+#[test]
+fn render_takes_binds_and_the_lease_from_the_spec() {
+    let standby: MnoConnection =
+        serde_json::from_value(example("mno-standby.yaml")).expect("standby");
+    let config = crds::render_config(&standby).expect("renders");
+    assert_eq!(config.session.binds, 4);
+    assert_eq!(config.lease.backend, LeaseBackend::Kubernetes);
+    assert_eq!(config.lease.name, "mtn-gh-standby-connector");
+    assert_eq!(config.lease.name, crds::render::lease_name(&standby));
+    assert_eq!(config.lease.namespace, "sms");
+    assert_eq!(config.lease.identity, "", "each pod is its POD_NAME");
+
+    let mut one = standby.clone();
+    one.spec.replicas = 1;
+    one.spec.session.binds = 9;
+    let config = crds::render_config(&one).expect("renders");
+    assert_eq!(config.lease, crds::config::LeaseConfig::default());
+    assert_eq!(config.lease.backend, LeaseBackend::None);
+    assert_eq!(
+        config.session.binds, 4,
+        "spec.binds wins over session.binds"
     );
 }

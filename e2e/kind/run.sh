@@ -7,8 +7,9 @@
 # three images, installs NATS (JetStream), Redis and PostgreSQL from e2e/kind/manifests, installs
 # the chart, starts two SMSC simulators (primary and backup), applies an MnoConnection and then
 # checks: Ready; messages published and every receipt seen on sms.dlr.inbound; failover to the
-# backup (Degraded, FAILBACK) when the primary stops; failback when it returns; everything removed
-# when the resource is deleted. The cluster is deleted at the end, pass or fail.
+# backup (Degraded, FAILBACK) when the primary stops; failback when it returns; two replicas
+# (active and standby) where the standby takes over when the active pod is killed; everything
+# removed when the resource is deleted. The cluster is deleted at the end, pass or fail.
 #
 # Environment:
 #   KIND_CLUSTER   cluster name (default smpp-e2e)
@@ -89,6 +90,27 @@ wait_status() {
 }
 
 condition() { echo ".status.conditions[?(@.type==\"$1\")].status"; }
+
+# Polls until a jsonpath of the MnoConnection is set and differs from `old`; prints it.
+wait_changed() {
+  local path="$1" old="$2" what="$3" deadline=$((SECONDS + TIMEOUT)) got=""
+  while ((SECONDS < deadline)); do
+    got="$(k get mno "$MNO" -n "$NS" -o jsonpath="{$path}" 2>/dev/null || true)"
+    if [[ -n "$got" && "$got" != "$old" ]]; then
+      echo "ok: $what ($path=$got)" >&2
+      echo "$got"
+      return 0
+    fi
+    sleep 1
+  done
+  die "$what: $path is still '$got' after ${TIMEOUT}s"
+}
+
+# Names of the running connector pods of the MnoConnection, one per line.
+connector_pods() {
+  k get pods -n "$NS" -l "app.kubernetes.io/instance=$MNO" \
+    --field-selector=status.phase=Running -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}'
+}
 
 # Runs the loadgen Job under a new name and waits until it succeeds (or fails: no waiting
 # out the timeout on a failed Job).
@@ -188,6 +210,31 @@ wait_status .status.session.activeEndpoint primary "on the primary again"
 wait_status "$(condition Degraded)" False "no longer degraded"
 k get mno -n "$NS" -o wide
 run_loadgen failback
+
+log "two replicas with two binds each: waiting for an active and a ready standby"
+k patch mno "$MNO" -n "$NS" --type merge -p '{"spec":{"replicas":2,"binds":2}}'
+k rollout status -n "$NS" "deployment/$MNO-connector" --timeout="${TIMEOUT}s"
+wait_status .status.bindsReady 2/2 "both binds of the active pod up"
+wait_status "$(condition StandbyReady)" True "the standby is ready"
+wait_status "$(condition Ready)" True "ready with two replicas"
+active="$(k get mno "$MNO" -n "$NS" -o jsonpath='{.status.activePod}')"
+[[ -n "$active" ]] || die "the status names no active pod"
+connector_pods | grep -qx "$active" || die "the active pod $active is not a running connector pod"
+holder="$(k get lease "$MNO-connector" -n "$NS" -o jsonpath='{.spec.holderIdentity}')"
+[[ "$holder" == "$active" ]] || die "the Lease is held by '$holder', the status says '$active'"
+k get mno -n "$NS" -o wide
+
+log "killing the active pod $active; waiting for the standby to take over"
+k delete pod "$active" -n "$NS" --grace-period=0 --force
+taken="$(wait_changed .status.activePod "$active" "another pod is active")"
+[[ "$taken" != "$active" ]] || die "the killed pod $active is still active"
+wait_status .status.bindsReady 2/2 "both binds up again on $taken"
+wait_status .status.session.bindState BOUND "bound after the takeover"
+holder="$(k get lease "$MNO-connector" -n "$NS" -o jsonpath='{.spec.holderIdentity}')"
+[[ "$holder" == "$taken" ]] || die "the Lease is held by '$holder' after the takeover, not $taken"
+wait_status "$(condition StandbyReady)" True "a new standby is ready"
+k get mno -n "$NS" -o wide
+run_loadgen takeover
 
 log "deleting the MnoConnection; waiting until everything it owned is gone"
 uid="$(k get mno "$MNO" -n "$NS" -o jsonpath='{.metadata.uid}')"

@@ -1,10 +1,12 @@
-//! The session status the connector writes into its MnoConnection (`status.session`, through
-//! [`crate::pipeline::status_writer`]), kept up to date from the session engine's state changes and its
-//! slow-down.
+//! The status the connector writes into its MnoConnection (`status.session`, `status.binds`,
+//! `status.bindsReady`, `status.activePod`, through [`crate::pipeline::status_writer`]), kept up
+//! to date from the session engine's state changes, its binds and its slow-down.
 
 use crds::config::ConnectorConfig;
-use crds::status::{ActiveEndpoint, BindState, EndpointState, EndpointStatus};
-use crds::{SessionStatus, SlowDownState, SlowDownStatus};
+use crds::status::{
+    ActiveEndpoint, BindSlotStatus, BindState, BindStatus, EndpointState, EndpointStatus,
+};
+use crds::{ConnectorStatus, SessionStatus, SlowDownState, SlowDownStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
@@ -17,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::events::{EndpointRole, EventPublisher, HealthState, OperatorHealth};
 use crate::pipeline::metrics::Metrics;
-use crate::session::{SessionEvent, SlowDown};
+use crate::session::{BindInfo, BindSlotState, SessionEvent, SlowDown};
 
 /// Publishes an UNBOUND `operator.health` event with `reason` (at the start and at the stop);
 /// returns whether it was published (a failure is logged and returns `false`).
@@ -58,10 +60,38 @@ pub async fn next_event(
     }
 }
 
-/// Folds session events into a [`SessionStatus`].
+/// Folds session events into a [`SessionStatus`], and the pool's binds into `status.binds`.
 #[derive(Clone, Debug)]
 pub struct StatusTracker {
     status: SessionStatus,
+    pod: String,
+    configured: u32,
+    binds: Vec<BindStatus>,
+    /// The pool's binds to follow ([`HealthReporter::with_binds`]); taken by the reporter.
+    binds_feed: Option<watch::Receiver<Vec<BindInfo>>>,
+}
+
+fn time(t: std::time::SystemTime) -> Time {
+    Time(Timestamp::try_from(t).unwrap_or_else(|_| Timestamp::now()))
+}
+
+/// One bind of the pool as `status.binds[]` shows it, kept by `pod`.
+pub fn bind_status(b: &BindInfo, pod: &str) -> BindStatus {
+    BindStatus {
+        index: b.index,
+        pod: pod.to_string(),
+        endpoint: b.endpoint,
+        state: match b.state {
+            BindSlotState::Binding => BindSlotStatus::Binding,
+            BindSlotState::Bound => BindSlotStatus::Bound,
+            BindSlotState::Unbound => BindSlotStatus::Unbound,
+            BindSlotState::Refused => BindSlotStatus::Refused,
+        },
+        mode: b.mode,
+        since: time(b.since),
+        window_in_use: b.window_in_use,
+        last_error: b.last_error.clone(),
+    }
 }
 
 fn endpoint(address: String) -> EndpointStatus {
@@ -93,12 +123,42 @@ impl StatusTracker {
                 connector_ready: false,
                 slow_down: None,
             },
+            pod: pod.to_string(),
+            configured: config.session.binds,
+            binds: Vec::new(),
+            binds_feed: None,
         }
     }
 
-    /// The current status.
+    /// The current session status.
     pub fn status(&self) -> &SessionStatus {
         &self.status
+    }
+
+    /// Takes the pool's binds (one [`BindInfo`] per bind).
+    pub fn set_binds(&mut self, binds: &[BindInfo]) {
+        self.binds = binds.iter().map(|b| bind_status(b, &self.pod)).collect();
+    }
+
+    /// Binds up / binds configured, for example `3/4`.
+    pub fn binds_ready(&self) -> String {
+        let up = self
+            .binds
+            .iter()
+            .filter(|b| b.state == BindSlotStatus::Bound)
+            .count();
+        format!("{up}/{}", self.configured)
+    }
+
+    /// Everything this connector writes into the status: it is the active pod (only the
+    /// active replica runs the reporter).
+    pub fn report(&self) -> ConnectorStatus {
+        ConnectorStatus {
+            session: self.status.clone(),
+            binds: self.binds.clone(),
+            binds_ready: self.binds_ready(),
+            active_pod: self.pod.clone(),
+        }
     }
 
     fn side(&mut self, role: EndpointRole) -> Option<&mut EndpointStatus> {
@@ -188,7 +248,7 @@ impl StatusTracker {
 
 /// Follows the session: publishes an `operator.health` event per state change, sets the state
 /// gauge and the reconnect counter, and keeps the MnoConnection status (`status`) current,
-/// slow-down included.
+/// slow-down and (with [`HealthReporter::with_binds`]) the binds included.
 pub struct HealthReporter {
     /// Folds the events into the status.
     pub tracker: StatusTracker,
@@ -197,7 +257,7 @@ pub struct HealthReporter {
     /// The session's slow-down.
     pub slow_down: watch::Receiver<SlowDown>,
     /// Where the status goes (the status writer).
-    pub status: watch::Sender<Option<SessionStatus>>,
+    pub status: watch::Sender<Option<ConnectorStatus>>,
     /// The event publisher.
     pub publisher: EventPublisher,
     /// Metrics.
@@ -211,12 +271,27 @@ pub struct HealthReporter {
 }
 
 impl HealthReporter {
+    /// Also follows the pool's binds (`SessionHandle::watch_binds`) into `status.binds` and
+    /// `status.bindsReady`; without it they stay empty and `0/N`.
+    pub fn with_binds(mut self, binds: watch::Receiver<Vec<BindInfo>>) -> Self {
+        self.tracker.binds_feed = Some(binds);
+        self
+    }
+
     /// Runs until the session is gone or `shutdown`, which comes after the unbind so that
     /// the session's last events are still reported.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut bound_before = false;
         let mut bound_now = false;
         let mut slow_down_open = true;
+        let mut binds = self.tracker.binds_feed.take();
+        if let Some(feed) = binds.as_mut() {
+            let now = feed.borrow_and_update().clone();
+            if !now.is_empty() {
+                self.tracker.set_binds(&now);
+                self.status.send_replace(Some(self.tracker.report()));
+            }
+        }
         loop {
             let received = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -225,9 +300,20 @@ impl HealthReporter {
                     match changed {
                         Ok(()) => {
                             let s = *self.slow_down.borrow_and_update();
-                            self.status.send_replace(Some(self.tracker.set_slow_down(&s).clone()));
+                            self.tracker.set_slow_down(&s);
+                            self.status.send_replace(Some(self.tracker.report()));
                         }
                         Err(_) => slow_down_open = false,
+                    }
+                    continue;
+                }
+                changed = binds_changed(&mut binds) => {
+                    match changed {
+                        Some(now) => {
+                            self.tracker.set_binds(&now);
+                            self.status.send_replace(Some(self.tracker.report()));
+                        }
+                        None => binds = None,
                     }
                     continue;
                 }
@@ -269,8 +355,8 @@ impl HealthReporter {
         };
         self.metrics.set_session_state(&state, endpoint);
         tracing::info!(state = %state, endpoint, address = ?ev.address, reason = %ev.reason, "session state");
-        let status = self.tracker.apply(ev, Timestamp::now()).clone();
-        self.status.send_replace(Some(status));
+        self.tracker.apply(ev, Timestamp::now());
+        self.status.send_replace(Some(self.tracker.report()));
         // Set before the publish: the stop may end this worker while it awaits the PubAck of
         // an UNBOUND that NATS already has.
         self.unbound_published
@@ -279,6 +365,17 @@ impl HealthReporter {
             self.unbound_published.store(false, Ordering::SeqCst);
             tracing::warn!(error = %e, "cannot publish a health event");
         }
+    }
+}
+
+/// The pool's binds after their next change; `None` once the pool is gone; never with no feed.
+async fn binds_changed(feed: &mut Option<watch::Receiver<Vec<BindInfo>>>) -> Option<Vec<BindInfo>> {
+    match feed {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
     }
 }
 
@@ -411,5 +508,152 @@ mod tests {
             Some(EndpointState::Idle)
         );
         assert_eq!(s.connector_pod.as_deref(), Some("pod-1"));
+    }
+
+    fn info(index: u32, state: BindSlotState, error: Option<&str>) -> BindInfo {
+        BindInfo {
+            index,
+            endpoint: EndpointRole::Primary,
+            state,
+            mode: (state == BindSlotState::Bound).then_some(BindMode::Transceiver),
+            since: std::time::SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_secs(1_764_000_000 + u64::from(index)),
+            window_in_use: index * 2,
+            last_error: error.map(str::to_string),
+        }
+    }
+
+    fn four_binds() -> ConnectorConfig {
+        let mut c = config();
+        c.session.binds = 4;
+        c
+    }
+
+    #[test]
+    fn the_binds_are_shown_per_bind_and_counted_in_binds_ready() {
+        let mut t = StatusTracker::new(&four_binds(), "mtn-gh-connector-a");
+        let empty = t.report();
+        assert_eq!(empty.binds_ready, "0/4", "nothing reported yet");
+        assert!(empty.binds.is_empty());
+        assert_eq!(empty.active_pod, "mtn-gh-connector-a");
+
+        t.set_binds(&[
+            info(0, BindSlotState::Bound, None),
+            info(1, BindSlotState::Bound, None),
+            info(2, BindSlotState::Bound, None),
+            info(3, BindSlotState::Refused, Some("ESME_RBINDFAIL")),
+        ]);
+        let r = t.report();
+        assert_eq!(r.binds_ready, "3/4");
+        assert_eq!(r.binds.len(), 4);
+        let b = &r.binds[1];
+        assert_eq!(
+            (b.index, b.pod.as_str(), b.endpoint, b.state),
+            (
+                1,
+                "mtn-gh-connector-a",
+                EndpointRole::Primary,
+                BindSlotStatus::Bound
+            )
+        );
+        assert_eq!(b.mode, Some(BindMode::Transceiver));
+        assert_eq!(b.since.0.as_second(), 1_764_000_001);
+        assert_eq!(b.window_in_use, 2);
+        let refused = &r.binds[3];
+        assert_eq!(refused.state, BindSlotStatus::Refused);
+        assert_eq!(refused.mode, None);
+        assert_eq!(refused.last_error.as_deref(), Some("ESME_RBINDFAIL"));
+        assert_eq!(r.session, *t.status(), "the session part is the tracker's");
+
+        t.set_binds(&[
+            info(0, BindSlotState::Unbound, Some("reset")),
+            info(1, BindSlotState::Binding, None),
+            info(2, BindSlotState::Unbound, None),
+            info(3, BindSlotState::Refused, None),
+        ]);
+        assert_eq!(t.binds_ready(), "0/4");
+        let json = serde_json::to_value(t.report()).unwrap();
+        assert_eq!(json["binds"][0]["state"], "unbound");
+        assert_eq!(json["binds"][1]["state"], "binding");
+        assert_eq!(json["bindsReady"], "0/4");
+        assert_eq!(json["activePod"], "mtn-gh-connector-a");
+    }
+
+    async fn next_report(rx: &mut watch::Receiver<Option<ConnectorStatus>>) -> ConnectorStatus {
+        tokio::time::timeout(std::time::Duration::from_secs(5), rx.changed())
+            .await
+            .expect("a report in time")
+            .expect("reporter alive");
+        rx.borrow_and_update().clone().expect("a report")
+    }
+
+    #[tokio::test]
+    async fn the_reporter_writes_the_binds_as_they_change() {
+        let js = crate::test_support::jetstream().await;
+        let (stream, prefix) = crate::test_support::event_stream(&js, "health-binds").await;
+        let (events_tx, events) = broadcast::channel(8);
+        let (_slow_tx, slow_down) = watch::channel(SlowDown::default());
+        let (binds_tx, binds) = watch::channel(vec![
+            info(0, BindSlotState::Binding, None),
+            info(1, BindSlotState::Binding, None),
+        ]);
+        let (status, mut reports) = watch::channel(None);
+        let mut cfg = config();
+        cfg.session.binds = 2;
+        let reporter = HealthReporter {
+            tracker: StatusTracker::new(&cfg, "pod-b"),
+            events,
+            slow_down,
+            status,
+            publisher: crate::test_support::event_publisher(&js, &prefix),
+            metrics: Arc::new(Metrics::new()),
+            operator_id: "op".into(),
+            instance: "pod-b".into(),
+            unbound_published: Arc::new(AtomicBool::new(false)),
+        }
+        .with_binds(binds);
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(reporter.run(shutdown.clone()));
+
+        let first = next_report(&mut reports).await;
+        assert_eq!(first.binds_ready, "0/2", "the binds known at the start");
+        assert_eq!(first.binds.len(), 2);
+
+        binds_tx.send_replace(vec![
+            info(0, BindSlotState::Bound, None),
+            info(1, BindSlotState::Binding, None),
+        ]);
+        let r = next_report(&mut reports).await;
+        assert_eq!(r.binds_ready, "1/2");
+        assert_eq!(r.binds[0].state, BindSlotStatus::Bound);
+
+        events_tx
+            .send(SessionEvent::bound(
+                EndpointRole::Primary,
+                "p:1".into(),
+                BindMode::Transceiver,
+                "bound".into(),
+            ))
+            .unwrap();
+        let r = next_report(&mut reports).await;
+        assert_eq!(r.session.bind_state, BindState::Bound);
+        assert_eq!(r.binds_ready, "1/2", "a session event keeps the binds");
+        assert_eq!(r.active_pod, "pod-b");
+
+        binds_tx.send_replace(vec![
+            info(0, BindSlotState::Bound, None),
+            info(1, BindSlotState::Bound, None),
+        ]);
+        let r = next_report(&mut reports).await;
+        assert_eq!(r.binds_ready, "2/2");
+        assert_eq!(
+            r.session.bind_state,
+            BindState::Bound,
+            "and the binds keep the session"
+        );
+
+        shutdown.cancel();
+        task.await.unwrap();
+        js.delete_stream(&stream).await.unwrap();
     }
 }

@@ -1,4 +1,5 @@
-//! Writes the session part of the connector's own `MnoConnection` status (`status.session`) by
+//! Writes the connector's part of its own `MnoConnection` status (`status.session`,
+//! `status.binds`, `status.bindsReady`, `status.activePod`: a [`ConnectorStatus`]) by
 //! server-side apply under the field manager [`FIELD_MANAGER`], only when it changed.
 //!
 //! The controller owns the rest of the status (observedGeneration, conditions) under its own
@@ -8,7 +9,7 @@
 use std::time::Duration;
 
 use crds::config::StatusWriterConfig;
-use crds::{MnoConnection, SessionStatus};
+use crds::{ConnectorStatus, MnoConnection};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, Resource};
 use serde_json::json;
@@ -40,12 +41,12 @@ pub enum StatusWriteError {
     },
 }
 
-/// Writer of `status.session` of one MnoConnection.
+/// Writer of the connector's part of the status of one MnoConnection.
 pub struct StatusWriter {
     api: Api<MnoConnection>,
     namespace: String,
     name: String,
-    last_written: Option<SessionStatus>,
+    last_written: Option<ConnectorStatus>,
 }
 
 impl StatusWriter {
@@ -75,15 +76,15 @@ impl StatusWriter {
         Ok(Self::new(client, config))
     }
 
-    /// Writes `session` unless it equals what was last written; `Ok(true)` when written.
-    pub async fn write(&mut self, session: &SessionStatus) -> Result<bool, StatusWriteError> {
-        if self.last_written.as_ref() == Some(session) {
+    /// Writes `status` unless it equals what was last written; `Ok(true)` when written.
+    pub async fn write(&mut self, status: &ConnectorStatus) -> Result<bool, StatusWriteError> {
+        if self.last_written.as_ref() == Some(status) {
             return Ok(false);
         }
         let patch = json!({
             "apiVersion": MnoConnection::api_version(&()),
             "kind": MnoConnection::kind(&()),
-            "status": { "session": session },
+            "status": status,
         });
         let params = PatchParams::apply(FIELD_MANAGER).force();
         self.api
@@ -94,18 +95,18 @@ impl StatusWriter {
                 name: self.name.clone(),
                 source,
             })?;
-        self.last_written = Some(session.clone());
+        self.last_written = Some(status.clone());
         Ok(true)
     }
 
-    /// Writes every new session state published on `states` until the sender is dropped,
-    /// retrying failed writes with backoff (a newer state replaces the one being retried).
-    pub async fn run(mut self, mut states: watch::Receiver<Option<SessionStatus>>) {
+    /// Writes every new status published on `states` until the sender is dropped, retrying
+    /// failed writes with backoff (a newer status replaces the one being retried).
+    pub async fn run(mut self, mut states: watch::Receiver<Option<ConnectorStatus>>) {
         let mut delay = RETRY_INITIAL;
         loop {
             let current = states.borrow_and_update().clone();
-            if let Some(session) = current {
-                match self.write(&session).await {
+            if let Some(status) = current {
+                match self.write(&status).await {
                     Ok(_) => delay = RETRY_INITIAL,
                     Err(e) => {
                         tracing::warn!(error = %e, retry_in = ?delay, "cannot write the session status");
@@ -128,8 +129,13 @@ impl StatusWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crds::status::{ActiveEndpoint, BindState, EndpointState, EndpointStatus};
+    use crds::render::EndpointRole;
+    use crds::status::{
+        ActiveEndpoint, BindSlotStatus, BindState, BindStatus, EndpointState, EndpointStatus,
+    };
+    use crds::SessionStatus;
     use http::{Method, Request, Response};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use kube::client::Body;
     use serde_json::Value;
     use tower_test::mock::Handle;
@@ -142,7 +148,31 @@ mod tests {
         }
     }
 
-    fn session(state: BindState) -> SessionStatus {
+    fn session(state: BindState) -> ConnectorStatus {
+        let up = state == BindState::Bound;
+        let bind = |index: u32, bound: bool| BindStatus {
+            index,
+            pod: "mtn-gh-connector-1".into(),
+            endpoint: EndpointRole::Primary,
+            state: if bound {
+                BindSlotStatus::Bound
+            } else {
+                BindSlotStatus::Refused
+            },
+            mode: None,
+            since: Time(k8s_openapi::jiff::Timestamp::from_second(1_764_000_000).expect("time")),
+            window_in_use: 0,
+            last_error: None,
+        };
+        ConnectorStatus {
+            session: session_part(state),
+            binds: vec![bind(0, up), bind(1, false)],
+            binds_ready: if up { "1/2" } else { "0/2" }.into(),
+            active_pod: "mtn-gh-connector-1".into(),
+        }
+    }
+
+    fn session_part(state: BindState) -> SessionStatus {
         SessionStatus {
             bind_state: state,
             active_endpoint: if state == BindState::Bound {
@@ -250,12 +280,24 @@ mod tests {
         assert_eq!(body["kind"], "MnoConnection");
         assert_eq!(body["status"]["session"]["bindState"], "BOUND");
         assert_eq!(body["status"]["session"]["activeEndpoint"], "primary");
+        let mut keys: Vec<&String> = body["status"]
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        keys.sort();
         assert_eq!(
-            body["status"].as_object().map(|o| o.len()),
-            Some(1),
-            "only the session part"
+            keys,
+            ["activePod", "binds", "bindsReady", "session"],
+            "only the connector's part"
         );
+        assert_eq!(body["status"]["bindsReady"], "1/2");
+        assert_eq!(body["status"]["activePod"], "mtn-gh-connector-1");
+        assert_eq!(body["status"]["binds"][0]["state"], "bound");
+        assert_eq!(body["status"]["binds"][1]["state"], "refused");
+        assert_eq!(body["status"]["binds"][0]["endpoint"], "primary");
+        assert_eq!(body["status"]["binds"][0]["pod"], "mtn-gh-connector-1");
         assert_eq!(second["status"]["session"]["bindState"], "UNBOUND");
+        assert_eq!(second["status"]["bindsReady"], "0/2");
     }
 
     #[tokio::test]

@@ -2,8 +2,9 @@
 --
 --   Suspended    spec.suspend is true (the connector is scaled to zero)
 --   Progressing  no status yet, the spec's generation not yet observed, or Reconciling
---   Degraded     Stalled, bound on the backup endpoint (FAILBACK), or not Ready
---   Healthy      Ready and not Degraded
+--   Degraded     Stalled, bound on the backup endpoint (FAILBACK), no bind of the pool up,
+--                not Ready, or (spec.replicas 2) StandbyReady False: no standby to take over
+--   Healthy      Ready and not Degraded (the message says when only some binds are up)
 --
 -- Written for Argo CD's sandbox: Lua 5.1 with only the base and table libraries (no string
 -- library), so it uses nothing but comparisons, ipairs and concatenation.
@@ -33,6 +34,18 @@ end
 
 local function health(status, message)
   return { status = status, message = message }
+end
+
+-- Binds of status.binds[] that are up, and how many there are.
+local function bindsUp(status)
+  local up, total = 0, 0
+  for _, b in ipairs(status.binds or {}) do
+    total = total + 1
+    if b.state == "bound" then
+      up = up + 1
+    end
+  end
+  return up, total
 end
 
 local function evaluate(o)
@@ -72,6 +85,10 @@ local function evaluate(o)
     end
     return health("Degraded", "Bound on the backup endpoint")
   end
+  local up, total = bindsUp(status)
+  if total > 0 and up == 0 then
+    return health("Degraded", "No bind is up (0/" .. total .. "): " .. text(degraded, text(ready, "not bound")))
+  end
   if isTrue(reconciling) then
     return health("Progressing", text(reconciling, "Reconciling"))
   end
@@ -79,6 +96,13 @@ local function evaluate(o)
     return health("Progressing", "Waiting for the Ready condition")
   end
   if isTrue(ready) and not isTrue(degraded) then
+    local standby = condition(status, "StandbyReady")
+    if standby ~= nil and standby.status == "False" then
+      return health("Degraded", text(standby, "No standby connector pod to take over"))
+    end
+    if up < total then
+      return health("Healthy", text(ready, "Bound") .. " (" .. up .. " of " .. total .. " binds up)")
+    end
     return health("Healthy", text(ready, "Bound"))
   end
   if isTrue(degraded) then
