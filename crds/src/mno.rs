@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{
     BindConfig, EncodingConfig, FailoverConfig, NatsConfig, PostgresConfig, ReceiptConfig,
-    RedisConfig, RetryConfig, SessionConfig, ThrottleConfig,
+    RedisConfig, RetryConfig, SessionConfig, ThrottleConfig, TracingConfig,
 };
 use crate::status::MnoConnectionStatus;
 
@@ -49,7 +49,8 @@ use crate::status::MnoConnectionStatus;
     validation = Rule::new("!has(self.session) || !has(self.session.window) || (self.session.window >= 1 && self.session.window <= 1024)").message("session.window must be between 1 and 1024").field_path(".session.window"),
     validation = Rule::new("!has(self.throttle) || !has(self.throttle.tps) || (self.throttle.tps >= 0 && self.throttle.tps <= 100000)").message("throttle.tps must be between 0 (no limit) and 100000").field_path(".throttle.tps"),
     validation = Rule::new("!has(self.session) || !has(self.session.reconnectMaxSeconds) || !has(self.session.reconnectInitialSeconds) || self.session.reconnectMaxSeconds >= self.session.reconnectInitialSeconds").message("session.reconnectMaxSeconds must be at least reconnectInitialSeconds").field_path(".session.reconnectMaxSeconds"),
-    validation = Rule::new("!has(self.credentials) || (has(self.credentials.secretRef) ? !has(self.credentials.operatorManagement) : true)").message("credentials: set either operatorManagement or secretRef, not both").field_path(".credentials")
+    validation = Rule::new("!has(self.credentials) || (has(self.credentials.secretRef) ? !has(self.credentials.operatorManagement) : true)").message("credentials: set either operatorManagement or secretRef, not both").field_path(".credentials"),
+    validation = Rule::new("!has(self.tracing) || !has(self.tracing.samplingRatio) || (self.tracing.samplingRatio >= 0.0 && self.tracing.samplingRatio <= 1.0)").message("tracing.samplingRatio must be between 0 and 1").field_path(".tracing.samplingRatio")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MnoConnectionSpec {
@@ -119,6 +120,10 @@ pub struct MnoConnectionSpec {
     /// The connector pod: image, resources, scheduling, extra environment, log settings.
     #[serde(default)]
     pub connector: ConnectorPodSpec,
+    /// Distributed tracing of every message (OpenTelemetry OTLP/HTTP); off unless an
+    /// endpoint is set.
+    #[serde(default)]
+    pub tracing: TracingConfig,
     /// Scale the connector to zero (unbinds from the SMSC) while keeping the resource.
     #[serde(default)]
     pub suspend: bool,

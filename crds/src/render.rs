@@ -5,7 +5,7 @@ use kube::ResourceExt;
 
 use crate::config::{
     defaults, ConnectorConfig, CredentialsSource, Endpoint, HttpConfig, LeaseBackend, LeaseConfig,
-    LogFormat, LoggingConfig, SessionConfig, StatusWriterConfig, TlsConfig, TracingConfig,
+    LogFormat, LoggingConfig, SessionConfig, StatusWriterConfig, TlsConfig,
 };
 use crate::mno::{EndpointSpec, MnoConnection};
 
@@ -142,7 +142,7 @@ pub fn render_config(mno: &MnoConnection) -> Result<ConnectorConfig, RenderError
             format: LogFormat::Json,
             level: spec.connector.log_level.clone(),
         },
-        tracing: TracingConfig::default(),
+        tracing: spec.tracing.clone(),
     };
     let problems = config.validate();
     if problems.is_empty() {

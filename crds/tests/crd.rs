@@ -163,7 +163,17 @@ fn set(object: &mut Value, pointer: &str, value: Value) {
 
 #[test]
 fn cel_rejects_invalid_objects() {
-    let cases: [(&str, Value, &str); 10] = [
+    let cases: [(&str, Value, &str); 12] = [
+        (
+            "/spec/tracing/samplingRatio",
+            json!(1.5),
+            "samplingRatio must be between 0 and 1",
+        ),
+        (
+            "/spec/tracing/samplingRatio",
+            json!(-0.1),
+            "samplingRatio must be between 0 and 1",
+        ),
         ("/spec/binds", json!(0), "binds must be between 1 and 16"),
         ("/spec/binds", json!(17), "binds must be between 1 and 16"),
         ("/spec/replicas", json!(0), "replicas must be 1 or 2"),

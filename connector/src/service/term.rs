@@ -109,7 +109,11 @@ impl Term {
             instance: shared.instance.clone(),
             unbound_published: shared.unbound_published.clone(),
         };
-        workers.spawn(health.run(receive_stop.clone()));
+        workers.spawn(
+            health
+                .with_binds(session.watch_binds())
+                .run(receive_stop.clone()),
+        );
         let receipts = Arc::new(ReceiptEvents::from_config(
             config,
             shared.writer.clone(),
