@@ -5,6 +5,8 @@
 //! window is shared (Redis reachable), and the session is bound, or the replica is a standby
 //! (warm, waiting for the lease); otherwise 503. Both bodies are JSON, `/ready`'s names the
 //! replica's `role` (`single`, `active` or `standby`).
+//! `/status` is what `kubectl mno status` shows: the binds, the window, the rate of the last
+//! minute, the receipts pending, the last transitions and errors (JSON, [`StatusReport`]).
 //! `/ready`'s body also reports the session's slow-down after throttling answers (`slowdown`);
 //! a slow-down does not make the connector unready.
 
@@ -21,6 +23,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::pipeline::activity::{Activity, ActivityReport};
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::throttle::{Throttle, ThrottleState};
 use crate::session::{SessionHandle, SlowDownSnapshot};
@@ -70,6 +73,53 @@ pub struct AppState {
     pub session: watch::Receiver<Option<SessionHandle>>,
     /// The replica's role.
     pub role: watch::Receiver<Role>,
+    /// What `/status` reports besides the session; `None`: `/status` answers 404.
+    pub status: Option<StatusSource>,
+}
+
+/// The sources of `/status` that are not the session.
+#[derive(Clone)]
+pub struct StatusSource {
+    /// The operator.
+    pub operator_id: String,
+    /// This connector instance (the pod).
+    pub pod: String,
+    /// `throttle.tps` (0: no limit).
+    pub tps_limit: u32,
+    /// The recent activity.
+    pub activity: Arc<Activity>,
+}
+
+/// The `/status` body: what `kubectl mno status` shows of a connector.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    /// The operator.
+    pub operator_id: String,
+    /// The pod.
+    pub pod: String,
+    /// `single`, `active` or `standby`.
+    pub role: String,
+    /// Whether the session is bound.
+    pub bound: bool,
+    /// The binds of the pool (none on a standby).
+    pub binds: Vec<crds::status::BindStatus>,
+    /// Requests outstanding over every bind.
+    pub window_in_use: u64,
+    /// The window over every bind (`session.window` × binds).
+    pub window_size: u64,
+    /// `throttle.tps` (0: no limit).
+    pub tps_limit: u32,
+    /// Submits answered per second over the last minute.
+    pub rate_last_minute: f64,
+    /// Receipts kept while they match no submit yet.
+    pub receipts_pending: i64,
+    /// The slow-down after throttling answers, while bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slowdown: Option<SlowDownReport>,
+    /// Transitions, errors, reconnects.
+    #[serde(flatten)]
+    pub activity: ActivityReport,
 }
 
 /// The `/ready` body.
@@ -178,6 +228,40 @@ async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     (code, Json(body))
 }
 
+async fn status(State(s): State<AppState>) -> axum::response::Response {
+    let Some(src) = &s.status else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let session = s.session.borrow().clone();
+    let activity = src.activity.report(chrono::Utc::now());
+    let (binds, window_size, free) = match &session {
+        Some(h) => (
+            h.binds()
+                .iter()
+                .map(|b| crate::pipeline::health::bind_status(b, &src.pod))
+                .collect(),
+            h.window_size() as u64,
+            h.free_window() as u64,
+        ),
+        None => (Vec::new(), 0, 0),
+    };
+    let report = StatusReport {
+        operator_id: src.operator_id.clone(),
+        pod: src.pod.clone(),
+        role: s.role.borrow().label().into(),
+        bound: *s.bound.borrow(),
+        binds,
+        window_in_use: window_size.saturating_sub(free),
+        window_size,
+        tps_limit: src.tps_limit,
+        rate_last_minute: (activity.submits_last_minute as f64 / 60.0 * 10.0).round() / 10.0,
+        receipts_pending: s.metrics.pending_receipts.get(),
+        slowdown: session.as_ref().map(|h| h.slow_down().into()),
+        activity,
+    };
+    (StatusCode::OK, Json(report)).into_response()
+}
+
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(
@@ -194,6 +278,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/status", get(status))
         .with_state(state)
 }
 
@@ -256,6 +341,7 @@ mod tests {
             throttle: Some(shared),
             session: watch::channel(None).1,
             role: role_rx,
+            status: None,
         };
         let (base, stop) = start(state.clone()).await;
         let client = reqwest::Client::new();
@@ -342,6 +428,7 @@ mod tests {
             throttle: None,
             session: watch::channel(None).1,
             role: watch::channel(Role::Single).1,
+            status: None,
         };
         let (base, stop) = start(state).await;
         let r = reqwest::get(format!("{base}/ready")).await.unwrap();
@@ -375,6 +462,7 @@ mod tests {
             throttle: Some(degraded),
             session: watch::channel(None).1,
             role: watch::channel(Role::Single).1,
+            status: None,
         };
         let (base, stop) = start(state).await;
         let client = reqwest::Client::new();
@@ -394,6 +482,62 @@ mod tests {
         assert_eq!(body.throttle, "degraded");
         assert!(body.postgres.starts_with("error"), "{}", body.postgres);
         assert_eq!(body.nats, "unchecked");
+        let _ = stop.send(());
+    }
+
+    #[tokio::test]
+    async fn status_reports_the_role_the_rate_and_the_last_errors_and_transitions() {
+        let activity = Arc::new(Activity::default());
+        let now = chrono::Utc::now();
+        for _ in 0..120 {
+            activity.submitted(now, 0);
+        }
+        activity.submitted(now, 0x58);
+        activity.transition(now, "BOUND", "primary", "bound to the primary (1/1 binds)");
+        activity.reconnect(now);
+        let metrics = Arc::new(Metrics::new());
+        metrics.pending_receipts.set(3);
+        let (_bound_tx, bound_rx) = watch::channel(false);
+        let state = AppState {
+            metrics,
+            bound: bound_rx,
+            nats: None,
+            postgres: None,
+            throttle: None,
+            session: watch::channel(None).1,
+            role: watch::channel(Role::Standby).1,
+            status: Some(StatusSource {
+                operator_id: "mtn-gh".into(),
+                pod: "mtn-gh-connector-0".into(),
+                tps_limit: 200,
+                activity,
+            }),
+        };
+        let (base, stop) = start(state.clone()).await;
+        let r = reqwest::get(format!("{base}/status")).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let body: StatusReport = r.json().await.unwrap();
+        assert_eq!(body.operator_id, "mtn-gh");
+        assert_eq!(body.role, "standby");
+        assert!(
+            !body.bound && body.binds.is_empty(),
+            "a standby has no binds"
+        );
+        assert_eq!(body.tps_limit, 200);
+        assert_eq!(body.rate_last_minute, 2.0, "121 submits over 60 s");
+        assert_eq!(body.receipts_pending, 3);
+        assert_eq!(body.activity.last_errors[0].name, "ESME_RTHROTTLED");
+        assert_eq!(body.activity.transitions[0].state, "BOUND");
+        assert_eq!(body.activity.reconnects_last_hour, 1);
+        let _ = stop.send(());
+
+        let none = AppState {
+            status: None,
+            ..state
+        };
+        let (base, stop) = start(none).await;
+        let r = reqwest::get(format!("{base}/status")).await.unwrap();
+        assert_eq!(r.status(), 404);
         let _ = stop.send(());
     }
 }

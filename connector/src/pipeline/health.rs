@@ -17,6 +17,7 @@ use chrono::Utc;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::pipeline::activity::Activity;
 use crate::pipeline::events::{EndpointRole, EventPublisher, HealthState, OperatorHealth};
 use crate::pipeline::metrics::Metrics;
 use crate::session::{BindInfo, BindSlotState, SessionEvent, SlowDown};
@@ -268,6 +269,8 @@ pub struct HealthReporter {
     pub instance: String,
     /// Whether the last health event sent says UNBOUND (the final one is then not repeated).
     pub unbound_published: Arc<AtomicBool>,
+    /// The recent transitions and reconnects, for `/status`.
+    pub activity: Arc<Activity>,
 }
 
 impl HealthReporter {
@@ -326,6 +329,7 @@ impl HealthReporter {
             let bound = ev.endpoint.is_some();
             if bound && bound_before && !bound_now {
                 self.metrics.reconnects_total.inc();
+                self.activity.reconnect(Utc::now());
             }
             bound_before |= bound;
             bound_now = bound;
@@ -354,6 +358,8 @@ impl HealthReporter {
             None => "none",
         };
         self.metrics.set_session_state(&state, endpoint);
+        self.activity
+            .transition(health.at, &state, endpoint, &ev.reason);
         tracing::info!(state = %state, endpoint, address = ?ev.address, reason = %ev.reason, "session state");
         self.tracker.apply(ev, Timestamp::now());
         self.status.send_replace(Some(self.tracker.report()));
@@ -610,6 +616,7 @@ mod tests {
             operator_id: "op".into(),
             instance: "pod-b".into(),
             unbound_published: Arc::new(AtomicBool::new(false)),
+            activity: Arc::new(Activity::default()),
         }
         .with_binds(binds);
         let shutdown = CancellationToken::new();

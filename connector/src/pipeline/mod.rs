@@ -1,6 +1,7 @@
 //! The platform side: dispatch commands from JetStream in, submit outcomes and receipts out as
 //! events, the TPS budget in Redis, health and status, credentials and metrics.
 
+pub mod activity;
 pub mod command;
 pub mod credentials;
 pub mod dispatcher;

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::pipeline::activity::Activity;
 use crate::pipeline::command::ValidCommand;
 use crate::pipeline::events::{DeliveryStatus, DlrEvent, EventPublisher, Segment};
 use crate::pipeline::intake::{self, Accepted};
@@ -53,6 +54,8 @@ pub struct SubmitFlow {
     pub db: DbHealth,
     /// Cancelled when the service stops: no new segment is sent after it.
     pub stopping: CancellationToken,
+    /// The recent submits and their errors, for `/status`.
+    pub activity: Arc<Activity>,
 }
 
 /// A commit failed and neither a commit nor the write probe succeeded since: nothing is sent
@@ -187,6 +190,7 @@ impl SubmitFlow {
         match result {
             Ok(outcome) => {
                 self.metrics.submit(outcome.status.0);
+                self.activity.submitted(Utc::now(), outcome.status.0);
                 if let Some(published) = published {
                     // The first write of the submit_sm: now minus its response latency (an
                     // upper bound: it includes the wake-up after the response).
@@ -205,6 +209,7 @@ impl SubmitFlow {
             Err(e) => {
                 if let Some(status) = e.status() {
                     self.metrics.submit(status.0);
+                    self.activity.submitted(Utc::now(), status.0);
                 }
                 if matches!(
                     e,

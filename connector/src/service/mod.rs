@@ -19,8 +19,9 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{AppState, Role};
+use crate::http::{AppState, Role, StatusSource};
 use crate::lease::{self, Lease, LeaseSettings};
+use crate::pipeline::activity::Activity;
 use crate::pipeline::credentials::CredentialsStore;
 use crate::pipeline::events::EventPublisher;
 use crate::pipeline::health::publish_unbound;
@@ -85,6 +86,8 @@ struct Shared {
     bound: watch::Sender<bool>,
     /// The current term's session.
     session: watch::Sender<Option<SessionHandle>>,
+    /// The recent activity (`/status`).
+    activity: Arc<Activity>,
 }
 
 /// Runs the connector until `shutdown` resolves, then stops gracefully: stop pulling, finish
@@ -137,6 +140,7 @@ pub async fn run(
     } else {
         Role::Single
     });
+    let activity = Arc::new(Activity::default());
     let http_stop = CancellationToken::new();
     let http = tokio::spawn(crate::http::serve(
         http_addr,
@@ -148,6 +152,12 @@ pub async fn run(
             throttle: Some(throttle.clone()),
             session: session_rx,
             role: role_rx,
+            status: Some(StatusSource {
+                operator_id: op.clone(),
+                pod: instance.clone(),
+                tps_limit: config.throttle.tps,
+                activity: activity.clone(),
+            }),
         },
         http_stop.clone().cancelled_owned(),
         None,
@@ -173,6 +183,7 @@ pub async fn run(
         unbound_published: Arc::new(AtomicBool::new(false)),
         bound,
         session,
+        activity,
     };
     let stopping = CancellationToken::new();
     tokio::spawn({

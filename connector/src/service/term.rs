@@ -108,6 +108,7 @@ impl Term {
             operator_id: op.clone(),
             instance: shared.instance.clone(),
             unbound_published: shared.unbound_published.clone(),
+            activity: shared.activity.clone(),
         };
         workers.spawn(
             health
@@ -158,6 +159,7 @@ impl Term {
             id_forms: shared.id_forms.clone(),
             db: shared.db.clone(),
             stopping: stop.clone(),
+            activity: shared.activity.clone(),
         });
         let dispatcher = Dispatcher {
             puller: DispatchPuller::new(
