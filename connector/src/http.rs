@@ -23,11 +23,12 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::pipeline::activity::{Activity, ActivityReport};
+use crate::pipeline::activity::Activity;
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::throttle::{Throttle, ThrottleState};
 use crate::session::{SessionHandle, SlowDownSnapshot};
 use crate::store::WriteProbe;
+pub use crds::report::{SlowDownReport, StatusReport};
 
 /// The replica's part in an active/standby pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,38 +91,6 @@ pub struct StatusSource {
     pub activity: Arc<Activity>,
 }
 
-/// The `/status` body: what `kubectl mno status` shows of a connector.
-#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusReport {
-    /// The operator.
-    pub operator_id: String,
-    /// The pod.
-    pub pod: String,
-    /// `single`, `active` or `standby`.
-    pub role: String,
-    /// Whether the session is bound.
-    pub bound: bool,
-    /// The binds of the pool (none on a standby).
-    pub binds: Vec<crds::status::BindStatus>,
-    /// Requests outstanding over every bind.
-    pub window_in_use: u64,
-    /// The window over every bind (`session.window` × binds).
-    pub window_size: u64,
-    /// `throttle.tps` (0: no limit).
-    pub tps_limit: u32,
-    /// Submits answered per second over the last minute.
-    pub rate_last_minute: f64,
-    /// Receipts kept while they match no submit yet.
-    pub receipts_pending: i64,
-    /// The slow-down after throttling answers, while bound.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slowdown: Option<SlowDownReport>,
-    /// Transitions, errors, reconnects.
-    #[serde(flatten)]
-    pub activity: ActivityReport,
-}
-
 /// The `/ready` body.
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Readiness {
@@ -140,27 +109,6 @@ pub struct Readiness {
     /// The session's slow-down; absent when the session is not checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slowdown: Option<SlowDownReport>,
-}
-
-/// The slow-down part of `/ready`'s body.
-#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SlowDownReport {
-    /// `none`, `throttled`, `queueFull` or `throttledQueueFull`.
-    pub state: String,
-    /// When the slow-down began (RFC 3339), while slowed down.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
-    /// The send rate limit in submits per second, while throttled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<f64>,
-    /// The rate limit relative to the rate before throttling (1 when not limited).
-    pub rate_factor: f64,
-    /// The current queue-full pause in milliseconds, while the queue is full.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queue_full_pause_ms: Option<u64>,
-    /// Seconds paused after queue-full answers since the start.
-    pub paused_seconds_total: f64,
 }
 
 impl From<SlowDownSnapshot> for SlowDownReport {

@@ -6,6 +6,7 @@ pub mod crdgen;
 pub mod lease;
 pub mod mno;
 pub mod render;
+pub mod report;
 pub mod status;
 
 pub use config::ConnectorConfig;

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+pub use crds::report::{ActivityReport, SubmitFailure, Transition};
 
 use crate::protocol::codec::CommandStatus;
 
@@ -15,46 +15,6 @@ use crate::protocol::codec::CommandStatus;
 const TRANSITIONS: usize = 20;
 /// Submit errors kept.
 const ERRORS: usize = 10;
-
-/// A health transition (an `operator.health` event sent).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Transition {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// `BOUND`, `FAILBACK` or `UNBOUND`.
-    pub state: String,
-    /// `primary`, `backup` or `none`.
-    pub endpoint: String,
-    /// Why (the event's `reason`).
-    pub reason: String,
-}
-
-/// A submit answered with an error status.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SubmitFailure {
-    /// When the response came.
-    pub at: DateTime<Utc>,
-    /// The command_status, `0x00000058`.
-    pub command_status: String,
-    /// Its name (`ESME_RTHROTTLED`), or `vendor-specific`.
-    pub name: String,
-}
-
-/// A snapshot of the activity.
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ActivityReport {
-    /// The last transitions, newest first.
-    pub transitions: Vec<Transition>,
-    /// The last submit errors, newest first.
-    pub last_errors: Vec<SubmitFailure>,
-    /// Submits answered (any status) in the last 60 seconds.
-    pub submits_last_minute: u64,
-    /// Bound again after UNBOUND, in the last hour.
-    pub reconnects_last_hour: u64,
-}
 
 #[derive(Default)]
 struct Inner {
