@@ -13,6 +13,7 @@ pub mod image_policy;
 pub mod leader;
 pub mod metrics;
 pub mod network_policy;
+pub mod plugin;
 pub mod reconcile;
 pub mod settings;
 pub mod spec_check;

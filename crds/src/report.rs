@@ -47,7 +47,7 @@ pub struct ActivityReport {
 }
 
 /// The slow-down part of `/ready`'s body.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SlowDownReport {
     /// `none`, `throttled`, `queueFull` or `throttledQueueFull`.
@@ -68,7 +68,7 @@ pub struct SlowDownReport {
 }
 
 /// The `/status` body: what `kubectl mno status` shows of a connector.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusReport {
     /// The operator.
