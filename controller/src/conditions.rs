@@ -255,6 +255,8 @@ pub enum Transition {
     FailedBack(String),
     /// The connector lost every session.
     Unbound(String),
+    /// Bound again after being unbound.
+    Bound(String),
     /// The resource became Stalled.
     Stalled {
         /// Reason of the Stalled condition.
@@ -287,6 +289,9 @@ pub fn transitions(old: &[Condition], new: &[Condition]) -> Vec<Transition> {
     }
     if is(new_degraded, "True", "Unbound") && !is(old_degraded, "True", "Unbound") {
         out.push(Transition::Unbound(message(new_degraded)));
+    }
+    if is(old_degraded, "True", "Unbound") && is(new_ready, "True", "Bound") {
+        out.push(Transition::Bound(message(new_ready)));
     }
     let new_stalled = find(new, ct::STALLED);
     if let Some(s) = new_stalled.filter(|c| c.status == "True") {

@@ -32,6 +32,8 @@ pub struct Context {
     pub peers: Option<Store<MnoConnection>>,
     /// Publishes events on MnoConnections.
     pub recorder: Recorder,
+    /// At most one event per object and reason per minute.
+    pub events: crate::events::EventGate,
     /// Controller metrics.
     pub metrics: Arc<Metrics>,
     /// Consecutive failures per object (`namespace/name`), for the retry backoff.
@@ -72,6 +74,7 @@ impl Context {
     ) -> Self {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            events: crate::events::EventGate::default(),
             client,
             default_image: default_image.to_string(),
             image_policy: ImagePolicy::or_default_image::<&str>(&[], default_image)

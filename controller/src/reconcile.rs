@@ -61,6 +61,7 @@ pub fn error_policy(mno: Arc<MnoConnection>, error: &Error, ctx: Arc<Context>) -
 async fn reconcile_inner(mno: &MnoConnection, ctx: &Context) -> Result<Action> {
     if mno.meta().deletion_timestamp.is_some() {
         // Children go with their owner reference; nothing outside Kubernetes to clean.
+        ctx.events.forget(&key(mno));
         return Ok(Action::await_change());
     }
     let namespace = mno.namespace().ok_or(Error::MissingMetadata("namespace"))?;
@@ -269,7 +270,7 @@ where
         tracing::info!(object = %key(mno), kind = %K::kind(&()), name = %live.name_any(), ?outcome, "child applied");
     }
     if let Some(event) = events::for_child(&K::kind(&()), &live.name_any(), outcome) {
-        publish(ctx, mno, &event).await;
+        publish(ctx, mno, event).await;
     }
     Ok(live)
 }
@@ -321,6 +322,9 @@ async fn update_status(
     observed: Observed,
 ) -> Result<()> {
     let existing = mno.status.clone().unwrap_or_default();
+    for event in ctx.events.refusals(&key(mno), &existing.binds) {
+        publish(ctx, mno, event).await;
+    }
     let generation = mno.meta().generation;
     let mut desired = conditions::derive(phase, observed.rollout, existing.session.as_ref());
     desired.extend(conditions::standby(
@@ -353,13 +357,16 @@ async fn update_status(
     apply::retry_conflicts(&name, || api.patch_status(&name, &params, &patch)).await?;
     for transition in conditions::transitions(&existing.conditions, &merged) {
         tracing::info!(object = %key(mno), ?transition, "state transition");
-        publish(ctx, mno, &events::for_transition(&transition)).await;
+        publish(ctx, mno, events::for_transition(&transition)).await;
     }
     Ok(())
 }
 
-async fn publish(ctx: &Context, mno: &MnoConnection, event: &Event) {
-    if let Err(e) = ctx.recorder.publish(event, &mno.object_ref(&())).await {
+async fn publish(ctx: &Context, mno: &MnoConnection, event: Event) {
+    let Some(event) = ctx.events.admit(&key(mno), event, (ctx.clock)()) else {
+        return;
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &mno.object_ref(&())).await {
         tracing::warn!(object = %key(mno), reason = %event.reason, error = %e, "cannot publish event");
     }
 }
