@@ -309,8 +309,8 @@ async fn two_replicas_report_a_missing_standby_until_both_pods_are_ready() {
     let role = h.fake.get(ROLE).expect("role");
     assert_eq!(
         role["rules"].as_array().map(Vec::len),
-        Some(2),
-        "no lease rules"
+        Some(4),
+        "one replica keeps its Lease rules (it holds the Lease too)"
     );
     h.roll_out();
     h.reconcile(&one).await.expect("rolled out");

@@ -159,12 +159,11 @@ pub fn lease_name(mno: &MnoConnection) -> String {
     format!("{}-connector", mno.name_any())
 }
 
-/// With `spec.replicas: 2` a Kubernetes Lease in the resource's namespace, each pod
-/// identified by its `POD_NAME`; with one replica no lease (always active).
+/// A Kubernetes Lease in the resource's namespace, each pod identified by its `POD_NAME`,
+/// whatever `spec.replicas` says: with one replica too, so that a change to two replicas finds
+/// the running pod holding the Lease (the new pods come up standby) and a pod being replaced
+/// never binds beside its successor.
 fn lease(mno: &MnoConnection, namespace: &str) -> LeaseConfig {
-    if mno.spec.replicas < 2 {
-        return LeaseConfig::default();
-    }
     LeaseConfig {
         backend: LeaseBackend::Kubernetes,
         name: lease_name(mno),

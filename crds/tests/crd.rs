@@ -370,8 +370,9 @@ fn render_takes_binds_and_the_lease_from_the_spec() {
     one.spec.replicas = 1;
     one.spec.session.binds = 9;
     let config = crds::render_config(&one).expect("renders");
-    assert_eq!(config.lease, crds::config::LeaseConfig::default());
-    assert_eq!(config.lease.backend, LeaseBackend::None);
+    // One replica holds the Lease too: a later change to two finds it the holder.
+    assert_eq!(config.lease.backend, LeaseBackend::Kubernetes);
+    assert_eq!(config.lease.name, "mtn-gh-standby-connector");
     assert_eq!(
         config.session.binds, 4,
         "spec.binds wins over session.binds"
