@@ -6,6 +6,14 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
 }
 
+/// Owned (key, value) pairs of an environment, as `std::env::vars()` gives them.
+pub fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// NATS of this machine.
 pub const NATS_URL: &str = "nats://127.0.0.1:4222";
 /// Redis of this machine.

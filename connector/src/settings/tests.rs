@@ -1,13 +1,7 @@
 use super::*;
+use crate::test_support::env;
 
 const MINIMAL: &str = "operatorId: mtn-gh\nprimary:\n  host: smsc1.example\n  port: 2775\ncredentials:\n  source: file\n  path: /etc/smpp/creds.json\n";
-
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 #[test]
 fn minimal_file_gets_the_defaults() {
