@@ -6,9 +6,11 @@
 #      bare ceiling, submit path (no receipts, no TPS limit), full path with receipts,
 #      CPU time per message, peak RSS, and p99 latencies at a steady 1,000 msg/s
 #   4. Kannel through its HTTP interface to smsc-sim (e2e/bench/kannel.sh), and our ratio
+#   5. tracing (not in the default set): CPU per message at a steady 1,000 msg/s with tracing
+#      off and on at 10 % sampling (OTLP/HTTP to a sink that accepts and drops), alternated
 #
 # Usage: e2e/bench/run.sh [--runs N] [--count N] [--only LIST] [--out DIR]
-#   --only takes a comma-separated subset of: criterion,session,connector,kannel
+#   --only takes a comma-separated subset of: criterion,session,connector,kannel,tracing
 # Environment: BENCH_SKIP_BUILD=1 (use built binaries), BENCH_CRITERION_ARGS (passed to
 # criterion, default "--warm-up-time 1 --measurement-time 3 --noplot"), BENCH_WINDOW (256),
 # BENCH_RECEIPT_DELAY_MS (100), NATS_URL, REDIS_URL, DATABASE_URL.
@@ -54,7 +56,7 @@ SUMMARY=$OUT/summary.txt
 : >"$SUMMARY"
 say() { printf '%s\n' "$*" | tee -a "$SUMMARY"; }
 
-SIM_PID="" CONN_PID=""
+SIM_PID="" CONN_PID="" TRACING_YAML=""
 cleanup() {
   local rc=$?
   [[ -n $CONN_PID ]] && stop_pid "$CONN_PID" 30
@@ -168,6 +170,7 @@ postgres: {url: "$DATABASE_URL", migrate: true}
 http: {address: "127.0.0.1:$HTTP_PORT"}
 statusWriter: {enabled: false}
 logging: {format: text, level: warn}
+$TRACING_YAML
 YAML
   "$BENCH_BIN/smpp-connector" --config "$OUT/connector-$tag.yaml" >"$OUT/connector-$tag.log" 2>&1 &
   CONN_PID=$!
@@ -212,7 +215,7 @@ connector_run() {
   case $mode in
     submit) flags=(--count "$COUNT" --no-receipts --wait acked) ;;
     full) flags=(--count "$COUNT" --wait receipts) ;;
-    steady) flags=(--count "$STEADY_COUNT" --rate "$STEADY_RATE" --wait receipts) ;;
+    steady | traced | untraced) flags=(--count "$STEADY_COUNT" --rate "$STEADY_RATE" --wait receipts) ;;
   esac
   if ! start_connector "$tag"; then
     stop_connector
@@ -322,6 +325,42 @@ kib_to_mib() {
   if [[ $1 == null ]]; then echo null; else awk -v k="$1" 'BEGIN { print k / 1024 }'; fi
 }
 
+# ---- 5. tracing -----------------------------------------------------------------------------
+run_tracing() {
+  say ""
+  say "## tracing off vs on (10 % sampling, OTLP/HTTP protobuf to a sink), steady $STEADY_RATE msg/s with receipts"
+  if ! connector_ready; then
+    say "tracing: NOT RUN: $CONNECTOR_READY_REASON"
+    return 0
+  fi
+  local sink_port sink_pid i
+  sink_port=$(free_port)
+  python3 - "$sink_port" >"$OUT/otlp-sink.log" 2>&1 <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Sink(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+PY
+  sink_pid=$!
+  : >"$OUT/connector.jsonl"
+  for ((i = 1; i <= RUNS; i++)); do
+    TRACING_YAML="" connector_run untraced "$i"
+    TRACING_YAML="tracing: {endpoint: \"http://127.0.0.1:$sink_port\", samplingRatio: 0.1}" connector_run traced "$i"
+  done
+  kill "$sink_pid" 2>/dev/null || true
+  say "tracing off: CPU $(fmt_num 3 "$(cmedian untraced .cpuMsPerMsg)") ms/msg [$(jq -r 'select(.mode == "untraced") | .cpuMsPerMsg' "$OUT/connector.jsonl" | xargs printf '%.3f ')]"
+  say "tracing on, 10 %: CPU $(fmt_num 3 "$(cmedian traced .cpuMsPerMsg)") ms/msg [$(jq -r 'select(.mode == "traced") | .cpuMsPerMsg' "$OUT/connector.jsonl" | xargs printf '%.3f ')]"
+  say "  ratio on/off $(ratio "$(cmedian traced .cpuMsPerMsg)" "$(cmedian untraced .cpuMsPerMsg)")"
+}
+
 # ---- 4. Kannel ----------------------------------------------------------------------------
 run_kannel() {
   say ""
@@ -342,6 +381,7 @@ wants criterion && run_criterion
 wants session && run_session
 wants connector && run_connector
 wants kannel && run_kannel
+wants tracing && run_tracing
 
 say ""
 say "## ratios (medians)"
