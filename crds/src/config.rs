@@ -50,7 +50,7 @@ pub struct ConnectorConfig {
     /// PostgreSQL (correlations).
     #[serde(default)]
     pub postgres: PostgresConfig,
-    /// HTTP endpoints (`/health`, `/ready`, `/metrics`).
+    /// HTTP endpoints (`/health`, `/ready`, `/metrics`, `/status`).
     #[serde(default)]
     pub http: HttpConfig,
     /// Writing the session status into the MnoConnection (only inside Kubernetes).
@@ -578,7 +578,7 @@ impl Default for PostgresConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Listen address of `/health`, `/ready` and `/metrics`.
+    /// Listen address of `/health`, `/ready`, `/metrics` and `/status`.
     #[serde(default = "defaults::http_address")]
     pub address: String,
 }
