@@ -116,7 +116,8 @@ struct State<'c> {
     pacer: Pacer,
     /// The per-bind TPS cap, if configured.
     cap: Option<BindRate>,
-    /// The pool's hand-out board: takes a queued submit only while no bind has more room.
+    /// The pool's hand-out board: takes a queued submit only while no other bind has much
+    /// more room.
     seat: Option<Seat>,
     /// The pacer's paused time already recorded in the meter.
     paused_recorded: Duration,
@@ -386,7 +387,8 @@ impl State<'_> {
     }
 
     /// Whether this link, able to write now, takes the next queued submit: no other bind of
-    /// the pool has more free places (a link outside a pool always takes).
+    /// the pool has more free places, beyond the board's slack (a link outside a pool always
+    /// takes).
     fn may_take(&self) -> bool {
         self.seat.as_ref().is_none_or(|s| s.may_take(self.free()))
     }
