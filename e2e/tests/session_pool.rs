@@ -231,11 +231,11 @@ async fn the_tps_limit_holds_over_four_binds_in_every_second_at_the_smsc() {
         per_second.values().all(|n| *n <= 404),
         "per second: {per_second:?}"
     );
-    // The total close to 4,000 over the 10 s. (The sliding window's steady rate is at least
-    // 97 % of the limit; a run sometimes dips to 336/s, the limit less the pool's window, for
-    // a few seconds, before the hand-out board too: see BENCHMARKS.md, issue 12.)
+    // The total close to 4,000 for the 10 s (the sliding window's steady rate is at least 97 %
+    // of the limit), plus the submits under way at the end. A single aligned second may count
+    // less than 400 while the total is full: the grants' phase against the aligned seconds.
     let total: u64 = per_second.values().sum();
-    let (least, most) = (0.9 * 400.0 * span, 404.0 * (span + 1.0));
+    let (least, most) = (0.95 * 400.0 * span, 404.0 * (span + 1.0));
     assert!(
         (least..=most).contains(&(total as f64)),
         "{total} in {span:.1} s: {per_second:?}"
