@@ -2,6 +2,7 @@
 # Every benchmark of the project in one command, with medians (BENCHMARKS.md, docs/benchmarks.md):
 #   1. criterion micro-benchmarks: cargo bench -p connector --benches
 #   2. the session benchmark: e2e binary session-bench, window 1/10/64/256, 0 and 50 ms responses
+#      (pool: one bind against a pool of 4, window 16 each, 20 ms responses, side by side)
 #   3. the connector end to end against smsc-sim and the local NATS, Redis and PostgreSQL:
 #      bare ceiling, submit path (no receipts, no TPS limit), full path with receipts,
 #      CPU time per message, peak RSS, and p99 latencies at a steady 1,000 msg/s
@@ -10,7 +11,7 @@
 #      off and on at 10 % sampling (OTLP/HTTP to a sink that accepts and drops), alternated
 #
 # Usage: e2e/bench/run.sh [--runs N] [--count N] [--only LIST] [--out DIR]
-#   --only takes a comma-separated subset of: criterion,session,connector,kannel,tracing
+#   --only takes a comma-separated subset of: criterion,session,pool,connector,kannel,tracing
 # Environment: BENCH_SKIP_BUILD=1 (use built binaries), BENCH_CRITERION_ARGS (passed to
 # criterion, default "--warm-up-time 1 --measurement-time 3 --noplot"), BENCH_WINDOW (256),
 # BENCH_RECEIPT_DELAY_MS (100), NATS_URL, REDIS_URL, DATABASE_URL.
@@ -20,7 +21,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${BENCH_RUNS:-3}
 COUNT=${BENCH_COUNT:-50000}
-ONLY=criterion,session,connector,kannel
+ONLY=criterion,session,pool,connector,kannel
 OUT=""
 WINDOW=${BENCH_WINDOW:-256}
 RECEIPT_DELAY_MS=${BENCH_RECEIPT_DELAY_MS:-100}
@@ -108,6 +109,22 @@ run_session() {
     fi
     tee -a "$SUMMARY" <"$OUT/session-$delay.txt"
   done
+}
+
+# ---- 2b. bind pool --------------------------------------------------------------------------
+run_pool() {
+  say ""
+  say "## bind pool (session-bench --binds 1,4: window 16 per bind, 20 ms responses)"
+  if ! build_bins session-bench smsc-sim 2>"$OUT/pool-build.err"; then
+    say "bind pool benchmark: the release build failed, see $OUT/pool-build.err"
+    return 0
+  fi
+  say "expected: 1 bind 16 / 0.02 s = 800/s, 4 binds 3,200/s"
+  if ! "$BENCH_BIN/session-bench" --runs "$RUNS" --windows 16 --binds 1,4 --delay-ms 20 \
+    >"$OUT/pool.txt" 2>"$OUT/pool.err"; then
+    say "bind pool benchmark: FAILED, see $OUT/pool.err"
+  fi
+  tee -a "$SUMMARY" <"$OUT/pool.txt"
 }
 
 # ---- 3. connector end to end --------------------------------------------------------------
@@ -379,6 +396,7 @@ run_kannel() {
 CEILING=null SUBMIT=null FULL=null KANNEL_SUBMIT=null KANNEL_RECEIPTS=null
 wants criterion && run_criterion
 wants session && run_session
+wants pool && run_pool
 wants connector && run_connector
 wants kannel && run_kannel
 wants tracing && run_tracing

@@ -14,6 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::bind::BindKind;
 use super::bind_rate::BindRate;
+use super::board::Seat;
 use super::connection::Transport;
 use super::counters::{Counters, Direction};
 use super::gate::{Permit, SubmitGate};
@@ -102,6 +103,8 @@ pub(crate) struct Link {
     pub first_sequence: u32,
     /// Where the link shows how many submits it has outstanding.
     pub in_use: Arc<AtomicU32>,
+    /// Its place on the pool's hand-out board (a link that takes queued submits).
+    pub seat: Option<Seat>,
 }
 
 struct State<'c> {
@@ -113,6 +116,9 @@ struct State<'c> {
     pacer: Pacer,
     /// The per-bind TPS cap, if configured.
     cap: Option<BindRate>,
+    /// The pool's hand-out board: takes a queued submit only while no other bind has much
+    /// more room.
+    seat: Option<Seat>,
     /// The pacer's paused time already recorded in the meter.
     paused_recorded: Duration,
     retries: Vec<(Instant, SubmitJob)>,
@@ -164,6 +170,7 @@ impl Link {
             ),
             pacer: Pacer::new(now),
             cap: BindRate::new(ctx.per_bind_tps),
+            seat: self.seat.take(),
             paused_recorded: Duration::ZERO,
             retries: Vec::new(),
             ready: VecDeque::new(),
@@ -195,6 +202,11 @@ impl Link {
             let pace = if sending { st.wait_until(now) } else { None };
             let take = sending && pace.is_none();
             let resend = take && !st.ready.is_empty();
+            // Queued submits go to the bind with the most free window.
+            let pull = take && accepting && st.may_take();
+            if !(take && accepting) {
+                st.offer_nothing();
+            }
             if !resend {
                 // Not polled while nothing can be resent: dropped, so that it holds nothing
                 // (the gate may be shared with the submitters waiting for their first permit).
@@ -225,7 +237,7 @@ impl Link {
                     permit = None;
                     st.resend_permit = Some(granted);
                 }
-                job = recv(&jobs), if take && accepting => {
+                job = recv(&jobs), if pull => {
                     match job {
                         Some(job) => {
                             st.submit(job, Instant::now(), self.transport.write_buffer_mut());
@@ -237,6 +249,7 @@ impl Link {
                     }
                 }
                 _ = tokio::time::sleep_until(pace.unwrap_or(now)), if pace.is_some() => {}
+                _ = woken(&st.seat), if !pull => {}
                 _ = tick.tick() => {
                     st.housekeeping(Instant::now(), self.transport.write_buffer_mut());
                 }
@@ -266,6 +279,7 @@ impl Link {
             }
             // A permit not used in the turn that got it is given up, never kept for later.
             st.resend_permit = None;
+            st.show_offer(&jobs, Instant::now());
             if st.draining.is_some() && st.unbinding.is_none() {
                 st.maybe_unbind(Instant::now(), self.transport.write_buffer_mut());
             }
@@ -281,6 +295,7 @@ impl Link {
             }
         }
         self.in_use.store(0, Ordering::Relaxed);
+        st.offer_nothing();
         let end = st.ended.take().unwrap_or(LinkEnd::Closed);
         st.fail_all();
         ctx.slow_down.reset();
@@ -295,6 +310,13 @@ impl Link {
 async fn wait_permit(permit: &mut Option<BoxFuture<'_, Permit>>) -> Permit {
     match permit {
         Some(p) => p.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn woken(seat: &Option<Seat>) {
+    match seat {
+        Some(seat) => seat.woken().await,
         None => std::future::pending().await,
     }
 }
@@ -329,7 +351,7 @@ impl State<'_> {
             };
             let job = match resend {
                 Some(job) => job,
-                None if accepting => match jobs.as_ref().map(|j| j.try_recv()) {
+                None if accepting && self.may_take() => match jobs.as_ref().map(|j| j.try_recv()) {
                     Some(Ok(job)) => job,
                     _ => break,
                 },
@@ -356,6 +378,42 @@ impl State<'_> {
     /// waiting for a resend or for a permit.
     fn has_room(&self) -> bool {
         self.window.len() + self.ready.len() + self.retries.len() < self.ctx.window
+    }
+
+    /// Free places of this link's window (the places [`State::has_room`] counts).
+    fn free(&self) -> u32 {
+        let used = self.window.len() + self.ready.len() + self.retries.len();
+        u32::try_from(self.ctx.window.saturating_sub(used)).unwrap_or(u32::MAX)
+    }
+
+    /// Whether this link, able to write now, takes the next queued submit: no other bind of
+    /// the pool has more free places, beyond the board's slack (a link outside a pool always
+    /// takes).
+    fn may_take(&self) -> bool {
+        self.seat.as_ref().is_none_or(|s| s.may_take(self.free()))
+    }
+
+    /// Shows the board that this link takes nothing now.
+    fn offer_nothing(&self) {
+        if let Some(seat) = &self.seat {
+            seat.decline();
+        }
+    }
+
+    /// Shows the board what this link can take now: its free places, or nothing while it
+    /// cannot write (draining, unbinding, full, paced or capped).
+    fn show_offer(&mut self, jobs: &Option<flume::Receiver<SubmitJob>>, now: Instant) {
+        if self.seat.is_none() {
+            return;
+        }
+        let able = jobs.is_some()
+            && self.unbinding.is_none()
+            && self.draining.is_none()
+            && self.wait_until(now).is_none();
+        let offer = if able { self.free() } else { 0 };
+        if let Some(seat) = &self.seat {
+            seat.publish(offer);
+        }
     }
 
     /// When the pacer or the per-bind cap lets the next submit go (`None`: now).

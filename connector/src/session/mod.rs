@@ -13,6 +13,9 @@
 //!   [`SubmitError::ResponseTimeout`]; a response arriving later is still matched and comes
 //!   out of [`SessionStreams::late`]. When a connection drops, every outstanding submit
 //!   returns [`SubmitError::Disconnected`] (retryable), nothing is lost silently.
+//! - **Bind pool**: `session.binds` binds share one queue; a queued submit goes to the bind
+//!   with the most free window (within a quarter of the window), never to a full, paused or
+//!   lost bind while another has room (`board`).
 //! - **Heartbeat** ([`heartbeat`]): enquire_link after `enquireLinkIntervalSeconds` without
 //!   reading; no answer within `enquireLinkTimeoutSeconds`, or nothing read for
 //!   `readIdleTimeoutSeconds`, and the connection is dead and re-established.
@@ -52,6 +55,7 @@ pub const TRACE_TARGET: &str = "smpp_trace";
 pub mod backoff;
 pub mod bind;
 mod bind_rate;
+mod board;
 pub mod connection;
 pub mod counters;
 pub mod credentials;

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::backoff::{Backoff, FailureKind};
 use super::bind::{bind, bind_body, classify_refusal, BindError, BindKind, Refusal};
+use super::board::{Board, Seat};
 use super::connection::{connect, ConnectError};
 use super::credentials::{CredentialsError, CredentialsProvider};
 use super::failover::Failover;
@@ -43,11 +44,13 @@ enum Established {
 }
 
 impl Established {
-    /// Makes the sending link show its outstanding submits in `in_use`.
-    fn set_in_use(&mut self, in_use: &Arc<std::sync::atomic::AtomicU32>) {
+    /// Makes the sending link show its outstanding submits in `in_use` and take queued
+    /// submits by its `seat` on the pool's board.
+    fn attach(&mut self, in_use: &Arc<std::sync::atomic::AtomicU32>, seat: Seat) {
         match self {
             Established::Transceiver(link) | Established::Pair { tx: link, .. } => {
                 link.in_use = in_use.clone();
+                link.seat = Some(seat);
             }
         }
     }
@@ -123,6 +126,7 @@ async fn establish(
                 endpoint: role,
                 first_sequence: 2,
                 in_use: Arc::default(),
+                seat: None,
             })
         }
     };
@@ -279,8 +283,9 @@ struct PoolCtx<'a> {
 
 impl PoolCtx<'_> {
     /// One bind of the pool: binds, runs, and rebinds after its own backoff until the pool
-    /// stops. `in_use` is where its links show their outstanding submits.
-    async fn run_slot(&self, slot: usize, in_use: Arc<std::sync::atomic::AtomicU32>) {
+    /// stops. `in_use` is where its links show their outstanding submits, `seat` its place on
+    /// the pool's hand-out board.
+    async fn run_slot(&self, slot: usize, in_use: Arc<std::sync::atomic::AtomicU32>, seat: Seat) {
         let s = &self.cfg.session;
         let mut backoff = Backoff::new(
             Duration::from_secs(s.reconnect_initial_seconds.max(1)),
@@ -306,7 +311,7 @@ impl PoolCtx<'_> {
             }
             let retry_in = match attempt {
                 Ok(mut est) => {
-                    est.set_in_use(&in_use);
+                    est.attach(&in_use, seat.clone());
                     let _ = self.events.send(SlotEvent::Bound(slot, est.mode()));
                     let since = Instant::now();
                     let end = self.run_bound(est).await;
@@ -461,7 +466,10 @@ impl Supervisor {
             stop: &pool_stop,
             events: events_tx,
         };
-        let slots = futures::future::join_all((0..n).map(|i| pool.run_slot(i, in_use[i].clone())));
+        let board = Board::new(n, self.ctx.window);
+        let slots = futures::future::join_all(
+            (0..n).map(|i| pool.run_slot(i, in_use[i].clone(), board.seat(i))),
+        );
         let probing = role == EndpointRole::Backup;
         let interval = failover.probe_interval();
         let hold = failover.hold();

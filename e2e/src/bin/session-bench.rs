@@ -5,6 +5,8 @@
 //! submitters keep the window full for `--seconds`; the run prints submits per second,
 //! latency p50/p99 (from submit to response), and the process's resident memory. With
 //! `--delay-ms` the simulator answers after that delay, so the ceiling is window / delay.
+//! With `--binds 1,4` each window is also measured over a pool of that many binds
+//! (`session.binds`, all bound before the load starts), ceiling binds × window / delay.
 
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
@@ -30,6 +32,9 @@ struct Args {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Binds of the pool to measure each window with (`session.binds`).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    binds: Vec<u32>,
     /// Repetitions per window (the median is reported).
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -39,7 +44,8 @@ struct Args {
     /// Tokio worker threads of the client (0: current-thread runtime).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Concurrent submitters (0: twice the window, so that it never runs empty).
+    /// Concurrent submitters (0: twice the window over every bind, so that it never runs
+    /// empty).
     #[arg(long, default_value_t = 0)]
     workers: usize,
 }
@@ -190,6 +196,7 @@ async fn run_once(
     args: &Args,
     sim_path: &std::path::Path,
     window: u32,
+    binds: u32,
 ) -> Result<RunResult, String> {
     let port = free_port().map_err(|e| e.to_string())?;
     let _sim = start_sim(sim_path, port, args.delay_ms)
@@ -204,6 +211,7 @@ async fn run_once(
         local_address: None,
     });
     cfg.session.window = window;
+    cfg.session.binds = binds;
     cfg.bind.mode = BindMode::Transceiver;
     let creds = StaticCredentials::new(SmppCredentials {
         system_id: "bench".into(),
@@ -216,13 +224,24 @@ async fn run_once(
         .await
         .map_err(|_| "not bound within 10 s".to_string())?
         .map_err(|_| "engine stopped".to_string())?;
+    let mut pool = handle.watch_binds();
+    let all_bound = |b: &Vec<connector::session::BindInfo>| {
+        b.iter()
+            .filter(|s| s.state == connector::session::BindSlotState::Bound)
+            .count()
+            >= binds as usize
+    };
+    tokio::time::timeout(Duration::from_secs(10), pool.wait_for(all_bound))
+        .await
+        .map_err(|_| format!("not {binds} binds bound within 10 s"))?
+        .map_err(|_| "engine stopped".to_string())?;
     let template = message();
     let stop = Arc::new(AtomicBool::new(false));
     // Warm-up: one second, not measured.
     let workers = if args.workers > 0 {
         args.workers
     } else {
-        (window as usize * 2).max(2)
+        (handle.window_size() * 2).max(2)
     };
     let mut tasks = Vec::with_capacity(workers);
     let measuring = Arc::new(AtomicBool::new(false));
@@ -296,14 +315,19 @@ async fn bench(args: Args) -> Result<(), String> {
             .with_file_name("smsc-sim"),
     };
     println!(
-        "| window | sim delay | submit_sm/s (median of {}) | p50 latency | p99 latency | client RSS | runs (submit_sm/s) |",
+        "| binds | window | sim delay | submit_sm/s (median of {}) | p50 latency | p99 latency | client RSS | runs (submit_sm/s) |",
         args.runs
     );
-    println!("|---:|---:|---:|---:|---:|---:|---|");
-    for &window in &args.windows {
+    println!("|---:|---:|---:|---:|---:|---:|---:|---|");
+    let cases: Vec<(u32, u32)> = args
+        .windows
+        .iter()
+        .flat_map(|&w| args.binds.iter().map(move |&b| (w, b)))
+        .collect();
+    for (window, binds) in cases {
         let mut results = Vec::new();
         for _ in 0..args.runs {
-            results.push(run_once(&args, &sim_path, window).await?);
+            results.push(run_once(&args, &sim_path, window, binds).await?);
         }
         let rates: Vec<f64> = results.iter().map(|r| r.rate).collect();
         let med = median(rates.clone());
@@ -313,7 +337,7 @@ async fn bench(args: Args) -> Result<(), String> {
             .ok_or("no runs")?;
         let errors: u64 = results.iter().map(|r| r.errors).sum();
         println!(
-            "| {window} | {} ms | {:.0} | {:.2} ms | {:.2} ms | {:.1} MB | {}{} |",
+            "| {binds} | {window} | {} ms | {:.0} | {:.2} ms | {:.2} ms | {:.1} MB | {}{} |",
             args.delay_ms,
             med,
             pick.p50_us as f64 / 1000.0,
