@@ -48,7 +48,7 @@
 //! - **Counters** ([`counters`]): PDUs per command/direction/status, window occupancy, response
 //!   latency histogram, reconnects, timeouts: [`SessionHandle::counters`].
 
-/// The `tracing` target of the spans exported as distributed traces (`crate::telemetry`): kept
+/// The `tracing` target of the spans exported as distributed traces (the service's telemetry): kept
 /// out of the log, and disabled (one callsite check) when tracing is off.
 pub const TRACE_TARGET: &str = "smpp_trace";
 
