@@ -6,7 +6,7 @@
 //! `UPDATE_GOLDEN=1 cargo test -p controller --test plugin`.
 
 use controller::plugin::render::{render, Format};
-use controller::plugin::{gather, set_suspended, MnoView};
+use controller::plugin::{gather, set_endpoint, set_suspended, MnoView};
 use crds::MnoConnection;
 use http::{Method, Request, Response};
 use kube::client::Body;
@@ -232,4 +232,29 @@ async fn suspend_patches_spec_suspend() {
     assert_eq!(p[0].0, "application/merge-patch+json");
     let body: Value = serde_json::from_str(&p[0].1).unwrap_or(Value::Null);
     assert_eq!(body, json!({"spec": {"suspend": true}}));
+}
+
+#[tokio::test]
+async fn failover_sets_and_failback_removes_the_endpoint_annotation() {
+    let (client, patched) = client().await;
+    let api: Api<MnoConnection> = Api::namespaced(client, "sms");
+    set_endpoint(&api, "vodafone-gh", Some("backup"))
+        .await
+        .unwrap_or_else(|e| panic!("failover: {e}"));
+    set_endpoint(&api, "vodafone-gh", None)
+        .await
+        .unwrap_or_else(|e| panic!("failback: {e}"));
+    let p = patched.lock().map(|p| p.clone()).unwrap_or_default();
+    let bodies: Vec<Value> = p
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap_or(Value::Null))
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![
+            json!({"metadata": {"annotations": {"smpp.ghasi.io/endpoint": "backup"}}}),
+            json!({"metadata": {"annotations": {"smpp.ghasi.io/endpoint": null}}}),
+        ],
+        "a merge patch; null removes the annotation"
+    );
 }

@@ -18,6 +18,11 @@ use crate::config::{
 };
 use crate::status::MnoConnectionStatus;
 
+/// The annotation of a manual switch (`kubectl mno failover`): `backup` keeps the connector on
+/// the backup endpoint until it is removed (`kubectl mno failback`), when the usual failback
+/// (probe and hold time) brings it back to the primary.
+pub const ENDPOINT_ANNOTATION: &str = "smpp.ghasi.io/endpoint";
+
 /// Desired state of the connection to one mobile network operator.
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[kube(

@@ -12,7 +12,7 @@ use connector::protocol::codec::{
     esm_class, registered_delivery, Address, COctetString, CommandStatus, SubmitSm,
 };
 use connector::session::{
-    EngineConfig, Inbound, SessionEngine, SessionEvent, SessionHandle, SessionState,
+    EndpointPin, EngineConfig, Inbound, SessionEngine, SessionEvent, SessionHandle, SessionState,
     SmppCredentials, StaticCredentials, SubmitError, UnboundCause,
 };
 use crds::config::{Endpoint, SessionConfig};
@@ -439,6 +439,65 @@ async fn fails_over_after_n_failures_and_fails_back_after_the_hold_time() {
     );
     handle.shutdown(Duration::from_secs(2)).await;
     assert!(backup.wait_bound_at_most(0, WAIT).await);
+}
+
+#[tokio::test]
+async fn a_manual_failover_moves_to_the_backup_and_unpinning_fails_back_after_the_hold() {
+    e2e::harness::init_logging();
+    let primary = sim(SimConfig::default()).await;
+    let backup = sim(SimConfig::default()).await;
+    let mut cfg = config(endpoint(&primary));
+    cfg.backup = Some(endpoint(&backup));
+    cfg.failover.probe_interval_seconds = 1;
+    cfg.failover.failback_hold_seconds = 2;
+    cfg.bind.mode = BindMode::Transceiver;
+    let (handle, _streams) = SessionEngine::start(cfg, creds("esme", "pw"));
+    let mut events = handle.events();
+    let ev = next_event(&mut events).await;
+    assert_eq!(ev.state, HealthState::Bound);
+    assert_eq!(ev.endpoint, Some(EndpointRole::Primary));
+
+    // Pinned to the backup: it moves at once, without an UNBOUND in between.
+    handle.pin_endpoint(EndpointPin::Backup);
+    let ev = next_event(&mut events).await;
+    assert_eq!(ev.state, HealthState::Failback, "{ev:?}");
+    assert_eq!(ev.endpoint, Some(EndpointRole::Backup));
+    let outcome = handle
+        .submit(sm("via backup", false))
+        .await
+        .expect("accepted");
+    assert_eq!(outcome.endpoint, EndpointRole::Backup);
+    // The primary is healthy, yet no failback while pinned (well past probe + hold).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        events.try_recv().is_err(),
+        "still on the backup while pinned"
+    );
+    assert!(
+        primary.wait_bound_at_most(0, WAIT).await,
+        "no bind left on the primary"
+    );
+
+    // Unpinned: the usual probe and hold bring it back.
+    let unpinned = Instant::now();
+    handle.pin_endpoint(EndpointPin::Auto);
+    let ev = next_event(&mut events).await;
+    assert_eq!(ev.state, HealthState::Unbound);
+    assert!(ev.reason.contains("failing back"), "{}", ev.reason);
+    assert!(
+        unpinned.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        unpinned.elapsed()
+    );
+    let ev = next_event(&mut events).await;
+    assert_eq!(ev.state, HealthState::Bound);
+    assert_eq!(ev.endpoint, Some(EndpointRole::Primary));
+    let outcome = handle
+        .submit(sm("via primary", false))
+        .await
+        .expect("accepted");
+    assert_eq!(outcome.endpoint, EndpointRole::Primary);
+    handle.shutdown(Duration::from_secs(2)).await;
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ pub mod health;
 pub mod inbound;
 pub mod intake;
 pub mod jetstream;
+pub mod manual_switch;
 pub mod metrics;
 pub mod pdus;
 pub mod receipt_flow;

@@ -90,6 +90,19 @@ impl Term {
             shared.bound.clone(),
             receive_stop.clone(),
         ));
+        if config.status_writer.enabled {
+            match kube::Client::try_default().await {
+                Ok(client) => drop(workers.spawn(crate::pipeline::manual_switch::run(
+                    kube::Api::namespaced(client, &config.status_writer.namespace),
+                    config.status_writer.name.clone(),
+                    session.clone(),
+                    stop.clone(),
+                ))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no Kubernetes client: manual switches are not followed")
+                }
+            }
+        }
         let (status_tx, status_rx) = watch::channel(None);
         match StatusWriter::from_config(&config.status_writer).await {
             Ok(Some(writer)) => drop(workers.spawn(writer.run(status_rx))),

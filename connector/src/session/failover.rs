@@ -19,6 +19,21 @@ pub struct Failover {
     active: EndpointRole,
     primary_failures: u32,
     primary_unbound_since: Instant,
+    /// The backup failed while pinned to it: the pin is not honoured again until unpinned.
+    pin_spent: bool,
+}
+
+/// A manual choice of endpoint (`kubectl mno failover`): `Backup` moves the pool to the backup
+/// at once and keeps it there (no failback probe) until the pin is back to `Auto`, when the
+/// usual probe and hold time bring it back to the primary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EndpointPin {
+    /// Failover and failback as configured.
+    #[default]
+    Auto,
+    /// On the backup until unpinned (while the backup works: a failing backup still makes the
+    /// session try the primary).
+    Backup,
 }
 
 /// A decision to change endpoint, with its reason for the state event.
@@ -42,6 +57,7 @@ impl Failover {
             active: EndpointRole::Primary,
             primary_failures: 0,
             primary_unbound_since: now,
+            pin_spent: false,
         }
     }
 
@@ -102,8 +118,10 @@ impl Failover {
                 })
             }
             EndpointRole::Backup => {
-                // The backup failing too: try the primary again, from a clean count.
+                // The backup failing too: try the primary again, from a clean count (a pin to
+                // the backup is spent: it would only bring the session back to a dead backup).
                 self.active = EndpointRole::Primary;
+                self.pin_spent = true;
                 self.primary_failures = 0;
                 Some(Switch {
                     to: EndpointRole::Primary,
@@ -111,6 +129,24 @@ impl Failover {
                 })
             }
         }
+    }
+
+    /// A manual failover to the backup; `None` without a backup or when already on it.
+    pub fn pin_backup(&mut self) -> Option<Switch> {
+        if !self.has_backup || self.pin_spent || self.active == EndpointRole::Backup {
+            return None;
+        }
+        self.active = EndpointRole::Backup;
+        self.primary_failures = 0;
+        Some(Switch {
+            to: EndpointRole::Backup,
+            reason: "manual failover to the backup".into(),
+        })
+    }
+
+    /// The pin is back to `Auto`: a later pin is honoured again.
+    pub fn unpin(&mut self) {
+        self.pin_spent = false;
     }
 
     /// A probe of the primary stayed bound for the hold time: fail back.
@@ -181,6 +217,26 @@ mod tests {
             );
         }
         assert_eq!(alone.active(), EndpointRole::Primary);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_manual_failover_needs_a_backup_and_happens_once() {
+        let t0 = Instant::now();
+        let mut alone = Failover::new(&cfg(), false, t0);
+        assert_eq!(alone.pin_backup(), None);
+        let mut f = Failover::new(&cfg(), true, t0);
+        let s = f.pin_backup().map(|s| s.to);
+        assert_eq!(s, Some(EndpointRole::Backup));
+        assert_eq!(f.active(), EndpointRole::Backup);
+        assert_eq!(f.pin_backup(), None, "already there");
+        // The backup fails: back to the primary, and the pin is spent until unpinned.
+        for _ in 0..3 {
+            f.on_failure(EndpointRole::Backup, t0);
+        }
+        assert_eq!(f.active(), EndpointRole::Primary);
+        assert_eq!(f.pin_backup(), None, "spent");
+        f.unpin();
+        assert_eq!(f.pin_backup().map(|s| s.to), Some(EndpointRole::Backup));
     }
 
     #[tokio::test(start_paused = true)]

@@ -83,6 +83,7 @@ use tracing::Instrument;
 
 pub use counters::{Counters, CountersSnapshot, Direction, Histogram};
 pub use credentials::{CredentialsError, CredentialsProvider, SmppCredentials, StaticCredentials};
+pub use failover::EndpointPin;
 pub use gate::{Permit, SubmitGate, Ungated};
 pub use inbound::{Inbound, Responder};
 pub use slowdown::{SlowDown, SlowDownMeter, SlowDownSnapshot};
@@ -200,6 +201,7 @@ impl SessionEngine {
             binds: binds_tx,
             bound: bound_tx,
             events: events_tx,
+            pin: watch::channel(EndpointPin::Auto).0,
         });
         let slow_down = Arc::new(SlowDownMeter::default());
         let ctx = Arc::new(LinkContext {
@@ -340,6 +342,12 @@ impl SessionHandle {
         response.await.unwrap_or(Err(SubmitError::Disconnected {
             maybe_accepted: true,
         }))
+    }
+
+    /// Pins the pool to the backup (a manual failover, at once) or back to automatic failover
+    /// and failback (the usual probe and hold time bring it back to the primary).
+    pub fn pin_endpoint(&self, pin: EndpointPin) {
+        self.inner.shared.pin.send_replace(pin);
     }
 
     /// Free places in the window: how many submits may be started now without waiting.

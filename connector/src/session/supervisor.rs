@@ -13,7 +13,7 @@ use super::bind::{bind, bind_body, classify_refusal, BindError, BindKind, Refusa
 use super::board::{Board, Seat};
 use super::connection::{connect, ConnectError};
 use super::credentials::{CredentialsError, CredentialsProvider};
-use super::failover::Failover;
+use super::failover::{EndpointPin, Failover};
 use super::link::{Link, LinkContext, LinkEnd};
 
 /// How long a bind must stay up before its loss counts as a fresh start: the reconnect
@@ -33,6 +33,7 @@ pub(crate) struct Shared {
     pub binds: watch::Sender<Vec<BindInfo>>,
     pub bound: watch::Sender<bool>,
     pub events: broadcast::Sender<SessionEvent>,
+    pub pin: watch::Sender<EndpointPin>,
 }
 
 /// The bound connections of one session.
@@ -474,6 +475,13 @@ impl Supervisor {
         let interval = failover.probe_interval();
         let hold = failover.hold();
         let (probe_stop, _) = watch::channel(None);
+        let mut pin = self.shared.pin.subscribe();
+        if *pin.borrow() == EndpointPin::Auto {
+            failover.unpin();
+        }
+        // A pin set before this pool started is seen at once.
+        pin.mark_changed();
+        let mut pin_open = true;
         let probe = async {
             let mut probe_pair = pair.lock().map(|p| *p).unwrap_or_default();
             loop {
@@ -568,7 +576,33 @@ impl Supervisor {
                     }
                     self.shared.binds.send_replace(pool.infos(&in_use));
                 }
-                _ = &mut probe, if probing && end.is_none() => {
+                // On the backup a change only wakes the loop, so that the probe's guard is
+                // evaluated again (unpinned: the probe runs).
+                changed = pin.changed(), if pin_open && end.is_none() => {
+                    if changed.is_err() {
+                        pin_open = false;
+                        continue;
+                    }
+                    if *pin.borrow_and_update() == EndpointPin::Auto {
+                        failover.unpin();
+                        continue;
+                    }
+                    if role == EndpointRole::Backup {
+                        continue;
+                    }
+                    if let Some(sw) = failover.pin_backup() {
+                        tracing::warn!(to = ?sw.to, reason = %sw.reason, "failover");
+                        let drain = Duration::from_secs(cfg.session.drain_timeout_seconds);
+                        end = Some(PoolEnd::Switch(
+                            Duration::ZERO,
+                            UnboundCause::Network(sw.reason),
+                        ));
+                        pool_stop.send_replace(Some(Instant::now() + drain));
+                    } else {
+                        tracing::warn!("manual failover asked without a backup endpoint; ignored");
+                    }
+                }
+                _ = &mut probe, if probing && end.is_none() && *self.shared.pin.borrow() != EndpointPin::Backup => {
                     let drain = Duration::from_secs(cfg.session.drain_timeout_seconds);
                     end = Some(PoolEnd::Failback);
                     pool_stop.send_replace(Some(Instant::now() + drain));

@@ -1,4 +1,4 @@
-//! `kubectl mno`: status, suspend and resume of MnoConnections (see `controller::plugin`).
+//! `kubectl mno`: status, suspend / resume and failover / failback of MnoConnections (see `controller::plugin`).
 //! Installed as `kubectl-mno` on the PATH, kubectl runs it as `kubectl mno ...`.
 
 use std::io::IsTerminal;
@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use controller::plugin::render::{render, Format};
-use controller::plugin::{gather, set_suspended};
+use controller::plugin::{gather, set_endpoint, set_suspended};
 use crds::MnoConnection;
 use kube::{Api, Client};
 
@@ -45,6 +45,17 @@ enum Command {
     },
     /// Undo `suspend`.
     Resume {
+        /// The MnoConnection.
+        name: String,
+    },
+    /// Move the connector to the backup endpoint now and keep it there (annotation
+    /// smpp.ghasi.io/endpoint=backup).
+    Failover {
+        /// The MnoConnection.
+        name: String,
+    },
+    /// Undo `failover`: the connector fails back once the primary held for the hold time.
+    Failback {
         /// The MnoConnection.
         name: String,
     },
@@ -97,6 +108,18 @@ async fn run(args: Args) -> Result<String, String> {
         Command::Resume { name } => set_suspended(&api, &name, false)
             .await
             .map(|()| format!("mnoconnection {namespace}/{name} resumed\n"))
+            .map_err(|e| e.to_string()),
+        Command::Failover { name } => set_endpoint(&api, &name, Some("backup"))
+            .await
+            .map(|()| {
+                format!("mnoconnection {namespace}/{name}: failover to the backup asked (the connector reads it within 5 s)\n")
+            })
+            .map_err(|e| e.to_string()),
+        Command::Failback { name } => set_endpoint(&api, &name, None)
+            .await
+            .map(|()| {
+                format!("mnoconnection {namespace}/{name}: failback asked (after the primary holds for failover.failbackHoldSeconds)\n")
+            })
             .map_err(|e| e.to_string()),
     }
 }

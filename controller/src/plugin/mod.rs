@@ -1,7 +1,8 @@
 //! `kubectl mno`: the kubectl plugin of smpp-connector. `status` gathers, per MnoConnection,
 //! the resource's status and its connector's own `/status` (through the API server's service
 //! proxy) into one [`MnoView`], printed aligned ([`render`]) or as JSON / YAML; `suspend` and
-//! `resume` patch `spec.suspend`.
+//! `resume` patch `spec.suspend`; `failover` and `failback` set and remove the annotation the
+//! connector follows.
 
 pub mod render;
 
@@ -142,6 +143,24 @@ pub async fn gather(
         views.push(view(mno, report));
     }
     Ok(views)
+}
+
+/// Sets (`Some("backup")`: a manual failover) or removes (`None`: failback with the usual hold
+/// time) the annotation [`crds::mno::ENDPOINT_ANNOTATION`] of `name`, which its connector reads.
+pub async fn set_endpoint(
+    api: &Api<MnoConnection>,
+    name: &str,
+    value: Option<&str>,
+) -> Result<(), PluginError> {
+    let patch = serde_json::json!({
+        "metadata": {"annotations": {crds::mno::ENDPOINT_ANNOTATION: value}}
+    });
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    api.patch(name, &params, &Patch::Merge(&patch)).await?;
+    Ok(())
 }
 
 /// Sets `spec.suspend` of `name` (suspend: true, resume: false).
