@@ -263,3 +263,60 @@ async fn primary_and_backup_numbering_from_1_each_get_their_own_receipts() {
     assert_eq!(connector.stop().await, Ok(()));
     bus.cleanup().await;
 }
+
+/// A pool of four binds: smsc-sim hands each receipt to the next receiver of the system_id
+/// (round-robin), as SMSCs deliver on any receiver or transceiver of the account, so most
+/// receipts arrive on another bind than their submit's. Each still lands on its own message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_on_any_bind_of_a_pool_land_on_their_own_messages() {
+    harness::init_logging();
+    let op = harness::unique_operator("poolrcpt");
+    let sim = sim_with_ids_from_1(20).await;
+    let dir = TempDir::new().expect("temp dir");
+    let mut config = harness::test_config(&op, sim.addr(), harness::sim_credentials(&dir));
+    config.session.binds = 4;
+    config.session.window = 16;
+    let mut bus = Bus::connect(&config.nats.url, &op).await;
+    let connector = Connector::start(config);
+    assert!(connector.wait_ready(Duration::from_secs(15)).await);
+    let four = harness::eventually(Duration::from_secs(10), || async {
+        (sim.bound_for("ghasi01") == 4).then_some(())
+    })
+    .await;
+    assert!(four.is_some(), "four binds: {}", sim.bound_for("ghasi01"));
+
+    let total = 400;
+    let ids = harness::message_ids("poolrcpt", total);
+    let commands = harness::id_commands(&op, &ids, |c| c["registeredDelivery"] = json!(true));
+    bus.publish_many(&commands).await;
+    assert!(
+        bus.wait_final(&ids, Duration::from_secs(90)).await,
+        "every message gets its final receipt"
+    );
+    bus.settle(Duration::from_secs(1)).await;
+    let rows = Db::connect().await.rows(&op).await;
+    let smsc_of: HashMap<&str, &str> = rows
+        .iter()
+        .filter_map(|r| Some((r.message_id.as_str(), r.smsc_message_id.as_deref()?)))
+        .collect();
+    assert_eq!(smsc_of.len(), total);
+    for id in &ids {
+        let finals: Vec<_> = bus
+            .events_of(id)
+            .into_iter()
+            .filter(|e| e["final"] == true)
+            .collect();
+        assert_eq!(finals.len(), 1, "{id}: {finals:?}");
+        assert_eq!(finals[0]["status"], "DELIVERED");
+        assert_eq!(finals[0]["smscMessageId"], smsc_of[id.as_str()]);
+    }
+    let uncorrelated = bus
+        .dlr_events
+        .iter()
+        .filter(|e| e["messageId"].is_null())
+        .count();
+    assert_eq!(uncorrelated, 0, "no receipt left uncorrelated");
+    assert!(sim.peak_bound_sessions() <= 4);
+    assert_eq!(connector.stop().await, Ok(()));
+    bus.cleanup().await;
+}
