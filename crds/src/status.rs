@@ -193,6 +193,13 @@ pub struct SessionStatus {
     /// The session's slow-down after throttling answers of the SMSC; absent when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_down: Option<SlowDownStatus>,
+    /// Times the session was bound again after UNBOUND in the last hour (refreshed once a
+    /// minute).
+    #[serde(default)]
+    pub reconnects_last_hour: u32,
+    /// Submits answered in the last minute (refreshed once a minute; per second: / 60).
+    #[serde(default)]
+    pub submits_last_minute: u64,
 }
 
 /// What slows the session down.

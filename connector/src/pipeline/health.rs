@@ -123,6 +123,8 @@ impl StatusTracker {
                 connector_pod: Some(pod.to_string()),
                 connector_ready: false,
                 slow_down: None,
+                reconnects_last_hour: 0,
+                submits_last_minute: 0,
             },
             pod: pod.to_string(),
             configured: config.session.binds,
@@ -167,6 +169,17 @@ impl StatusTracker {
             EndpointRole::Primary => Some(&mut self.status.primary),
             EndpointRole::Backup => self.status.backup.as_mut(),
         }
+    }
+
+    /// Sets the reconnects of the last hour and the submits of the last minute; `true` when
+    /// they changed.
+    pub fn set_activity(&mut self, reconnects_last_hour: u32, submits_last_minute: u64) -> bool {
+        let s = &mut self.status;
+        let changed = s.reconnects_last_hour != reconnects_last_hour
+            || s.submits_last_minute != submits_last_minute;
+        s.reconnects_last_hour = reconnects_last_hour;
+        s.submits_last_minute = submits_last_minute;
+        changed
     }
 
     /// Applies a change of the session's slow-down.
@@ -247,6 +260,10 @@ impl StatusTracker {
     }
 }
 
+/// How often the status's activity counts (reconnects of the last hour, submits of the last
+/// minute) are refreshed.
+pub const ACTIVITY_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Follows the session: publishes an `operator.health` event per state change, sets the state
 /// gauge and the reconnect counter, and keeps the MnoConnection status (`status`) current,
 /// slow-down and (with [`HealthReporter::with_binds`]) the binds included.
@@ -295,9 +312,19 @@ impl HealthReporter {
                 self.status.send_replace(Some(self.tracker.report()));
             }
         }
+        let mut minute = tokio::time::interval_at(
+            tokio::time::Instant::now() + ACTIVITY_REFRESH,
+            ACTIVITY_REFRESH,
+        );
         loop {
             let received = tokio::select! {
                 _ = shutdown.cancelled() => return,
+                _ = minute.tick() => {
+                    if self.refresh_activity() {
+                        self.status.send_replace(Some(self.tracker.report()));
+                    }
+                    continue;
+                }
                 ev = next_event(&mut self.events) => ev,
                 changed = self.slow_down.changed(), if slow_down_open => {
                     match changed {
@@ -337,6 +364,15 @@ impl HealthReporter {
         }
     }
 
+    /// Copies the activity's counts into the status; `true` when they changed.
+    fn refresh_activity(&mut self) -> bool {
+        let r = self.activity.report(Utc::now());
+        self.tracker.set_activity(
+            u32::try_from(r.reconnects_last_hour).unwrap_or(u32::MAX),
+            r.submits_last_minute,
+        )
+    }
+
     async fn report(&mut self, ev: &SessionEvent) {
         let health = OperatorHealth {
             operator_id: self.operator_id.clone(),
@@ -362,6 +398,7 @@ impl HealthReporter {
             .transition(health.at, &state, endpoint, &ev.reason);
         tracing::info!(state = %state, endpoint, address = ?ev.address, reason = %ev.reason, "session state");
         self.tracker.apply(ev, Timestamp::now());
+        self.refresh_activity();
         self.status.send_replace(Some(self.tracker.report()));
         // Set before the publish: the stop may end this worker while it awaits the PubAck of
         // an UNBOUND that NATS already has.
@@ -413,6 +450,18 @@ mod tests {
         );
         drop(tx);
         assert!(next_event(&mut rx).await.is_none(), "ends with the session");
+    }
+
+    #[test]
+    fn the_activity_counts_reach_the_status_only_when_they_change() {
+        let mut t = StatusTracker::new(&config(), "pod-1");
+        assert!(t.set_activity(2, 5_400));
+        assert!(!t.set_activity(2, 5_400), "unchanged: nothing to write");
+        let s = t.report().session;
+        assert_eq!((s.reconnects_last_hour, s.submits_last_minute), (2, 5_400));
+        let json = serde_json::to_value(&s).unwrap_or_default();
+        assert_eq!(json["reconnectsLastHour"], 2);
+        assert_eq!(json["submitsLastMinute"], 5_400);
     }
 
     #[test]

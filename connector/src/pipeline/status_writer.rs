@@ -197,6 +197,8 @@ mod tests {
             connector_pod: Some("mtn-gh-connector-1".into()),
             connector_ready: state == BindState::Bound,
             slow_down: None,
+            reconnects_last_hour: 0,
+            submits_last_minute: 0,
         }
     }
 

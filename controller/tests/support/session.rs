@@ -47,5 +47,7 @@ pub fn session(state: BindState) -> SessionStatus {
         connector_pod: Some("mtn-gh-connector-abc".into()),
         connector_ready: state != BindState::Unbound,
         slow_down: None,
+        reconnects_last_hour: 0,
+        submits_last_minute: 0,
     }
 }
