@@ -163,6 +163,7 @@ impl SubmitFlow {
             smpp.command_status = tracing::field::Empty,
             smpp.smsc_message_id = tracing::field::Empty,
             smpp.endpoint = tracing::field::Empty,
+            smpp.bind = tracing::field::Empty,
             smpp.attempts = tracing::field::Empty,
         );
         let result = self
@@ -180,6 +181,7 @@ impl SubmitFlow {
                     );
                     span.record("smpp.smsc_message_id", o.message_id.as_str());
                     span.record("smpp.endpoint", o.endpoint.as_str());
+                    span.record("smpp.bind", o.bind);
                     span.record("smpp.attempts", o.attempts);
                 }
                 Err(e) => {

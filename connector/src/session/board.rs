@@ -62,6 +62,11 @@ pub(crate) struct Seat {
 }
 
 impl Seat {
+    /// The bind's index in the pool.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
     fn me(&self) -> &Slot {
         &self.board.slots[self.index]
     }

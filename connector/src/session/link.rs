@@ -663,6 +663,10 @@ impl State<'_> {
                     attempts: job.attempts,
                     latency,
                     endpoint: self.endpoint,
+                    bind: self
+                        .seat
+                        .as_ref()
+                        .map_or(0, |s| u32::try_from(s.index()).unwrap_or(u32::MAX)),
                 };
                 job.finish(Ok(outcome));
             }

@@ -28,6 +28,8 @@ pub struct SubmitOutcome {
     pub latency: Duration,
     /// The endpoint that accepted it.
     pub endpoint: EndpointRole,
+    /// The bind of the pool (0-based) that carried the accepted attempt.
+    pub bind: u32,
 }
 
 /// Why a submit did not succeed. [`SubmitError::is_retryable`] tells whether the same
