@@ -20,6 +20,35 @@ async fn sim_with_ids_from_1(delay_ms: u64) -> e2e::sim::SimHandle {
     .await
 }
 
+/// Exactly one final event per message: DELIVERED, named by the message's own SMSC id (in
+/// `smscMessageId` and its `eventId`); no receipt published uncorrelated.
+fn each_delivered_once_under_its_own_id(
+    bus: &Bus,
+    op: &str,
+    ids: &[String],
+    smsc_of: &HashMap<&str, &str>,
+) {
+    for id in ids {
+        let finals: Vec<_> = bus
+            .events_of(id)
+            .into_iter()
+            .filter(|e| e["final"] == true)
+            .collect();
+        assert_eq!(finals.len(), 1, "{id}: {finals:?}");
+        let e = finals[0];
+        assert_eq!(e["status"], "DELIVERED", "{e}");
+        let smsc = smsc_of[id.as_str()];
+        assert_eq!(e["smscMessageId"], smsc, "{e}");
+        assert_eq!(e["eventId"], format!("{op}:{smsc}:DELIVRD"), "{e}");
+    }
+    let uncorrelated = bus
+        .dlr_events
+        .iter()
+        .filter(|e| e["messageId"].is_null())
+        .count();
+    assert_eq!(uncorrelated, 0, "no receipt left uncorrelated");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_decimal_ids_correlate_each_receipt_to_its_own_message() {
     harness::init_logging();
@@ -59,25 +88,7 @@ async fn sequential_decimal_ids_correlate_each_receipt_to_its_own_message() {
 
     // Exactly one DELIVERED event per message, named by its own SMSC id, and every row holds
     // the receipt of its own id.
-    for id in &ids {
-        let finals: Vec<_> = bus
-            .events_of(id)
-            .into_iter()
-            .filter(|e| e["final"] == true)
-            .collect();
-        assert_eq!(finals.len(), 1, "{id}: {finals:?}");
-        let e = finals[0];
-        assert_eq!(e["status"], "DELIVERED", "{e}");
-        let smsc = smsc_of[id.as_str()];
-        assert_eq!(e["smscMessageId"], smsc, "{e}");
-        assert_eq!(e["eventId"], format!("{op}:{smsc}:DELIVRD"), "{e}");
-    }
-    let uncorrelated = bus
-        .dlr_events
-        .iter()
-        .filter(|e| e["messageId"].is_null())
-        .count();
-    assert_eq!(uncorrelated, 0, "no receipt left uncorrelated");
+    each_delivered_once_under_its_own_id(&bus, &op, &ids, &smsc_of);
     let held: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT message_id, smsc_message_id, receipt_smsc_message_id
          FROM smpp.message_correlations WHERE operator_id = $1",
@@ -300,22 +311,7 @@ async fn receipts_on_any_bind_of_a_pool_land_on_their_own_messages() {
         .filter_map(|r| Some((r.message_id.as_str(), r.smsc_message_id.as_deref()?)))
         .collect();
     assert_eq!(smsc_of.len(), total);
-    for id in &ids {
-        let finals: Vec<_> = bus
-            .events_of(id)
-            .into_iter()
-            .filter(|e| e["final"] == true)
-            .collect();
-        assert_eq!(finals.len(), 1, "{id}: {finals:?}");
-        assert_eq!(finals[0]["status"], "DELIVERED");
-        assert_eq!(finals[0]["smscMessageId"], smsc_of[id.as_str()]);
-    }
-    let uncorrelated = bus
-        .dlr_events
-        .iter()
-        .filter(|e| e["messageId"].is_null())
-        .count();
-    assert_eq!(uncorrelated, 0, "no receipt left uncorrelated");
+    each_delivered_once_under_its_own_id(&bus, &op, &ids, &smsc_of);
     assert!(sim.peak_bound_sessions() <= 4);
     assert_eq!(connector.stop().await, Ok(()));
     bus.cleanup().await;

@@ -104,6 +104,28 @@ async fn next_event(events: &mut broadcast::Receiver<SessionEvent>) -> SessionEv
         .expect("event stream open")
 }
 
+/// The failback's events (UNBOUND "failing back" no sooner than `hold` after `since`, then
+/// BOUND on the primary) and a submit accepted by the primary.
+async fn fails_back_after_the_hold(
+    handle: &SessionHandle,
+    events: &mut broadcast::Receiver<SessionEvent>,
+    since: Instant,
+    hold: Duration,
+) {
+    let ev = next_event(events).await;
+    assert_eq!(ev.state, HealthState::Unbound);
+    assert!(ev.reason.contains("failing back"), "{}", ev.reason);
+    assert!(since.elapsed() >= hold, "{:?}", since.elapsed());
+    let ev = next_event(events).await;
+    assert_eq!(ev.state, HealthState::Bound);
+    assert_eq!(ev.endpoint, Some(EndpointRole::Primary));
+    let outcome = handle
+        .submit(sm("via primary", false))
+        .await
+        .expect("accepted");
+    assert_eq!(outcome.endpoint, EndpointRole::Primary);
+}
+
 fn spawn_submits(
     handle: &SessionHandle,
     n: usize,
@@ -408,22 +430,7 @@ async fn fails_over_after_n_failures_and_fails_back_after_the_hold_time() {
     // The primary recovers; the engine fails back only after the hold time.
     let recovered = Instant::now();
     primary.clear_faults();
-    let ev = next_event(&mut events).await;
-    assert_eq!(ev.state, HealthState::Unbound);
-    assert!(ev.reason.contains("failing back"), "{}", ev.reason);
-    assert!(
-        recovered.elapsed() >= Duration::from_secs(2),
-        "{:?}",
-        recovered.elapsed()
-    );
-    let ev = next_event(&mut events).await;
-    assert_eq!(ev.state, HealthState::Bound);
-    assert_eq!(ev.endpoint, Some(EndpointRole::Primary));
-    let outcome = handle
-        .submit(sm("via primary", false))
-        .await
-        .expect("accepted");
-    assert_eq!(outcome.endpoint, EndpointRole::Primary);
+    fails_back_after_the_hold(&handle, &mut events, recovered, Duration::from_secs(2)).await;
     // One bind stays on the backup for the receipts it holds (failover.receiptLingerSeconds),
     // sending nothing; the stop unbinds it.
     let lingering = async {
@@ -481,22 +488,7 @@ async fn a_manual_failover_moves_to_the_backup_and_unpinning_fails_back_after_th
     // Unpinned: the usual probe and hold bring it back.
     let unpinned = Instant::now();
     handle.pin_endpoint(EndpointPin::Auto);
-    let ev = next_event(&mut events).await;
-    assert_eq!(ev.state, HealthState::Unbound);
-    assert!(ev.reason.contains("failing back"), "{}", ev.reason);
-    assert!(
-        unpinned.elapsed() >= Duration::from_secs(2),
-        "{:?}",
-        unpinned.elapsed()
-    );
-    let ev = next_event(&mut events).await;
-    assert_eq!(ev.state, HealthState::Bound);
-    assert_eq!(ev.endpoint, Some(EndpointRole::Primary));
-    let outcome = handle
-        .submit(sm("via primary", false))
-        .await
-        .expect("accepted");
-    assert_eq!(outcome.endpoint, EndpointRole::Primary);
+    fails_back_after_the_hold(&handle, &mut events, unpinned, Duration::from_secs(2)).await;
     handle.shutdown(Duration::from_secs(2)).await;
 }
 

@@ -88,6 +88,9 @@ struct Shared {
     session: watch::Sender<Option<SessionHandle>>,
     /// The recent activity (`/status`).
     activity: Arc<Activity>,
+    /// The Kubernetes client of the status writer and the manual switch (with
+    /// `statusWriter.enabled`, when one could be built).
+    kube: Option<kube::Client>,
 }
 
 /// Runs the connector until `shutdown` resolves, then stops gracefully: stop pulling, finish
@@ -141,6 +144,17 @@ pub async fn run(
         Role::Single
     });
     let activity = Arc::new(Activity::default());
+    let kube = if config.status_writer.enabled {
+        match kube::Client::try_default().await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "no Kubernetes client: the MnoConnection status is not written and manual switches are not followed");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let http_stop = CancellationToken::new();
     let http = tokio::spawn(crate::http::serve(
         http_addr,
@@ -184,6 +198,7 @@ pub async fn run(
         bound,
         session,
         activity,
+        kube,
     };
     let stopping = CancellationToken::new();
     tokio::spawn({

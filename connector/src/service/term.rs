@@ -90,26 +90,18 @@ impl Term {
             shared.bound.clone(),
             receive_stop.clone(),
         ));
-        if config.status_writer.enabled {
-            match kube::Client::try_default().await {
-                Ok(client) => drop(workers.spawn(crate::pipeline::manual_switch::run(
-                    kube::Api::namespaced(client, &config.status_writer.namespace),
-                    config.status_writer.name.clone(),
-                    session.clone(),
-                    stop.clone(),
-                ))),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no Kubernetes client: manual switches are not followed")
-                }
-            }
-        }
+        // Inside Kubernetes: the status writer and the manual switch, on the process's client.
         let (status_tx, status_rx) = watch::channel(None);
-        match StatusWriter::from_config(&config.status_writer).await {
-            Ok(Some(writer)) => drop(workers.spawn(writer.run(status_rx))),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot write the session status into the MnoConnection")
+        if let Some(client) = &shared.kube {
+            if let Some(writer) = StatusWriter::new(client.clone(), &config.status_writer) {
+                workers.spawn(writer.run(status_rx));
             }
+            workers.spawn(crate::pipeline::manual_switch::run(
+                kube::Api::namespaced(client.clone(), &config.status_writer.namespace),
+                config.status_writer.name.clone(),
+                session.clone(),
+                stop.clone(),
+            ));
         }
         let health = HealthReporter {
             tracker: StatusTracker::new(config, &shared.instance),
