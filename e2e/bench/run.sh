@@ -9,12 +9,17 @@
 #   4. Kannel through its HTTP interface to smsc-sim (e2e/bench/kannel.sh), and our ratio
 #   5. tracing (not in the default set): CPU per message at a steady 1,000 msg/s with tracing
 #      off and on at 10 % sampling (OTLP/HTTP to a sink that accepts and drops), alternated
+#   6. cpu: the connector's CPU when idle (bound, no traffic, % of one core) and per message at a
+#      steady 100 and 1,000 msg/s with receipts, with the p99 latencies; with
+#      BENCH_BASELINE_BIN=DIR (a directory holding another build's smpp-connector) each run is
+#      alternated with that build, side by side in the same run
 #
 # Usage: e2e/bench/run.sh [--runs N] [--count N] [--only LIST] [--out DIR]
-#   --only takes a comma-separated subset of: criterion,session,pool,connector,kannel,tracing
+#   --only takes a comma-separated subset of: criterion,session,pool,connector,kannel,tracing,cpu
 # Environment: BENCH_SKIP_BUILD=1 (use built binaries), BENCH_CRITERION_ARGS (passed to
 # criterion, default "--warm-up-time 1 --measurement-time 3 --noplot"), BENCH_WINDOW (256),
-# BENCH_RECEIPT_DELAY_MS (100), NATS_URL, REDIS_URL, DATABASE_URL.
+# BENCH_RECEIPT_DELAY_MS (100), BENCH_IDLE_SECONDS (30), BENCH_BASELINE_BIN, NATS_URL, REDIS_URL,
+# DATABASE_URL.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,6 +32,8 @@ WINDOW=${BENCH_WINDOW:-256}
 RECEIPT_DELAY_MS=${BENCH_RECEIPT_DELAY_MS:-100}
 STEADY_RATE=1000
 STEADY_COUNT=${BENCH_STEADY_COUNT:-10000}
+IDLE_SECONDS=${BENCH_IDLE_SECONDS:-30}
+BASELINE_BIN=${BENCH_BASELINE_BIN:-}
 NATS_URL=${NATS_URL:-nats://127.0.0.1:4222}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -41,7 +48,7 @@ while (($#)); do
     --count) COUNT=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -57,7 +64,7 @@ SUMMARY=$OUT/summary.txt
 : >"$SUMMARY"
 say() { printf '%s\n' "$*" | tee -a "$SUMMARY"; }
 
-SIM_PID="" CONN_PID="" TRACING_YAML=""
+SIM_PID="" CONN_PID="" TRACING_YAML="" CONN_BIN=""
 cleanup() {
   local rc=$?
   [[ -n $CONN_PID ]] && stop_pid "$CONN_PID" 30
@@ -189,7 +196,7 @@ statusWriter: {enabled: false}
 logging: {format: text, level: warn}
 $TRACING_YAML
 YAML
-  "$BENCH_BIN/smpp-connector" --config "$OUT/connector-$tag.yaml" >"$OUT/connector-$tag.log" 2>&1 &
+  "${CONN_BIN:-$BENCH_BIN}/smpp-connector" --config "$OUT/connector-$tag.yaml" >"$OUT/connector-$tag.log" 2>&1 &
   CONN_PID=$!
   local i
   for ((i = 0; i < 300; i++)); do
@@ -226,18 +233,38 @@ histogram_p99_ms() {
     }' "$2"
 }
 
-# One connector run of MODE: submit, full or steady; appends a JSON line to connector.jsonl.
+# One connector run of MODE: submit, full, steady (traced, untraced), steady100, steady1000 or
+# idle; appends a JSON line to connector.jsonl. The connector is CONN_BIN's (default BENCH_BIN's).
 connector_run() {
   local mode=$1 i=$2 tag="$1-$2" flags=() before after out rc=0
   case $mode in
     submit) flags=(--count "$COUNT" --no-receipts --wait acked) ;;
     full) flags=(--count "$COUNT" --wait receipts) ;;
     steady | traced | untraced) flags=(--count "$STEADY_COUNT" --rate "$STEADY_RATE" --wait receipts) ;;
+    steady100) flags=(--count $((STEADY_COUNT * 3 / 10)) --rate 100 --wait receipts) ;;
+    steady1000) flags=(--count "$STEADY_COUNT" --rate 1000 --wait receipts) ;;
+    idle) ;;
+    *) die "unknown connector run mode $mode" ;;
   esac
   if ! start_connector "$tag"; then
     stop_connector
     return 0
   fi
+  if [[ $mode == idle ]]; then
+    # Bound and quiet: a second to settle after /ready, then the CPU over IDLE_SECONDS.
+    sleep 1
+    before=$(cpu_ticks "$CONN_PID")
+    sleep "$IDLE_SECONDS"
+    after=$(cpu_ticks "$CONN_PID")
+    stop_connector
+    jq -nc --arg mode "$mode" --argjson run "$i" --argjson ticks "$((after - before))" \
+      --argjson tck "$CLK_TCK" --argjson secs "$IDLE_SECONDS" --arg bin "${CONN_BIN:-$BENCH_BIN}" \
+      '{mode: $mode, run: $run, exitCode: 0, bin: $bin, seconds: $secs,
+        cpuPercentOfCore: ($ticks * 100 / $tck / $secs)}' | tee -a "$OUT/connector.jsonl" >&2
+    return 0
+  fi
+  # The steady-rate runs measure the steady state, not the first pull after /ready.
+  [[ $mode == steady100 || $mode == steady1000 ]] && sleep 3
   before=$(cpu_ticks "$CONN_PID")
   out=$("$BENCH_BIN/loadgen" --nats-url "$NATS_URL" --operator "$OPERATOR" --json --timeout 300 \
     "${flags[@]}" 2>"$OUT/loadgen-$tag.err") || rc=$?
@@ -253,11 +280,11 @@ connector_run() {
   stop_connector
   [[ -n $out ]] || { log "loadgen gave no summary ($tag), see $OUT/loadgen-$tag.err"; return 0; }
   jq -c --arg mode "$mode" --argjson run "$i" --argjson rc "$rc" --argjson ticks "$((after - before))" \
-    --argjson tck "$CLK_TCK" --argjson rss "$rss" \
+    --argjson tck "$CLK_TCK" --argjson rss "$rss" --arg bin "${CONN_BIN:-$BENCH_BIN}" \
     --argjson p99Submit "$(histogram_p99_ms "$SUBMIT_LATENCY_METRIC" "$OUT/metrics-$tag.txt")" \
     --argjson p99Receipt "$(histogram_p99_ms "$RECEIPT_LATENCY_METRIC" "$OUT/metrics-$tag.txt")" \
     --argjson p99Response "$(histogram_p99_ms "$RESPONSE_LATENCY_METRIC" "$OUT/metrics-$tag.txt")" \
-    '. + {mode: $mode, run: $run, exitCode: $rc, cpuMsPerMsg: ($ticks * 1000 / $tck / .sent),
+    '. + {mode: $mode, run: $run, exitCode: $rc, bin: $bin, cpuMsPerMsg: ($ticks * 1000 / $tck / .sent),
           peakRssKib: $rss, p99PublishToSubmitMs: $p99Submit, p99ReceiptToEventMs: $p99Receipt,
           p99SubmitToResponseMs: $p99Response}' \
     <<<"$out" | tee -a "$OUT/connector.jsonl" >&2
@@ -378,6 +405,51 @@ PY
   say "  ratio on/off $(ratio "$(cmedian traced .cpuMsPerMsg)" "$(cmedian untraced .cpuMsPerMsg)")"
 }
 
+# ---- 6. cpu ---------------------------------------------------------------------------------
+# The values of FIELD of MODE's runs with binary BIN, space-separated with DECIMALS decimals.
+cvalues() {
+  jq -r --arg mode "$1" --arg bin "$2" "select(.mode == \$mode and .bin == \$bin and .exitCode == 0) | $3 // empty" \
+    "$OUT/connector.jsonl" | xargs -r printf "%.${4}f "
+}
+# The median of FIELD of MODE's runs with binary BIN.
+cbmedian() {
+  jq -r --arg mode "$1" --arg bin "$2" "select(.mode == \$mode and .bin == \$bin and .exitCode == 0) | $3 // empty" \
+    "$OUT/connector.jsonl" | median
+}
+
+run_cpu() {
+  say ""
+  say "## connector CPU: idle ${IDLE_SECONDS} s, steady 100 and 1,000 msg/s with receipts (receipts after ${RECEIPT_DELAY_MS} ms)"
+  if ! connector_ready; then
+    say "cpu: NOT RUN: $CONNECTOR_READY_REASON"
+    return 0
+  fi
+  local bins=("$BENCH_BIN") bin i mode
+  if [[ -n $BASELINE_BIN ]]; then
+    [[ -x $BASELINE_BIN/smpp-connector ]] || die "BENCH_BASELINE_BIN=$BASELINE_BIN has no smpp-connector"
+    bins=("$BASELINE_BIN" "$BENCH_BIN")
+  fi
+  : >"$OUT/connector.jsonl"
+  maintain_tables
+  for ((i = 1; i <= RUNS; i++)); do
+    for mode in idle steady100 steady1000; do
+      for bin in "${bins[@]}"; do
+        CONN_BIN=$bin connector_run "$mode" "$i"
+      done
+    done
+  done
+  CONN_BIN=""
+  for bin in "${bins[@]}"; do
+    say "connector $bin:"
+    say "  idle: $(fmt_num 2 "$(cbmedian idle "$bin" .cpuPercentOfCore)") % of a core [$(cvalues idle "$bin" .cpuPercentOfCore 2)] (target <= 1)"
+    say "  steady 100 msg/s: $(fmt_num 0 "$(cbmedian steady100 "$bin" '.cpuMsPerMsg * 1000')") us CPU/msg [$(cvalues steady100 "$bin" '.cpuMsPerMsg * 1000' 0)] (target <= 150)"
+    say "  steady 1000 msg/s: $(fmt_num 0 "$(cbmedian steady1000 "$bin" '.cpuMsPerMsg * 1000')") us CPU/msg [$(cvalues steady1000 "$bin" '.cpuMsPerMsg * 1000' 0)] (target <= 60)"
+    for mode in steady100 steady1000; do
+      say "    $mode p99 publish->submit_sm <= $(fmt_num 1 "$(cbmedian "$mode" "$bin" .p99PublishToSubmitMs)") ms, receipt->event <= $(fmt_num 1 "$(cbmedian "$mode" "$bin" .p99ReceiptToEventMs)") ms, RSS peak $(fmt_num 1 "$(kib_to_mib "$(cbmedian "$mode" "$bin" .peakRssKib)")") MiB"
+    done
+  done
+}
+
 # ---- 4. Kannel ----------------------------------------------------------------------------
 run_kannel() {
   say ""
@@ -400,6 +472,7 @@ wants pool && run_pool
 wants connector && run_connector
 wants kannel && run_kannel
 wants tracing && run_tracing
+wants cpu && run_cpu
 
 say ""
 say "## ratios (medians)"
